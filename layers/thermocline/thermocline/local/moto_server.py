@@ -1,0 +1,66 @@
+"""Start and stop moto's server: the local stand-in for every AWS API."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class MotoServerError(RuntimeError):
+    """moto's server did not start."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class MotoServer:
+    endpoint: str
+    process: subprocess.Popen[bytes] | None
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def is_up(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def start(port: int | None = None, log_path: Path | None = None, timeout: float = 30.0) -> MotoServer:
+    """Start ``moto_server`` on 127.0.0.1 and wait until it answers."""
+    port = port or free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    cmd = [exe, "-H", "127.0.0.1", "-p", str(port)] if exe else [
+        sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
+    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise MotoServerError(f"moto_server exited with status {process.returncode} (see {log_path})")
+        if is_up(endpoint):
+            return MotoServer(endpoint, process)
+        time.sleep(0.1)
+    process.kill()
+    raise MotoServerError(f"moto_server did not answer on {endpoint} within {timeout:.0f}s")
