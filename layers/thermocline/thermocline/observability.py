@@ -10,6 +10,7 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "thermocline")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Thermocline")
 
 logger = Logger(service=SERVICE)
-# Tracing is off outside Lambda unless asked for: the X-Ray SDK is not needed on a laptop.
-tracer = Tracer(service=SERVICE, disabled=not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+# Powertools turns tracing off by itself outside Lambda and under POWERTOOLS_TRACE_DISABLED (the local
+# stack sets it), so the X-Ray SDK is needed only where it is deployed.
+tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

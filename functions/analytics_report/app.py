@@ -1,0 +1,25 @@
+"""AnalyticsReportFunction: run a scheduled report on the warehouse and publish it to S3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from thermocline import aws, warehouse
+from thermocline.observability import logger, metrics, tracer
+from thermocline.services.analytics_report import run_report
+from thermocline.settings import AnalyticsReportSettings
+
+settings = AnalyticsReportSettings.from_env()
+s3 = aws.client("s3")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wh = warehouse.connect(settings.warehouse_url, s3_client=s3)
+    try:
+        return run_report(event, settings=settings, warehouse=wh, s3_client=s3).as_dict()
+    finally:
+        wh.close()
