@@ -1,0 +1,193 @@
+"""``make demo``: the whole pipeline on the local stack, from DynamoDB writes to a published report.
+
+Writes a realistic e-commerce workload in phases; after each phase the stream is delivered to
+StreamIngestFunction and the load queue to WarehouseLoadFunction, as their event source mappings would.
+Then AnalyticsReportFunction publishes the monthly sales report, and the warehouse is reconciled against
+a scan of the source table. The summary is printed and written to ``out/demo-summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from thermocline import warehouse
+from thermocline.local import reconcile as rec
+from thermocline.local.session import REPORT, LocalStack
+from thermocline.local.workload import PHASES, Workload, run_phase
+
+REPORT_EVENT = {"report": "monthly_sales_growth_by_region"}
+
+
+@dataclass
+class DemoSummary:
+    orders: int
+    stream_records: int = 0
+    source_writes: int = 0
+    ingest_invocations: int = 0
+    load_invocations: int = 0
+    lake_files: int = 0
+    lake_bytes: int = 0
+    quarantined: int = 0
+    warehouse_rows: dict[str, int] = field(default_factory=dict)
+    source_rows: dict[str, int] = field(default_factory=dict)
+    sales_by_region: dict[str, dict[str, str]] = field(default_factory=dict)
+    reconciled: bool = False
+    problems: list[str] = field(default_factory=list)
+    report_files: list[str] = field(default_factory=list)
+    report_s3: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    ingest_records_per_second: float = 0.0
+    load_rows_per_second: float = 0.0
+
+
+def _table_name(stream_arn: str) -> str:
+    return stream_arn.split(":table/", 1)[1].split("/stream/", 1)[0]
+
+
+def _objects(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        found.extend(page.get("Contents", []))
+    return found
+
+
+def _download(s3: Any, uris: list[str], out_dir: Path) -> list[str]:
+    paths = []
+    for uri in uris:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        target = out_dir / "reports" / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        paths.append(str(target))
+    return paths
+
+
+def run_demo(orders: int, state_dir: Path, out_dir: Path, console: Console | None = None) -> DemoSummary:
+    console = console or Console()
+    started = time.monotonic()
+    summary = DemoSummary(orders=orders)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "warehouse.duckdb").unlink(missing_ok=True)  # the demo reconciles a fresh run
+    ingest_seconds = load_seconds = 0.0
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    with LocalStack(state_dir) as local, progress:
+        setup = progress.add_task("local stack up (template deployed)", total=1)
+        progress.advance(setup)
+        ddb, s3 = local.client("dynamodb"), local.client("s3")
+        poller, drainer = local.stream_poller(), local.load_drainer()
+        table = _table_name(poller.stream_arn)
+        lake_bucket = local.environment_for("StreamIngestFunction")["LAKE_BUCKET"]
+        workload = Workload(orders=orders)
+        for phase in PHASES:
+            t0 = time.monotonic()
+            task = progress.add_task(f"{phase}: writing to {table}", total=None)
+            summary.source_writes += run_phase(
+                ddb, table, workload, phase, lambda n, task=task: progress.advance(task, n)
+            )
+            progress.update(task, total=progress.tasks[task].completed)
+            t1 = time.monotonic()
+            before = poller.stats.records
+            task = progress.add_task(f"{phase}: stream → lake", total=None)
+            poller.poll()
+            delivered = poller.stats.records - before
+            progress.update(task, total=delivered, completed=delivered)
+            t2 = time.monotonic()
+            before_loaded = drainer.stats.records
+            task = progress.add_task(f"{phase}: lake → warehouse", total=None)
+            drainer.drain()
+            loaded = drainer.stats.records - before_loaded
+            progress.update(task, total=loaded, completed=loaded)
+            t3 = time.monotonic()
+            ingest_seconds += t2 - t1
+            load_seconds += t3 - t2
+            summary.phase_seconds[phase] = round(t3 - t0, 2)
+        summary.stream_records = poller.stats.records
+        summary.ingest_invocations = poller.stats.invocations
+        summary.load_invocations = drainer.stats.invocations
+        lake = _objects(s3, lake_bucket, "cdc/")
+        summary.lake_files = len(lake)
+        summary.lake_bytes = sum(int(o["Size"]) for o in lake)
+        summary.quarantined = len(_objects(s3, lake_bucket, "quarantine/"))
+
+        task = progress.add_task("report: monthly sales growth", total=1)
+        result = local.invoke(REPORT, dict(REPORT_EVENT))
+        summary.report_s3 = list(result["files"])
+        summary.report_files = _download(s3, summary.report_s3, out_dir)
+        progress.advance(task)
+
+        task = progress.add_task("reconcile warehouse vs DynamoDB", total=1)
+        source = rec.scan_source(ddb, table)
+        wh = warehouse.connect(local.warehouse_url, s3_client=s3)
+        try:
+            outcome = rec.reconcile(source, wh)
+        finally:
+            wh.close()
+        progress.advance(task)
+    summary.warehouse_rows = {t: got for t, (_, got) in outcome.rows.items()}
+    summary.source_rows = {t: want for t, (want, _) in outcome.rows.items()}
+    summary.sales_by_region = {
+        r: {"source": str(a), "warehouse": str(b)} for r, (a, b) in outcome.sales_by_region.items()
+    }
+    summary.reconciled = outcome.ok
+    summary.problems = outcome.problems
+    summary.seconds = round(time.monotonic() - started, 2)
+    summary.ingest_records_per_second = (
+        round(summary.stream_records / ingest_seconds, 1) if ingest_seconds else 0.0
+    )
+    rows_loaded = summary.stream_records
+    summary.load_rows_per_second = round(rows_loaded / load_seconds, 1) if load_seconds else 0.0
+    (out_dir / "demo-summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    print_summary(summary, console)
+    return summary
+
+
+def print_summary(s: DemoSummary, console: Console) -> None:
+    table = Table(title="Thermocline demo", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("source writes", f"{s.source_writes:,} ({s.orders:,} orders)")
+    table.add_row(
+        "stream records",
+        f"{s.stream_records:,} in {s.ingest_invocations} invocations "
+        f"({s.ingest_records_per_second:,.0f} records/s)",
+    )
+    table.add_row("lake files", f"{s.lake_files:,} Parquet files, {s.lake_bytes / 1e6:,.2f} MB")
+    table.add_row("quarantined", f"{s.quarantined}")
+    table.add_row("load", f"{s.load_invocations} invocations ({s.load_rows_per_second:,.0f} lake rows/s)")
+    for name, rows in s.warehouse_rows.items():
+        table.add_row(f"  {name}", f"{rows:,} rows (source {s.source_rows.get(name, 0):,})")
+    for region, sums in s.sales_by_region.items():
+        table.add_row(f"  sales {region}", f"{sums['warehouse']} (source {sums['source']})")
+    verdict = "[green]exact match[/green]" if s.reconciled else "[red]MISMATCH[/red]"
+    table.add_row("reconciliation", verdict)
+    for problem in s.problems:
+        table.add_row("", f"[red]{problem}[/red]")
+    for path in s.report_files:
+        table.add_row("report", path)
+    table.add_row("time", f"{s.seconds:,.1f} s")
+    console.print(table)
