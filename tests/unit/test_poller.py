@@ -1,0 +1,116 @@
+"""Shaping stream records as Lambda delivers them, and ReportBatchItemFailures checkpoint semantics."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+from thermocline.local.poller import StreamPoller, _failed_index, to_lambda_record
+
+ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-01-01T00:00:00.000"
+
+
+def _boto_record(seq: str, image: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "eventID": f"e{seq}",
+        "eventName": "INSERT",
+        "eventVersion": "1.0",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": dt.datetime(2026, 11, 25, 12, 0, 5, 250000, tzinfo=dt.UTC),
+            "Keys": {"pk": {"S": "a"}},
+            "NewImage": image,
+            "SequenceNumber": seq,
+            "SizeBytes": 10,
+            "StreamViewType": "NEW_IMAGE",
+        },
+    }
+
+
+def test_binary_is_base64_text_and_time_is_epoch_seconds_as_lambda_delivers() -> None:
+    image = {
+        "pk": {"S": "a"},
+        "b": {"B": b"\x00\xff"},
+        "bs": {"BS": [b"\x01"]},
+        "m": {"M": {"inner": {"L": [{"B": b"\x02"}]}}},
+    }
+    record = to_lambda_record(_boto_record("100", image), ARN, "us-east-1")
+    new = record["dynamodb"]["NewImage"]
+    assert new["b"] == {"B": base64.b64encode(b"\x00\xff").decode()}
+    assert new["bs"] == {"BS": ["AQ=="]}
+    assert new["m"]["M"]["inner"]["L"][0] == {"B": "Ag=="}
+    assert record["dynamodb"]["ApproximateCreationDateTime"] == 1795608005
+    assert record["eventSourceARN"] == ARN
+    assert record["eventVersion"] == "1.1"
+
+
+def _batch(n: int) -> list[dict[str, Any]]:
+    return [
+        to_lambda_record(_boto_record(str(100 + i), {"pk": {"S": "a"}}), ARN, "us-east-1") for i in range(n)
+    ]
+
+
+def test_failed_index_is_the_first_reported_sequence_number() -> None:
+    batch = _batch(5)
+    assert _failed_index(batch, {"batchItemFailures": []}) is None
+    assert _failed_index(batch, None) is None
+    failures = {"batchItemFailures": [{"itemIdentifier": "103"}, {"itemIdentifier": "102"}]}
+    assert _failed_index(batch, failures) == 2
+    assert _failed_index(batch, {"batchItemFailures": [{"itemIdentifier": ""}]}) == 0
+    assert _failed_index(batch, {"batchItemFailures": [{"itemIdentifier": "999"}]}) == 0
+
+
+class _Streams:
+    """A stream of fixed records: the function under test is the poller's delivery, not moto."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+
+    def describe_stream(self, StreamArn: str) -> dict[str, Any]:  # noqa: N803
+        return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
+
+    def get_shard_iterator(self, **_: Any) -> dict[str, Any]:
+        return {"ShardIterator": "0"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803
+        start = int(ShardIterator)
+        return {"Records": self.records[start : start + Limit], "NextShardIterator": str(start + Limit)}
+
+
+def test_poller_retries_from_the_reported_record_and_then_delivers_everything_once() -> None:
+    records = [_boto_record(str(100 + i), {"pk": {"S": "a"}}) for i in range(6)]
+    seen: list[list[str]] = []
+    failed_once: set[str] = set()
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        seqs = [r["dynamodb"]["SequenceNumber"] for r in event["Records"]]
+        seen.append(seqs)
+        if "102" in seqs and "102" not in failed_once:
+            failed_once.add("102")
+            return {"batchItemFailures": [{"itemIdentifier": "102"}]}
+        return {"batchItemFailures": []}
+
+    poller = StreamPoller(_Streams(records), ARN, invoke, batch_size=4)
+    stats = poller.poll()
+    assert seen == [["100", "101", "102", "103"], ["102", "103"], ["104", "105"]]
+    assert stats.records == 6
+    assert stats.retries == 1
+
+
+def test_poller_gives_up_after_max_retries_and_reports_to_on_failure() -> None:
+    records = [_boto_record(str(100 + i), {"pk": {"S": "a"}}) for i in range(2)]
+    failures: list[dict[str, Any]] = []
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": "101"}]}
+
+    poller = StreamPoller(
+        _Streams(records), ARN, invoke, batch_size=10, max_retries=2, on_failure=failures.append
+    )
+    stats = poller.poll()
+    assert stats.failed_batches == 1
+    info = failures[0]["DDBStreamBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == ("101", "101", 1)
+    assert stats.records == 1
