@@ -46,6 +46,16 @@ class WarehouseLoadSettings(_EnvSettings):
     delete_mode: Literal["hard", "soft"] = "hard"
     lake_prefix: str = "cdc/"
     quarantine_prefix: str = "quarantine/"
+    # Where COPY manifests are written: outside ``lake_prefix`` so they never trigger a load.
+    manifest_prefix: str = "_manifests/"
+    # The role Redshift assumes to read the lake in COPY; unset: the warehouse's default IAM role.
+    copy_iam_role: str | None = None
+    # Files per load transaction: bounds the Data API request (100 KB per statement) and the COPY.
+    max_files_per_load: int = Field(default=200, ge=1, le=1000)
+    # Attempts of one load on transient errors before the messages are left for SQS to redeliver.
+    load_attempts: int = Field(default=3, ge=1, le=10)
+    # A scheduled drain of LOAD_QUEUE_URL stops taking new messages after this many seconds.
+    drain_seconds: int = Field(default=240, ge=1, le=840)
 
 
 class AnalyticsReportSettings(_EnvSettings):

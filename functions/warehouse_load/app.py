@@ -1,0 +1,29 @@
+"""WarehouseLoadFunction: load new lake files into the warehouse, exactly once.
+
+Invoked by the LoadQueue event source (S3 notifications, ReportBatchItemFailures) and by a schedule that
+makes it drain the queue itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from thermocline import aws, warehouse
+from thermocline.observability import logger, metrics, tracer
+from thermocline.services.warehouse_load import handle_load_event
+from thermocline.settings import WarehouseLoadSettings
+
+settings = WarehouseLoadSettings.from_env()
+s3 = aws.client("s3")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wh = warehouse.connect(settings.warehouse_url, s3_client=s3)
+    try:
+        return handle_load_event(event, settings=settings, warehouse=wh, s3_client=s3)
+    finally:
+        wh.close()

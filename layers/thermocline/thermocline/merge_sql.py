@@ -1,0 +1,423 @@
+# ruff: noqa: S608 -- building SQL is this module's job: every identifier goes through quote_ident and
+# every value through sql_literal (or int()), so nothing reaches SQL unquoted.
+"""The SQL of one warehouse load, in the Redshift dialect, as ``list[str]``.
+
+Pure: nothing here talks to a database. Engines run the statements (translated with sqlglot for DuckDB and
+PostgreSQL); tests read them as text and parse them with sqlglot's Redshift dialect.
+
+One load of one table (``load_sql``), all in one transaction:
+
+1. ``LOCK`` the target, so two loaders of one table never overlap.
+2. ``COPY`` the manifest's Parquet files into a staging table whose columns are the files' columns in file
+   order (Parquet COPY matches columns by position). SUPER columns arrive as JSON text and are staged as
+   VARCHAR, then ``JSON_PARSE``-d into the target.
+3. Keep the newest ``_seq`` per primary key; drop versions not newer than what the target (or, for hard
+   deletes, the tombstone table) already holds, so replays and out-of-order batches change nothing.
+4. Apply deletes (hard: delete the row and remember a tombstone; soft: flag ``_deleted``), then MERGE the
+   rest (update and insert).
+5. Record every file in the ledger.
+
+Deleted keys are remembered in a tombstone table because a hard-deleted row leaves nothing in the target
+to compare a late, older version against: without it an out-of-order insert would bring the row back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from thermocline.names import qualified_name, quote_ident
+
+__all__ = [
+    "BOOKKEEPING_SCHEMA",
+    "LEDGER_TABLE",
+    "CDC_COLUMNS",
+    "TARGET_META_COLUMNS",
+    "LedgerEntry",
+    "TableSpec",
+    "ensure_bookkeeping_sql",
+    "ensure_table_sql",
+    "full_refresh_sql",
+    "ledger_lookup_sql",
+    "load_error_detail_sql",
+    "load_sql",
+    "sql_literal",
+    "staging_type",
+    "table_columns_sql",
+    "widen_column_sql",
+]
+
+DeleteMode = Literal["hard", "soft"]
+
+BOOKKEEPING_SCHEMA = "thermocline"
+LEDGER_TABLE = "load_ledger"
+STAGE_TABLE = "thermocline_stage"
+LATEST_TABLE = "thermocline_latest"
+_RANK = "_thermocline_rn"
+
+# Columns every CDC lake file carries beside the item's attributes (architecture.md, "Lake files").
+CDC_COLUMNS: dict[str, str] = {
+    "_op": "VARCHAR(1)",
+    "_seq": "VARCHAR(40)",
+    "_event_time": "TIMESTAMP",
+    "_ttl_expired": "BOOLEAN",
+    "_source": "VARCHAR(256)",
+}
+# Bookkeeping columns every target table has after its data columns. ``_op`` is not kept: a kept row is
+# never a delete (hard) or says so in ``_deleted`` (soft).
+TARGET_META_COLUMNS: dict[str, str] = {
+    "_seq": "VARCHAR(40)",
+    "_event_time": "TIMESTAMP",
+    "_ttl_expired": "BOOLEAN",
+    "_source": "VARCHAR(256)",
+    "_deleted": "BOOLEAN",
+}
+# Redshift's largest VARCHAR; SUPER values are staged as their JSON text.
+# https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html
+MAX_VARCHAR = 65535
+_VARCHAR = re.compile(r"^\s*(?:VARCHAR|CHARACTER VARYING)\s*\(\s*(\d+)\s*\)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What the loader knows about one lake file schema (from the ``thermocline`` Parquet metadata).
+
+    ``columns`` are the file's columns in file order with their Redshift types, the CDC columns included.
+    """
+
+    table: str
+    primary_key: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+    sort_key: tuple[str, ...] = ()
+    dist_key: str | None = None
+
+    def __post_init__(self) -> None:
+        names = [name for name, _ in self.columns]
+        if not self.primary_key:
+            raise ValueError(f"table {self.table}: no primary key")
+        missing = [c for c in self.primary_key if c not in names]
+        if missing:
+            raise ValueError(f"table {self.table}: primary key columns not in the file: {missing}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"table {self.table}: duplicate column names")
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    @property
+    def data_columns(self) -> list[tuple[str, str]]:
+        """The item's columns (everything but the CDC bookkeeping), in file order."""
+        return [(n, t) for n, t in self.columns if n not in CDC_COLUMNS]
+
+    @property
+    def is_cdc(self) -> bool:
+        return "_seq" in self.column_names and "_op" in self.column_names
+
+    def target_columns(self) -> list[tuple[str, str]]:
+        return self.data_columns + list(TARGET_META_COLUMNS.items())
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One lake file as recorded in the ledger."""
+
+    key: str
+    content_length: int
+    row_count: int | None = None
+    status: Literal["loaded", "quarantined"] = "loaded"
+    reason: str | None = field(default=None)
+
+
+def sql_literal(value: str) -> str:
+    """A string literal valid in Redshift, PostgreSQL and DuckDB alike.
+
+    Backslashes are refused rather than escaped: their meaning differs between engines, and no name
+    Thermocline writes contains one.
+    """
+    if "\x00" in value or "\\" in value:
+        raise ValueError(f"refusing to put a backslash or NUL into SQL: {value[:80]!r}")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def staging_type(redshift_type: str) -> str:
+    """The staging column type for a file column: SUPER is staged as its JSON text."""
+    return f"VARCHAR({MAX_VARCHAR})" if redshift_type.strip().upper() == "SUPER" else redshift_type
+
+
+def _is_super(redshift_type: str) -> bool:
+    return redshift_type.strip().upper() == "SUPER"
+
+
+def _ledger() -> str:
+    return qualified_name(BOOKKEEPING_SCHEMA, LEDGER_TABLE)
+
+
+def tombstone_table(table: str) -> str:
+    """The (unqualified) name of ``table``'s tombstone table in the bookkeeping schema, within 127 bytes."""
+    name = f"tombstones__{table}"
+    if len(name.encode()) > 127:
+        name = name[:118] + "_" + hashlib.sha256(table.encode()).hexdigest()[:8]
+    return name
+
+
+def _tombstones(table: str) -> str:
+    return qualified_name(BOOKKEEPING_SCHEMA, tombstone_table(table))
+
+
+def ensure_bookkeeping_sql() -> list[str]:
+    """The bookkeeping schema and the ledger (idempotent)."""
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {quote_ident(BOOKKEEPING_SCHEMA)}",
+        f"CREATE TABLE IF NOT EXISTS {_ledger()} ("
+        "file_key VARCHAR(1024) NOT NULL, table_name VARCHAR(127) NOT NULL, status VARCHAR(16) NOT NULL, "
+        "content_length BIGINT, row_count BIGINT, load_id VARCHAR(64) NOT NULL, loaded_at TIMESTAMP NOT NULL, "
+        "reason VARCHAR(4096))",
+    ]
+
+
+def table_columns_sql(table: str) -> str:
+    """Columns of ``table`` in the current schema, with type and VARCHAR length, in declared order."""
+    return (
+        "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
+        f"WHERE table_schema = CURRENT_SCHEMA() AND table_name = {sql_literal(table)} "
+        "ORDER BY ordinal_position"
+    )
+
+
+def ledger_lookup_sql(keys: Sequence[str]) -> str:
+    """Which of ``keys`` the ledger already holds (loaded or quarantined)."""
+    listed = ", ".join(sql_literal(k) for k in keys)
+    return f"SELECT file_key, status FROM {_ledger()} WHERE file_key IN ({listed})"
+
+
+def _column_defs(columns: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"{quote_ident(name)} {ctype}" for name, ctype in columns)
+
+
+def ensure_table_sql(spec: TableSpec, existing: Mapping[str, str] | None) -> list[str]:
+    """Create the target and its tombstone table, or add the columns the lake gained since.
+
+    ``existing`` maps the target's current columns to their types (``None``: the table does not exist).
+    The primary key is declared as Redshift does: informational, not enforced; engines that would
+    enforce it drop the constraint when translating.
+    """
+    target = quote_ident(spec.table)
+    pk = ", ".join(quote_ident(c) for c in spec.primary_key)
+    if existing is None:
+        ddl = (
+            f"CREATE TABLE IF NOT EXISTS {target} ({_column_defs(spec.target_columns())}, PRIMARY KEY ({pk}))"
+        )
+        if spec.dist_key:
+            ddl += f" DISTKEY({quote_ident(spec.dist_key)})"
+        if spec.sort_key:
+            ddl += f" SORTKEY({', '.join(quote_ident(c) for c in spec.sort_key)})"
+        statements = [ddl]
+    else:
+        known = {name.lower() for name in existing}
+        statements = [
+            f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {ctype}"
+            for name, ctype in spec.target_columns()
+            if name.lower() not in known
+        ]
+    pk_types = dict(spec.columns)
+    tomb_cols = [(c, pk_types[c]) for c in spec.primary_key] + [
+        ("_seq", "VARCHAR(40)"),
+        ("_event_time", "TIMESTAMP"),
+        ("_ttl_expired", "BOOLEAN"),
+    ]
+    statements.append(f"CREATE TABLE IF NOT EXISTS {_tombstones(spec.table)} ({_column_defs(tomb_cols)})")
+    return statements
+
+
+def varchar_length(redshift_type: str) -> int | None:
+    match = _VARCHAR.match(redshift_type)
+    return int(match.group(1)) if match else None
+
+
+def widen_column_sql(table: str, column: str, new_type: str) -> str:
+    """Widen a VARCHAR column. On Redshift this cannot run inside a transaction block, so it is its own."""
+    return f"ALTER TABLE {quote_ident(table)} ALTER COLUMN {quote_ident(column)} TYPE {new_type}"
+
+
+def _match(left: str, right: str, pk: Sequence[str]) -> str:
+    return " AND ".join(f"{left}.{quote_ident(c)} = {right}.{quote_ident(c)}" for c in pk)
+
+
+def _value(source: str, name: str, ctype: str) -> str:
+    ref = f"{source}.{quote_ident(name)}"
+    return f"JSON_PARSE({ref})" if _is_super(ctype) else ref
+
+
+def copy_sql(table: str, manifest_url: str, iam_role: str | None) -> str:
+    """COPY Parquet files listed in a manifest. SERIALIZETOJSON turns nested Parquet columns into JSON."""
+    role = sql_literal(iam_role) if iam_role else "default"
+    return (
+        f"COPY {quote_ident(table)} FROM {sql_literal(manifest_url)} IAM_ROLE {role} "
+        "FORMAT AS PARQUET SERIALIZETOJSON MANIFEST"
+    )
+
+
+def _stage(spec: TableSpec, manifest_url: str, iam_role: str | None) -> list[str]:
+    stage = quote_ident(STAGE_TABLE)
+    cols = [(name, staging_type(ctype)) for name, ctype in spec.columns]
+    return [
+        f"DROP TABLE IF EXISTS {stage}",
+        f"CREATE TEMP TABLE {stage} ({_column_defs(cols)})",
+        copy_sql(STAGE_TABLE, manifest_url, iam_role),
+    ]
+
+
+def _ledger_insert(spec: TableSpec, files: Sequence[LedgerEntry], load_id: str) -> str:
+    ledger = _ledger()
+    selects = []
+    for entry in files:
+        rows = "NULL" if entry.row_count is None else str(int(entry.row_count))
+        reason = "NULL" if entry.reason is None else sql_literal(entry.reason[:4096])
+        key = sql_literal(entry.key)
+        selects.append(
+            f"SELECT {key}, {sql_literal(spec.table)}, {sql_literal(entry.status)}, "
+            f"{int(entry.content_length)}, {rows}, {sql_literal(load_id)}, GETDATE(), {reason} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {ledger} WHERE file_key = {key})"
+        )
+    return (
+        f"INSERT INTO {ledger} (file_key, table_name, status, content_length, row_count, load_id, "
+        f"loaded_at, reason) " + " UNION ALL ".join(selects)
+    )
+
+
+def ledger_insert_sql(table: str, files: Sequence[LedgerEntry], load_id: str) -> list[str]:
+    """Record files without loading them (quarantined files)."""
+    spec_like = TableSpec(table=table, primary_key=("_",), columns=(("_", "VARCHAR(1)"),))
+    return [_ledger_insert(spec_like, files, load_id)]
+
+
+def load_sql(
+    spec: TableSpec,
+    *,
+    manifest_url: str,
+    files: Sequence[LedgerEntry],
+    load_id: str,
+    iam_role: str | None = None,
+    delete_mode: DeleteMode = "hard",
+) -> list[str]:
+    """Every statement of one CDC load of ``spec.table`` from the files in ``manifest_url``."""
+    if not spec.is_cdc:
+        raise ValueError(f"table {spec.table}: files without _op/_seq are snapshots; use full_refresh_sql")
+    if not files:
+        raise ValueError("a load needs at least one file")
+    target = quote_ident(spec.table)
+    stage = quote_ident(STAGE_TABLE)
+    latest = quote_ident(LATEST_TABLE)
+    tombs = _tombstones(spec.table)
+    pk = spec.primary_key
+    file_cols = ", ".join(quote_ident(c) for c in spec.column_names)
+    partition = ", ".join(quote_ident(c) for c in pk)
+    data = spec.data_columns
+    meta = [c for c in TARGET_META_COLUMNS if c != "_deleted"]
+
+    statements = [f"LOCK {target}", *_stage(spec, manifest_url, iam_role)]
+    statements += [
+        f"DROP TABLE IF EXISTS {latest}",
+        # Newest version per key within this load.
+        f"CREATE TEMP TABLE {latest} AS SELECT {file_cols} FROM (SELECT {file_cols}, ROW_NUMBER() OVER "
+        f'(PARTITION BY {partition} ORDER BY "_seq" DESC) AS {_RANK} FROM {stage}) AS ranked '
+        f"WHERE {_RANK} = 1",
+        # Versions the warehouse has already seen (replays, out-of-order batches) change nothing.
+        f"DELETE FROM {latest} USING {target} WHERE {_match(latest, target, pk)} "
+        f'AND {latest}."_seq" <= {target}."_seq"',
+    ]
+    if delete_mode == "hard":
+        tomb_cols = ", ".join(quote_ident(c) for c in [*pk, "_seq", "_event_time", "_ttl_expired"])
+        statements += [
+            f"DELETE FROM {latest} USING {tombs} WHERE {_match(latest, tombs, pk)} "
+            f'AND {latest}."_seq" <= {tombs}."_seq"',
+            f"DELETE FROM {target} USING {latest} WHERE {_match(target, latest, pk)} AND {latest}.\"_op\" = 'D'",
+            f"DELETE FROM {tombs} USING {latest} WHERE {_match(tombs, latest, pk)}",
+            f"INSERT INTO {tombs} ({tomb_cols}) SELECT {tomb_cols} FROM {latest} WHERE \"_op\" = 'D'",
+        ]
+    else:
+        sets = ", ".join(
+            f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in ["_seq", "_event_time", "_ttl_expired"]
+        )
+        insert_cols = [n for n, _ in data] + meta + ["_deleted"]
+        values = [_value(latest, n, t) for n, t in data] + [f"{latest}.{quote_ident(c)}" for c in meta]
+        statements += [
+            f'UPDATE {target} SET "_deleted" = TRUE, {sets} FROM {latest} '
+            f"WHERE {_match(target, latest, pk)} AND {latest}.\"_op\" = 'D'",
+            f"INSERT INTO {target} ({', '.join(quote_ident(c) for c in insert_cols)}) "
+            f"SELECT {', '.join(values)}, TRUE FROM {latest} WHERE {latest}.\"_op\" = 'D' "
+            f"AND NOT EXISTS (SELECT 1 FROM {target} WHERE {_match(target, latest, pk)})",
+        ]
+    statements.append(f"DELETE FROM {latest} WHERE \"_op\" = 'D'")
+
+    updates = [f"{quote_ident(n)} = {_value(latest, n, t)}" for n, t in data if n not in pk]
+    updates += [f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in meta]
+    updates.append('"_deleted" = FALSE')
+    insert_cols = [n for n, _ in data] + meta + ["_deleted"]
+    insert_values = [_value(latest, n, t) for n, t in data] + [f"{latest}.{quote_ident(c)}" for c in meta]
+    insert_values.append("FALSE")
+    statements.append(
+        f"MERGE INTO {target} USING {latest} ON {_match(target, latest, pk)} "
+        f"WHEN MATCHED THEN UPDATE SET {', '.join(updates)} "
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(quote_ident(c) for c in insert_cols)}) "
+        f"VALUES ({', '.join(insert_values)})"
+    )
+    statements.append(_ledger_insert(spec, files, load_id))
+    statements += [f"DROP TABLE {latest}", f"DROP TABLE {stage}"]
+    return statements
+
+
+def full_refresh_sql(
+    spec: TableSpec,
+    *,
+    manifest_url: str,
+    files: Sequence[LedgerEntry],
+    load_id: str,
+    iam_role: str | None = None,
+) -> list[str]:
+    """Replace the table's contents with the snapshot files in ``manifest_url``, atomically.
+
+    DELETE and INSERT in one transaction: readers keep seeing the old rows until the commit and the new
+    ones after, never an empty or half-loaded table. (TRUNCATE would commit on Redshift and open exactly
+    that window: https://docs.aws.amazon.com/redshift/latest/dg/r_TRUNCATE.html.) The tombstones of the
+    table go too: the snapshot is the whole truth as of its export.
+    """
+    if not files:
+        raise ValueError("a full refresh needs at least one file")
+    target = quote_ident(spec.table)
+    stage = quote_ident(STAGE_TABLE)
+    data = spec.data_columns
+    names = {n for n, _ in spec.columns}
+    meta_values = [
+        f"{stage}.{quote_ident(c)}" if c in names else ("FALSE" if c in {"_ttl_expired"} else "NULL")
+        for c in ["_seq", "_event_time", "_ttl_expired", "_source"]
+    ]
+    insert_cols = [n for n, _ in data] + ["_seq", "_event_time", "_ttl_expired", "_source", "_deleted"]
+    values = [_value(stage, n, t) for n, t in data] + meta_values + ["FALSE"]
+    where = f" WHERE {stage}.\"_op\" <> 'D'" if "_op" in names else ""
+    return [
+        f"LOCK {target}",
+        *_stage(spec, manifest_url, iam_role),
+        f"DELETE FROM {target}",
+        f"DELETE FROM {_tombstones(spec.table)}",
+        f"INSERT INTO {target} ({', '.join(quote_ident(c) for c in insert_cols)}) "
+        f"SELECT {', '.join(values)} FROM {stage}{where}",
+        _ledger_insert(spec, files, load_id),
+        f"DROP TABLE {stage}",
+    ]
+
+
+def load_error_detail_sql(query_id: int) -> str:
+    """File, line, column and reason of a failed COPY (Redshift's ``sys_load_error_detail``).
+
+    https://docs.aws.amazon.com/redshift/latest/dg/SYS_LOAD_ERROR_DETAIL.html
+    """
+    return (
+        "SELECT TRIM(file_name) AS file_name, line_number, TRIM(column_name) AS column_name, "
+        "TRIM(error_message) AS error_message FROM sys_load_error_detail "
+        f"WHERE query_id = {int(query_id)} ORDER BY start_time LIMIT 20"
+    )

@@ -1,0 +1,545 @@
+"""Lake files → warehouse, exactly once.
+
+Discovery: the lake bucket notifies ``LoadQueue`` (SQS) of every new ``cdc/**.parquet`` object; the
+function consumes the queue through its event source (batching window, one instance at a time), and a
+schedule makes it drain the queue itself as a backstop, so a file is in the warehouse within minutes of
+landing without ever listing the lake.
+
+A load plans files by table and file schema, skips files the ledger already holds, and loads each group
+in one transaction (``merge_sql.load_sql``): COPY into staging, newest version per key, drop versions the
+warehouse already has, deletes, MERGE, ledger. Transient errors are retried and then left to SQS; a file
+whose data cannot be loaded is quarantined and the others go on.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+from thermocline import merge_sql
+from thermocline.manifest import ManifestEntry, build_manifest, manifest_key, s3_url
+from thermocline.merge_sql import LedgerEntry, TableSpec
+from thermocline.observability import logger, metrics
+from thermocline.settings import WarehouseLoadSettings
+from thermocline.warehouse.base import (
+    BadDataError,
+    TerminalLoadError,
+    TransientLoadError,
+    Warehouse,
+    WarehouseError,
+)
+
+__all__ = [
+    "LakeFile",
+    "LoadReport",
+    "UnreadableLakeFileError",
+    "full_refresh",
+    "handle_load_event",
+    "load_files",
+    "read_lake_file",
+    "spec_from_arrow_schema",
+]
+
+_FOOTER_PROBE = 64 * 1024
+_RETRY_BASE_SECONDS = 0.5
+
+
+class UnreadableLakeFileError(ValueError):
+    """A lake object is not a Parquet file with the ``thermocline`` metadata the loader needs."""
+
+
+@dataclass(frozen=True)
+class LakeFile:
+    key: str
+    size: int
+    rows: int
+    spec: TableSpec
+
+
+@dataclass
+class LoadReport:
+    loaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: LoadReport) -> None:
+        self.loaded += other.loaded
+        self.skipped += other.skipped
+        self.quarantined += other.quarantined
+        self.failed += other.failed
+        for table, n in other.rows.items():
+            self.rows[table] = self.rows.get(table, 0) + n
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "files_loaded": len(self.loaded),
+            "files_skipped": len(self.skipped),
+            "files_quarantined": len(self.quarantined),
+            "files_failed": len(self.failed),
+            "rows": dict(self.rows),
+        }
+
+
+# --- reading lake files --------------------------------------------------------------------------------
+
+_ARROW_TYPES = {
+    "int8": "BIGINT",
+    "int16": "BIGINT",
+    "int32": "BIGINT",
+    "int64": "BIGINT",
+    "double": "DOUBLE PRECISION",
+    "float": "DOUBLE PRECISION",
+    "bool": "BOOLEAN",
+    "string": "VARCHAR(65535)",
+    "large_string": "VARCHAR(65535)",
+    "binary": "VARBYTE(1024000)",
+    "large_binary": "VARBYTE(1024000)",
+}
+
+
+def _type_from_arrow(arrow_type: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP"
+    return _ARROW_TYPES.get(str(arrow_type), "VARCHAR(65535)")
+
+
+def spec_from_arrow_schema(schema: Any) -> TableSpec:
+    """The loader's view of a lake file: table, primary key and typed columns in file order."""
+    raw = (schema.metadata or {}).get(b"thermocline")
+    if raw is None:
+        raise UnreadableLakeFileError("no 'thermocline' schema metadata")
+    try:
+        meta = json.loads(raw)
+        declared = {str(k): str(v) for k, v in (meta.get("columns") or {}).items()}
+        columns = []
+        for f in schema:
+            ctype = merge_sql.CDC_COLUMNS.get(f.name) or declared.get(f.name) or _type_from_arrow(f.type)
+            columns.append((f.name, ctype))
+        return TableSpec(
+            table=str(meta["table"]),
+            primary_key=tuple(meta["primary_key"]),
+            columns=tuple(columns),
+            sort_key=tuple(meta.get("sort_key") or ()),
+            dist_key=meta.get("dist_key") or None,
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnreadableLakeFileError(f"bad 'thermocline' metadata: {exc}") from None
+
+
+def read_lake_file(s3_client: Any, bucket: str, key: str) -> LakeFile:
+    """Size, row count and schema of a lake file from its Parquet footer (one ranged GET, usually)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    response = s3_client.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{_FOOTER_PROBE}")
+    tail = response["Body"].read()
+    content_range = response.get("ContentRange") or ""
+    size = int(content_range.rsplit("/", 1)[1]) if "/" in content_range else len(tail)
+    if len(tail) < 8 or tail[-4:] != b"PAR1":
+        raise UnreadableLakeFileError("not a Parquet file")
+    footer_len = int.from_bytes(tail[-8:-4], "little")
+    if footer_len + 8 > len(tail) and len(tail) < size:
+        start = max(size - footer_len - 8, 0)
+        tail = s3_client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-")["Body"].read()
+    try:
+        metadata = pq.read_metadata(io.BytesIO(tail))
+        schema = metadata.schema.to_arrow_schema()
+    except (pa.ArrowException, OSError) as exc:
+        raise UnreadableLakeFileError(f"unreadable Parquet footer: {exc}") from None
+    return LakeFile(key=key, size=size, rows=metadata.num_rows, spec=spec_from_arrow_schema(schema))
+
+
+# --- loading -------------------------------------------------------------------------------------------
+
+
+def _load_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:12]
+
+
+def _retrying(settings: WarehouseLoadSettings, what: str, fn: Any) -> Any:
+    for attempt in range(1, settings.load_attempts + 1):
+        try:
+            return fn()
+        except TransientLoadError as exc:
+            if attempt == settings.load_attempts:
+                raise
+            logger.warning("transient warehouse error, retrying", step=what, attempt=attempt, error=str(exc))
+            time.sleep(_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _ledger_status(warehouse: Warehouse, keys: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        result = warehouse.query(merge_sql.ledger_lookup_sql(keys[start : start + 500]))
+        found.update({str(row[0]): str(row[1]) for row in result.rows})
+    return found
+
+
+def _ensure_table(warehouse: Warehouse, spec: TableSpec) -> None:
+    rows = warehouse.query(merge_sql.table_columns_sql(spec.table)).rows
+    existing = {str(r[0]): str(r[1]) for r in rows} if rows else None
+    statements = merge_sql.ensure_table_sql(spec, existing)
+    warehouse.execute(statements)
+    if not rows:
+        return
+    lengths = {str(r[0]).lower(): r[2] for r in rows}
+    for name, ctype in spec.columns:
+        wanted = merge_sql.varchar_length(merge_sql.staging_type(ctype)) if ctype.upper() != "SUPER" else None
+        have = lengths.get(name.lower())
+        if wanted and have and int(have) < wanted:
+            # Alone: Redshift cannot alter a column's type inside a transaction block.
+            logger.info("widening column", table=spec.table, column=name, length=wanted)
+            warehouse.execute([merge_sql.widen_column_sql(spec.table, name, f"VARCHAR({wanted})")])
+
+
+def _write_manifest(
+    s3_client: Any, settings: WarehouseLoadSettings, table: str, files: Sequence[LakeFile]
+) -> str:
+    load_id = _load_id()
+    body = build_manifest([ManifestEntry(s3_url(settings.lake_bucket, f.key), f.size) for f in files])
+    key = manifest_key(settings.manifest_prefix, table, load_id)
+    s3_client.put_object(
+        Bucket=settings.lake_bucket, Key=key, Body=body.encode(), ContentType="application/json"
+    )
+    return load_id
+
+
+def _quarantine(
+    warehouse: Warehouse,
+    s3_client: Any,
+    settings: WarehouseLoadSettings,
+    table: str,
+    key: str,
+    size: int,
+    reason: str,
+) -> None:
+    """Keep a copy of the file and the reason under the quarantine prefix, and mark it in the ledger."""
+    base = f"{settings.quarantine_prefix.rstrip('/')}/load/{key}"
+    try:
+        s3_client.copy_object(
+            Bucket=settings.lake_bucket, Key=base, CopySource={"Bucket": settings.lake_bucket, "Key": key}
+        )
+    except Exception as exc:  # noqa: BLE001 - a missing object is itself a reason to quarantine
+        logger.warning("could not copy quarantined file", key=key, error=str(exc))
+    s3_client.put_object(
+        Bucket=settings.lake_bucket,
+        Key=base + ".error.json",
+        Body=json.dumps(
+            {"file": s3_url(settings.lake_bucket, key), "table": table, "reason": reason}
+        ).encode(),
+        ContentType="application/json",
+    )
+    entry = LedgerEntry(key=key, content_length=size, status="quarantined", reason=reason)
+    _retrying(
+        settings, "ledger", lambda: warehouse.execute(merge_sql.ledger_insert_sql(table, [entry], _load_id()))
+    )
+    logger.error("file quarantined", key=key, table=table, reason=reason)
+    metrics.add_metric(name="FilesQuarantined", unit="Count", value=1)
+
+
+def _load_chunk(
+    warehouse: Warehouse,
+    s3_client: Any,
+    settings: WarehouseLoadSettings,
+    files: list[LakeFile],
+    report: LoadReport,
+) -> None:
+    spec = files[0].spec
+    pending = list(files)
+    attempt = 0
+    while pending:
+        attempt += 1
+        load_id = _write_manifest(s3_client, settings, spec.table, pending)
+        manifest = s3_url(settings.lake_bucket, manifest_key(settings.manifest_prefix, spec.table, load_id))
+        statements = merge_sql.load_sql(
+            spec,
+            manifest_url=manifest,
+            files=[LedgerEntry(f.key, f.size, f.rows) for f in pending],
+            load_id=load_id,
+            iam_role=settings.copy_iam_role,
+            delete_mode=settings.delete_mode,
+        )
+        try:
+            warehouse.execute(statements)
+        except TransientLoadError as exc:
+            if attempt >= settings.load_attempts:
+                logger.error("load failed, leaving files for redelivery", table=spec.table, error=str(exc))
+                report.failed += [f.key for f in pending]
+                return
+            logger.warning(
+                "transient load error, retrying", table=spec.table, attempt=attempt, error=str(exc)
+            )
+            time.sleep(_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+            continue
+        except BadDataError as exc:
+            urls = {s3_url(settings.lake_bucket, f.key): f for f in pending}
+            bad = [urls[u] for u in exc.files if u in urls]
+            if not bad and len(pending) > 1:
+                # The error names no file: load one at a time to find the bad ones.
+                for single in pending:
+                    _load_chunk(warehouse, s3_client, settings, [single], report)
+                return
+            bad = bad or pending
+            for f in bad:
+                _quarantine(warehouse, s3_client, settings, spec.table, f.key, f.size, str(exc))
+                report.quarantined.append(f.key)
+            pending = [f for f in pending if f not in bad]
+            continue
+        except TerminalLoadError as exc:
+            logger.error("load failed and will not succeed on retry", table=spec.table, error=str(exc))
+            report.failed += [f.key for f in pending]
+            return
+        report.loaded += [f.key for f in pending]
+        report.rows[spec.table] = report.rows.get(spec.table, 0) + sum(f.rows for f in pending)
+        logger.info("loaded files", table=spec.table, files=len(pending), rows=sum(f.rows for f in pending))
+        metrics.add_metric(name="FilesLoaded", unit="Count", value=len(pending))
+        return
+
+
+def load_files(
+    keys: Iterable[str],
+    *,
+    settings: WarehouseLoadSettings,
+    warehouse: Warehouse,
+    s3_client: Any,
+) -> LoadReport:
+    """Load lake objects (keys in ``settings.lake_bucket``) into the warehouse, exactly once."""
+    report = LoadReport()
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return report
+    try:
+        _retrying(settings, "bookkeeping", lambda: warehouse.execute(merge_sql.ensure_bookkeeping_sql()))
+        done = _retrying(settings, "ledger", lambda: _ledger_status(warehouse, wanted))
+    except WarehouseError as exc:
+        logger.error("warehouse unavailable", error=str(exc))
+        report.failed += wanted
+        return report
+    report.skipped += [k for k in wanted if k in done]
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[LakeFile]] = {}
+    for key in (k for k in wanted if k not in done):
+        try:
+            lake_file = read_lake_file(s3_client, settings.lake_bucket, key)
+        except UnreadableLakeFileError as exc:
+            _quarantine(warehouse, s3_client, settings, "unknown", key, 0, str(exc))
+            report.quarantined.append(key)
+            continue
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "InvalidRange"}:
+                _quarantine(warehouse, s3_client, settings, "unknown", key, 0, f"cannot read object: {exc}")
+                report.quarantined.append(key)
+            else:
+                report.failed.append(key)
+            continue
+        except BotoCoreError:
+            report.failed.append(key)
+            continue
+        groups.setdefault((lake_file.spec.table, lake_file.spec.columns), []).append(lake_file)
+
+    for (table, _), files in sorted(groups.items(), key=lambda item: item[0][0]):
+        spec = files[0].spec
+        if not spec.is_cdc:
+            logger.error("snapshot files arrived on the CDC path; use full_refresh", table=table)
+            report.failed += [f.key for f in files]
+            continue
+        try:
+            _retrying(settings, "schema", lambda spec=spec: _ensure_table(warehouse, spec))
+        except WarehouseError as exc:
+            logger.error("cannot prepare table", table=table, error=str(exc))
+            report.failed += [f.key for f in files]
+            continue
+        for start in range(0, len(files), settings.max_files_per_load):
+            _load_chunk(
+                warehouse, s3_client, settings, files[start : start + settings.max_files_per_load], report
+            )
+    return report
+
+
+def full_refresh(
+    keys: Sequence[str],
+    *,
+    settings: WarehouseLoadSettings,
+    warehouse: Warehouse,
+    s3_client: Any,
+) -> LoadReport:
+    """Replace one table's contents with the snapshot files ``keys`` (in ``settings.lake_bucket``).
+
+    One transaction: readers see the old contents until it commits and the snapshot after it, never an
+    empty or half-loaded table. All files must describe the same table with the same columns.
+    """
+    report = LoadReport()
+    if not keys:
+        raise ValueError("full_refresh needs at least one snapshot file")
+    files = [read_lake_file(s3_client, settings.lake_bucket, k) for k in dict.fromkeys(keys)]
+    specs = {(f.spec.table, f.spec.columns) for f in files}
+    if len(specs) != 1:
+        raise ValueError(f"snapshot files describe {len(specs)} different tables or schemas")
+    spec = files[0].spec
+    _retrying(settings, "bookkeeping", lambda: warehouse.execute(merge_sql.ensure_bookkeeping_sql()))
+    _retrying(settings, "schema", lambda: _ensure_table(warehouse, spec))
+
+    def run() -> None:
+        load_id = _write_manifest(s3_client, settings, spec.table, files)
+        manifest = s3_url(settings.lake_bucket, manifest_key(settings.manifest_prefix, spec.table, load_id))
+        warehouse.execute(
+            merge_sql.full_refresh_sql(
+                spec,
+                manifest_url=manifest,
+                files=[LedgerEntry(f.key, f.size, f.rows) for f in files],
+                load_id=load_id,
+                iam_role=settings.copy_iam_role,
+            )
+        )
+
+    _retrying(settings, "full refresh", run)
+    report.loaded += [f.key for f in files]
+    report.rows[spec.table] = sum(f.rows for f in files)
+    logger.info("full refresh", table=spec.table, files=len(files), rows=report.rows[spec.table])
+    return report
+
+
+# --- events --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Notification:
+    message_id: str
+    keys: list[str]
+
+
+def _parse_message(body: str, settings: WarehouseLoadSettings) -> list[str]:
+    """Lake keys in one SQS message body (an S3 event notification). ``s3:TestEvent`` holds none."""
+    doc = json.loads(body)
+    if (
+        isinstance(doc, dict)
+        and "Message" in doc
+        and "Records" not in doc
+        and doc.get("Type") == "Notification"
+    ):
+        doc = json.loads(doc["Message"])  # delivered through SNS
+    if not isinstance(doc, dict) or doc.get("Event") == "s3:TestEvent":
+        return []
+    keys = []
+    for record in doc.get("Records") or []:
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        bucket = record.get("s3", {}).get("bucket", {}).get("name")
+        # Keys arrive URL-encoded (spaces as '+'):
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+        key = unquote_plus(record.get("s3", {}).get("object", {}).get("key", ""))
+        if bucket != settings.lake_bucket:
+            logger.warning("notification for another bucket ignored", bucket=bucket, key=key)
+            continue
+        if key.startswith(settings.lake_prefix) and key.endswith(".parquet"):
+            keys.append(key)
+    return keys
+
+
+def _process_messages(
+    messages: list[tuple[str, str]],
+    *,
+    settings: WarehouseLoadSettings,
+    warehouse: Warehouse,
+    s3_client: Any,
+) -> tuple[LoadReport, list[str]]:
+    """Load the files of ``(message_id, body)`` pairs; returns the report and the ids of failed messages."""
+    notes: list[_Notification] = []
+    for message_id, body in messages:
+        try:
+            notes.append(_Notification(message_id, _parse_message(body, settings)))
+        except (ValueError, TypeError, AttributeError) as exc:
+            # Never loadable: acknowledging it beats redelivering it until it reaches the DLQ.
+            logger.error("unreadable load message dropped", message_id=message_id, error=str(exc))
+    report = load_files(
+        [k for n in notes for k in n.keys], settings=settings, warehouse=warehouse, s3_client=s3_client
+    )
+    failed = set(report.failed)
+    return report, [n.message_id for n in notes if failed.intersection(n.keys)]
+
+
+def _drain(
+    *, settings: WarehouseLoadSettings, warehouse: Warehouse, s3_client: Any, sqs_client: Any
+) -> dict[str, Any]:
+    if not settings.load_queue_url:
+        raise TerminalLoadError("a scheduled load needs LOAD_QUEUE_URL to drain")
+    if sqs_client is None:
+        from thermocline.aws import client
+
+        sqs_client = client("sqs")
+    deadline = time.monotonic() + settings.drain_seconds
+    total = LoadReport()
+    messages = 0
+    round_size = settings.max_files_per_load
+    while time.monotonic() < deadline:
+        batch: dict[str, tuple[str, str]] = {}
+        while len(batch) < round_size:
+            response = sqs_client.receive_message(
+                QueueUrl=settings.load_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            received = response.get("Messages") or []
+            if not received:
+                break
+            for m in received:
+                batch[m["MessageId"]] = (m["Body"], m["ReceiptHandle"])
+        if not batch:
+            break
+        messages += len(batch)
+        report, failed = _process_messages(
+            [(mid, body) for mid, (body, _) in batch.items()],
+            settings=settings,
+            warehouse=warehouse,
+            s3_client=s3_client,
+        )
+        total.merge(report)
+        done = [(mid, handle) for mid, (_, handle) in batch.items() if mid not in set(failed)]
+        for start in range(0, len(done), 10):
+            sqs_client.delete_message_batch(
+                QueueUrl=settings.load_queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": h} for i, (_, h) in enumerate(done[start : start + 10])
+                ],
+            )
+        if failed:
+            # Failed messages come back after their visibility timeout; do not spin on them now.
+            break
+    return {"messages": messages, **total.summary()}
+
+
+def handle_load_event(
+    event: dict[str, Any],
+    *,
+    settings: WarehouseLoadSettings,
+    warehouse: Warehouse,
+    s3_client: Any,
+    sqs_client: Any = None,
+) -> dict[str, Any]:
+    """An SQS batch of S3 notifications → ``{"batchItemFailures": [...]}``; a schedule → drain summary."""
+    records = event.get("Records")
+    if isinstance(records, list) and records and records[0].get("eventSource") == "aws:sqs":
+        _, failed = _process_messages(
+            [(r["messageId"], r["body"]) for r in records],
+            settings=settings,
+            warehouse=warehouse,
+            s3_client=s3_client,
+        )
+        return {"batchItemFailures": [{"itemIdentifier": mid} for mid in failed]}
+    if event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event":
+        return _drain(settings=settings, warehouse=warehouse, s3_client=s3_client, sqs_client=sqs_client)
+    raise ValueError("not an SQS batch of S3 notifications nor a scheduled event")

@@ -1,0 +1,247 @@
+"""The warehouse port, its error kinds, and what the engines that emulate Redshift share.
+
+Error kinds decide what the loader does, never the message text:
+
+* :class:`TransientLoadError` — the warehouse or S3 was briefly unavailable, a lock or serialization
+  conflict, a timeout: retry the same load.
+* :class:`TerminalLoadError` — retrying cannot help (the SQL or the setup is wrong): stop and report.
+* :class:`BadDataError` (a terminal error) — a file's data cannot be loaded: quarantine the file and go on.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import sqlglot
+from sqlglot import exp
+
+from thermocline.manifest import ManifestEntry, parse_manifest, split_s3_url
+from thermocline.observability import logger
+
+__all__ = [
+    "BadDataError",
+    "LoadErrorDetail",
+    "QueryResult",
+    "TerminalLoadError",
+    "TransientLoadError",
+    "Warehouse",
+    "WarehouseError",
+    "translate",
+]
+
+
+@dataclass(frozen=True)
+class LoadErrorDetail:
+    """One row of a load failure a user can act on."""
+
+    file: str | None
+    line: int | None
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            part
+            for part in (
+                self.file,
+                f"line {self.line}" if self.line is not None else None,
+                f"column {self.column}" if self.column else None,
+            )
+            if part
+        )
+        return f"{where}: {self.reason}" if where else self.reason
+
+
+class WarehouseError(RuntimeError):
+    """Base of the warehouse error kinds."""
+
+    def __init__(self, message: str, *, details: Sequence[LoadErrorDetail] = ()) -> None:
+        super().__init__(message)
+        self.details = list(details)
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        if not self.details:
+            return base
+        return base + "; " + "; ".join(str(d) for d in self.details[:5])
+
+
+class TransientLoadError(WarehouseError):
+    """Retry: the same load may succeed later."""
+
+
+class TerminalLoadError(WarehouseError):
+    """Do not retry: the same load will fail again."""
+
+
+class BadDataError(TerminalLoadError):
+    """A file's data cannot be loaded; ``details`` name the file (and line and column where known)."""
+
+    @property
+    def files(self) -> set[str]:
+        return {d.file for d in self.details if d.file}
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+@runtime_checkable
+class Warehouse(Protocol):
+    dialect: str
+
+    def execute(self, statements: Sequence[str]) -> None:
+        """Run ``statements`` in one transaction: all or nothing."""
+
+    def query(self, sql: str) -> QueryResult:
+        """Run one Redshift-dialect query and return its rows."""
+
+    def close(self) -> None: ...
+
+
+# --- translation ---------------------------------------------------------------------------------------
+
+_TYPE_MAP = {
+    "duckdb": {exp.DataType.Type.SUPER: "JSON", exp.DataType.Type.VARBINARY: "BLOB"},
+    "postgres": {exp.DataType.Type.SUPER: "JSONB", exp.DataType.Type.VARBINARY: "BYTEA"},
+}
+
+
+def _local_types(node: exp.Expression, dialect: str) -> exp.Expression:
+    if isinstance(node, exp.DataType):
+        mapped = _TYPE_MAP[dialect].get(node.this)
+        if mapped:
+            return exp.DataType.build(mapped, dialect=dialect)
+        if dialect == "duckdb" and node.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR):
+            # DuckDB ignores lengths; dropping them keeps its output readable.
+            return exp.DataType.build("VARCHAR")
+    if isinstance(node, exp.PrimaryKey):
+        # Redshift does not enforce primary keys; neither must the local engines (DESIGN.md).
+        return None  # type: ignore[return-value]
+    if isinstance(node, (exp.DistKeyProperty, exp.SortKeyProperty, exp.DistStyleProperty)):
+        return None  # type: ignore[return-value]
+    return node
+
+
+def translate(sql: str, dialect: str) -> str:
+    """Translate one Redshift-dialect statement to ``dialect`` (``duckdb`` or ``postgres``)."""
+    tree = sqlglot.parse_one(sql, read="redshift")
+    tree = tree.transform(_local_types, dialect=dialect)
+    return tree.sql(dialect=dialect)
+
+
+# --- COPY and LOCK emulation ---------------------------------------------------------------------------
+
+_COPY = re.compile(r"^\s*COPY\s+(\"(?:[^\"]|\"\")+\"|\S+)\s+FROM\s+'((?:[^']|'')*)'(.*)$", re.I | re.S)
+_LOCK = re.compile(r"^\s*LOCK\s+(?:TABLE\s+)?(.+?)\s*;?\s*$", re.I | re.S)
+
+
+def parse_copy(sql: str) -> tuple[str, str] | None:
+    """``(table, manifest url)`` of a ``COPY ... MANIFEST`` statement, or ``None`` for anything else."""
+    match = _COPY.match(sql)
+    if not match:
+        return None
+    if "MANIFEST" not in match.group(3).upper():
+        raise TerminalLoadError("the local engines emulate COPY only from a manifest")
+    return match.group(1), match.group(2).replace("''", "'")
+
+
+def parse_lock(sql: str) -> str | None:
+    match = _LOCK.match(sql)
+    return match.group(1) if match else None
+
+
+_PROCESS_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def held_locks() -> Iterator[Callable[[str, str], None]]:
+    """Per-table locks for engines without LOCK (DuckDB): taken on demand, released at the end."""
+    held: list[threading.Lock] = []
+
+    def take(database: str, table: str) -> None:
+        with _PROCESS_LOCKS_GUARD:
+            lock = _PROCESS_LOCKS.setdefault((database, table.strip('"').lower()), threading.Lock())
+        if not lock.acquire(timeout=600):
+            raise TransientLoadError(f"timed out waiting for the load lock on {table}")
+        held.append(lock)
+
+    try:
+        yield take
+    finally:
+        for lock in reversed(held):
+            lock.release()
+
+
+def read_manifest_files(s3_client: Any, manifest_url: str) -> Iterator[tuple[ManifestEntry, bytes]]:
+    """The objects a manifest names, each checked against its ``content_length`` as COPY does."""
+    if s3_client is None:
+        raise TerminalLoadError("this engine emulates COPY through S3 and needs an s3_client")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        bucket, key = split_s3_url(manifest_url)
+        entries = parse_manifest(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except (BotoCoreError, ClientError) as exc:
+        raise TransientLoadError(f"reading manifest {manifest_url}: {exc}") from exc
+    for entry in entries:
+        bucket, key = split_s3_url(entry.url)
+        try:
+            body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in {"NoSuchKey", "404"}:
+                raise BadDataError(
+                    "COPY failed", details=[LoadErrorDetail(entry.url, None, None, "object does not exist")]
+                ) from exc
+            raise TransientLoadError(f"reading {entry.url}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise TransientLoadError(f"reading {entry.url}: {exc}") from exc
+        if len(body) != entry.content_length:
+            # The object was rewritten after the manifest was made; planning again will see its new size.
+            raise TransientLoadError(
+                f"{entry.url}: content_length {entry.content_length} in the manifest, {len(body)} in S3"
+            )
+        yield entry, body
+
+
+def read_parquet(entry: ManifestEntry, body: bytes, expected_columns: int) -> Any:
+    """An Arrow table from Parquet bytes, refusing files whose column count differs (COPY is positional)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(body))
+    except (pa.ArrowException, OSError) as exc:
+        raise BadDataError(
+            "COPY failed", details=[LoadErrorDetail(entry.url, None, None, f"unreadable Parquet: {exc}")]
+        ) from exc
+    if table.num_columns != expected_columns:
+        raise BadDataError(
+            "COPY failed",
+            details=[
+                LoadErrorDetail(
+                    entry.url,
+                    None,
+                    None,
+                    f"file has {table.num_columns} columns, staging table has {expected_columns}",
+                )
+            ],
+        )
+    return table
+
+
+def log_statement(engine: str, sql: str) -> None:
+    logger.debug("warehouse statement", engine=engine, sql=sql)

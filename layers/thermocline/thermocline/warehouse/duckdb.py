@@ -1,0 +1,108 @@
+"""DuckDB: the embedded warehouse of the local stack.
+
+Redshift-dialect SQL is translated with sqlglot. COPY is emulated by reading the manifest's objects
+through boto3 (DuckDB cannot load its S3 extension offline). LOCK is emulated with a per-table lock
+inside this process: DuckDB lets only one process open a database file for writing, so loaders that
+share a file share a process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+
+from thermocline.warehouse.base import (
+    BadDataError,
+    LoadErrorDetail,
+    QueryResult,
+    TerminalLoadError,
+    TransientLoadError,
+    WarehouseError,
+    held_locks,
+    log_statement,
+    parse_copy,
+    parse_lock,
+    read_manifest_files,
+    read_parquet,
+    translate,
+)
+
+_DATA_ERRORS = (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException)
+_TRANSIENT_ERRORS = (duckdb.TransactionException, duckdb.IOException)
+
+
+def _classify(exc: duckdb.Error, doing: str) -> WarehouseError:
+    if isinstance(exc, _TRANSIENT_ERRORS):
+        return TransientLoadError(f"{doing}: {exc}")
+    return TerminalLoadError(f"{doing}: {exc}")
+
+
+class DuckDBWarehouse:
+    dialect = "duckdb"
+
+    def __init__(self, path: str, *, s3_client: Any = None) -> None:
+        self.path = os.path.realpath(path) if path != ":memory:" else path
+        self._s3 = s3_client
+        try:
+            self._conn = duckdb.connect(self.path)
+        except duckdb.IOException as exc:
+            # Another process holds the file open for writing.
+            raise TransientLoadError(f"opening {self.path}: {exc}") from exc
+        # Lake timestamps are UTC; so is every TIMESTAMP column.
+        self._conn.execute("SET TimeZone = 'UTC'")
+
+    def execute(self, statements: Sequence[str]) -> None:
+        conn = self._conn
+        with held_locks() as take_lock:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                for sql in statements:
+                    self._run(sql, take_lock)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                conn.execute("ROLLBACK")
+                if isinstance(exc, duckdb.Error):
+                    raise _classify(exc, "load") from exc
+                raise
+
+    def _run(self, sql: str, take_lock: Any) -> None:
+        log_statement(self.dialect, sql)
+        table = parse_lock(sql)
+        if table is not None:
+            take_lock(self.path, table)
+            return
+        copy = parse_copy(sql)
+        if copy is not None:
+            self._copy(*copy)
+            return
+        self._conn.execute(translate(sql, self.dialect))
+
+    def _copy(self, table: str, manifest_url: str) -> None:
+        columns = self._conn.execute(f"SELECT * FROM {table} LIMIT 0").description  # noqa: S608
+        for entry, body in read_manifest_files(self._s3, manifest_url):
+            arrow = read_parquet(entry, body, len(columns))
+            self._conn.register("thermocline_copy_source", arrow)
+            try:
+                # Positional, as COPY from Parquet is.
+                self._conn.execute(f"INSERT INTO {table} SELECT * FROM thermocline_copy_source")  # noqa: S608
+            except _DATA_ERRORS as exc:
+                raise BadDataError(
+                    "COPY failed", details=[LoadErrorDetail(entry.url, None, None, str(exc))]
+                ) from exc
+            finally:
+                self._conn.unregister("thermocline_copy_source")
+
+    def query(self, sql: str) -> QueryResult:
+        log_statement(self.dialect, sql)
+        try:
+            cursor = self._conn.execute(translate(sql, self.dialect))
+            rows = cursor.fetchall()
+        except duckdb.Error as exc:
+            raise _classify(exc, "query") from exc
+        return QueryResult(columns=[d[0] for d in cursor.description or []], rows=[tuple(r) for r in rows])
+
+    def close(self) -> None:
+        self._conn.close()
