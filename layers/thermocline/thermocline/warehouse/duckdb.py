@@ -37,6 +37,9 @@ _TRANSIENT_ERRORS = (duckdb.TransactionException, duckdb.IOException)
 def _classify(exc: duckdb.Error, doing: str) -> WarehouseError:
     if isinstance(exc, _TRANSIENT_ERRORS):
         return TransientLoadError(f"{doing}: {exc}")
+    if isinstance(exc, _DATA_ERRORS):
+        # A value no column can hold (e.g. invalid JSON for a SUPER column): the loader finds the file.
+        return BadDataError(f"{doing}: {exc}", details=[LoadErrorDetail(None, None, None, str(exc))])
     return TerminalLoadError(f"{doing}: {exc}")
 
 

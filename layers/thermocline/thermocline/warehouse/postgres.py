@@ -1,0 +1,120 @@
+"""PostgreSQL: the closest relative of Redshift that runs on a laptop; the test suite's real server.
+
+Redshift-dialect SQL is translated with sqlglot (SUPER becomes JSONB, primary keys are not declared
+because Redshift does not enforce them). COPY is emulated by streaming the manifest's Parquet objects
+through ``COPY ... FROM STDIN``. ``LOCK t`` becomes ``SHARE ROW EXCLUSIVE``: it conflicts with itself, so
+two loaders of one table queue up, while readers keep reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from thermocline.names import quote_ident
+from thermocline.warehouse.base import (
+    BadDataError,
+    LoadErrorDetail,
+    QueryResult,
+    TerminalLoadError,
+    TransientLoadError,
+    WarehouseError,
+    log_statement,
+    parse_copy,
+    parse_lock,
+    read_manifest_files,
+    read_parquet,
+    translate,
+)
+
+_TRANSIENT = (
+    psycopg.OperationalError,
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+    # Two loaders creating the same table at once collide in the catalog; the retry finds it created.
+    pg_errors.UniqueViolation,
+)
+
+
+def classify_postgres_error(exc: Exception, doing: str) -> WarehouseError:
+    """The error kind of a PostgreSQL error (shared with the redshift_connector engine's test mode)."""
+    if isinstance(exc, _TRANSIENT):
+        return TransientLoadError(f"{doing}: {exc}")
+    if isinstance(exc, psycopg.DataError):
+        return BadDataError(f"{doing}: {exc}", details=[LoadErrorDetail(None, None, None, str(exc))])
+    return TerminalLoadError(f"{doing}: {exc}")
+
+
+def arrow_rows(arrow: Any) -> list[tuple[Any, ...]]:
+    columns = [col.to_pylist() for col in arrow.columns]
+    return list(zip(*columns, strict=True))
+
+
+class PostgresWarehouse:
+    dialect = "postgres"
+
+    def __init__(self, url: str, *, s3_client: Any = None) -> None:
+        self._s3 = s3_client
+        try:
+            self._conn = psycopg.connect(url, autocommit=False, options="-c TimeZone=UTC")
+        except psycopg.OperationalError as exc:
+            raise TransientLoadError(f"connecting to PostgreSQL: {exc}") from exc
+
+    def execute(self, statements: Sequence[str]) -> None:
+        try:
+            with self._conn.cursor() as cur:
+                for sql in statements:
+                    self._run(cur, sql)
+            self._conn.commit()
+        except BaseException as exc:
+            self._conn.rollback()
+            if isinstance(exc, psycopg.Error):
+                raise classify_postgres_error(exc, "load") from exc
+            raise
+
+    def _run(self, cur: psycopg.Cursor[Any], sql: str) -> None:
+        log_statement(self.dialect, sql)
+        table = parse_lock(sql)
+        if table is not None:
+            cur.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+            return
+        copy = parse_copy(sql)
+        if copy is not None:
+            self._copy(cur, *copy)
+            return
+        cur.execute(translate(sql, self.dialect))
+
+    def _copy(self, cur: psycopg.Cursor[Any], table: str, manifest_url: str) -> None:
+        cur.execute(f"SELECT * FROM {table} LIMIT 0")  # noqa: S608
+        names = [d.name for d in cur.description or []]
+        for entry, body in read_manifest_files(self._s3, manifest_url):
+            arrow = read_parquet(entry, body, len(names))
+            columns = ", ".join(quote_ident(n) for n in names)
+            try:
+                with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in arrow_rows(arrow):
+                        copy.write_row(row)
+            except psycopg.DataError as exc:
+                raise BadDataError(
+                    "COPY failed", details=[LoadErrorDetail(entry.url, None, None, str(exc))]
+                ) from exc
+
+    def query(self, sql: str) -> QueryResult:
+        log_statement(self.dialect, sql)
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(translate(sql, self.dialect))
+                rows = cur.fetchall() if cur.description else []
+                columns = [d.name for d in cur.description or []]
+            self._conn.rollback()
+        except psycopg.Error as exc:
+            self._conn.rollback()
+            raise classify_postgres_error(exc, "query") from exc
+        return QueryResult(columns=columns, rows=[tuple(r) for r in rows])
+
+    def close(self) -> None:
+        self._conn.close()
