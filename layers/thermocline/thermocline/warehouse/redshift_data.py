@@ -1,0 +1,249 @@
+"""Amazon Redshift through the Data API: no VPC, no driver, IAM auth — the default inside Lambda.
+
+``BatchExecuteStatement`` runs its statements as one transaction and rolls all of them back when one
+fails, which is exactly the load's contract. Calls are asynchronous: the engine polls
+``DescribeStatement`` until the statement ends or a deadline passes (then cancels it).
+
+Limits respected here (https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html, "Considerations";
+the ``SqlList`` shape of the API model): at most 40 statements per batch, 100 KB per statement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from thermocline.merge_sql import load_error_detail_sql
+from thermocline.observability import logger
+from thermocline.warehouse.base import (
+    BadDataError,
+    LoadErrorDetail,
+    QueryResult,
+    TerminalLoadError,
+    TransientLoadError,
+    WarehouseError,
+    log_statement,
+)
+
+MAX_BATCH_STATEMENTS = 40
+MAX_STATEMENT_BYTES = 100 * 1024
+
+_TRANSIENT_CODES = {
+    "ThrottlingException",
+    "ActiveStatementsExceededException",
+    "ActiveSessionsExceededException",
+    "InternalServerException",
+    "DatabaseConnectionException",
+    "QueryTimeoutException",
+    "ServiceUnavailableException",
+}
+# Redshift reports these as text only. Serializable isolation violations (error 1023) and lock waits are
+# the usual price of concurrent writers and succeed on retry.
+_TRANSIENT_TEXT = (
+    "serializable isolation violation",
+    "1023",
+    "deadlock",
+    "could not obtain lock",
+    "concurrent transaction",
+    "connection",
+    "timeout",
+    "temporarily unavailable",
+    "is resuming",
+)
+
+
+class RedshiftDataWarehouse:
+    dialect = "redshift"
+
+    def __init__(
+        self,
+        *,
+        database: str,
+        workgroup: str | None = None,
+        cluster: str | None = None,
+        db_user: str | None = None,
+        secret_arn: str | None = None,
+        client: Any = None,
+        deadline_seconds: float = 600.0,
+        poll_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if bool(workgroup) == bool(cluster):
+            raise ValueError("give exactly one of workgroup (Serverless) or cluster (provisioned)")
+        if client is None:
+            from thermocline.aws import client as make_client
+
+            client = make_client("redshift-data")
+        self._client = client
+        self._target: dict[str, str] = {"Database": database}
+        if workgroup:
+            self._target["WorkgroupName"] = workgroup
+        if cluster:
+            self._target["ClusterIdentifier"] = cluster
+        if db_user:
+            self._target["DbUser"] = db_user
+        if secret_arn:
+            self._target["SecretArn"] = secret_arn
+        self._deadline = deadline_seconds
+        self._poll = poll_seconds
+        self._sleep = sleep
+
+    @classmethod
+    def from_url(cls, url: str, *, client: Any = None, **kwargs: Any) -> RedshiftDataWarehouse:
+        """``redshift-data://<workgroup>/<database>``; ``?cluster=1`` makes the host a cluster identifier.
+
+        Other query parameters: ``db_user``, ``secret_arn``, ``deadline`` (seconds).
+        """
+        parts = urlsplit(url)
+        database = unquote(parts.path.lstrip("/"))
+        if not parts.netloc or not database:
+            raise ValueError(f"expected redshift-data://<workgroup>/<database>, got {url!r}")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        host = unquote(parts.netloc)
+        is_cluster = query.pop("cluster", "").lower() in {"1", "true", "yes"}
+        if "deadline" in query:
+            kwargs.setdefault("deadline_seconds", float(query.pop("deadline")))
+        return cls(
+            database=database,
+            workgroup=None if is_cluster else host,
+            cluster=host if is_cluster else None,
+            db_user=query.get("db_user"),
+            secret_arn=query.get("secret_arn"),
+            client=client,
+            **kwargs,
+        )
+
+    # --- port --------------------------------------------------------------------------------------
+
+    def execute(self, statements: Sequence[str]) -> None:
+        statements = list(statements)
+        if not statements:
+            return
+        self._check_limits(statements)
+        for sql in statements:
+            log_statement(self.dialect, sql)
+        if len(statements) == 1:
+            statement_id = self._call("execute_statement", Sql=statements[0], **self._target)["Id"]
+        else:
+            statement_id = self._call("batch_execute_statement", Sqls=statements, **self._target)["Id"]
+        self._wait(statement_id)
+
+    def query(self, sql: str) -> QueryResult:
+        self._check_limits([sql])
+        log_statement(self.dialect, sql)
+        statement_id = self._call("execute_statement", Sql=sql, **self._target)["Id"]
+        description = self._wait(statement_id)
+        if not description.get("HasResultSet", True):
+            return QueryResult(columns=[], rows=[])
+        columns: list[str] = []
+        rows: list[tuple[Any, ...]] = []
+        token = None
+        while True:
+            page = self._call(
+                "get_statement_result", Id=statement_id, **({"NextToken": token} if token else {})
+            )
+            columns = columns or [
+                c.get("name") or c.get("label") or "" for c in page.get("ColumnMetadata", [])
+            ]
+            rows += [tuple(_field_value(f) for f in record) for record in page.get("Records", [])]
+            token = page.get("NextToken")
+            if not token:
+                return QueryResult(columns=columns, rows=rows)
+
+    def close(self) -> None:
+        """Nothing to close: the Data API holds no connection."""
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _check_limits(self, statements: list[str]) -> None:
+        if len(statements) > MAX_BATCH_STATEMENTS:
+            raise TerminalLoadError(
+                f"{len(statements)} statements in one transaction; the Data API allows {MAX_BATCH_STATEMENTS}"
+            )
+        for sql in statements:
+            size = len(sql.encode())
+            if size > MAX_STATEMENT_BYTES:
+                raise TerminalLoadError(
+                    f"statement of {size} bytes exceeds the Data API's {MAX_STATEMENT_BYTES}: {sql[:80]}..."
+                )
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self._client, operation)(**kwargs)  # type: ignore[no-any-return]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            transient = code in _TRANSIENT_CODES or status >= 500
+            kind = TransientLoadError if transient else TerminalLoadError
+            raise kind(f"redshift-data {operation}: {code}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise TransientLoadError(f"redshift-data {operation}: {exc}") from exc
+
+    def _wait(self, statement_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self._deadline
+        while True:
+            description = self._call("describe_statement", Id=statement_id)
+            status = description.get("Status")
+            if status == "FINISHED":
+                return description
+            if status in {"FAILED", "ABORTED"}:
+                raise self._failure(description)
+            if time.monotonic() >= deadline:
+                try:
+                    self._call("cancel_statement", Id=statement_id)
+                except WarehouseError as exc:
+                    logger.warning("could not cancel statement", statement_id=statement_id, error=str(exc))
+                raise TransientLoadError(
+                    f"statement {statement_id} still {status} after {self._deadline:.0f}s; cancelled"
+                )
+            self._sleep(self._poll)
+
+    def _failure(self, description: dict[str, Any]) -> WarehouseError:
+        error = str(description.get("Error") or description.get("Status"))
+        if description.get("Status") == "ABORTED":
+            return TransientLoadError(f"statement aborted: {error}")
+        failed = next(
+            (s for s in description.get("SubStatements") or [] if s.get("Status") in {"FAILED", "ABORTED"}),
+            description,
+        )
+        query_string = str(failed.get("QueryString") or description.get("QueryString") or "")
+        if query_string.lstrip().upper().startswith("COPY"):
+            details = self._load_errors(failed.get("RedshiftQueryId"))
+            if details:
+                return BadDataError(f"COPY failed: {error}", details=details)
+        lowered = error.lower()
+        if any(marker in lowered for marker in _TRANSIENT_TEXT):
+            return TransientLoadError(error)
+        return TerminalLoadError(f"{error} (in: {query_string[:200]})")
+
+    def _load_errors(self, query_id: Any) -> list[LoadErrorDetail]:
+        """What ``sys_load_error_detail`` says about a failed COPY: file, line, column, reason."""
+        if query_id is None or int(query_id) <= 0:
+            return []
+        try:
+            result = self.query(load_error_detail_sql(int(query_id)))
+        except WarehouseError as exc:
+            logger.warning("could not read sys_load_error_detail", query_id=query_id, error=str(exc))
+            return []
+        return [
+            LoadErrorDetail(
+                file=str(row["file_name"]) if row.get("file_name") else None,
+                line=int(row["line_number"]) if row.get("line_number") is not None else None,
+                column=str(row["column_name"]) if row.get("column_name") else None,
+                reason=str(row.get("error_message") or "").strip(),
+            )
+            for row in result.as_dicts()
+        ]
+
+
+def _field_value(field: dict[str, Any]) -> Any:
+    if field.get("isNull"):
+        return None
+    for kind in ("stringValue", "longValue", "doubleValue", "booleanValue", "blobValue"):
+        if kind in field:
+            return field[kind]
+    return None
