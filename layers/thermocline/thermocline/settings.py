@@ -37,6 +37,8 @@ class StreamIngestSettings(_EnvSettings):
     contracts_path: str | None = None
     lake_prefix: str = "cdc/"
     quarantine_prefix: str = "quarantine/"
+    # Recorded attribute→column mapping of each warehouse table, one JSON object per table.
+    schema_prefix: str = "_schemas/"
 
 
 class WarehouseLoadSettings(_EnvSettings):

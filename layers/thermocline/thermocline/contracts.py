@@ -1,0 +1,201 @@
+"""Table contracts: how one DynamoDB table (often a single-table design) becomes warehouse tables.
+
+A contract file is YAML (see ``docs/ingest.md``)::
+
+    version: 1
+    sources:
+      - table: "*-store"              # glob on the DynamoDB table name (from eventSourceARN)
+        unmatched: store_other        # optional: target for items no route matches
+        routes:                       # first match wins
+          - target: orders
+            match: {sk: "ORDER#*"}    # globs on *key* attributes, so REMOVE under KEYS_ONLY routes too
+            primary_key: [pk, sk]
+            sort_key: [created_at]
+            dist_key: user_id
+            columns: {created_at: TIMESTAMP, total: DECIMAL(12,2)}
+
+Routes match only on key attributes (``Keys`` of the stream record): every record has them, whatever the
+stream view type, so a delete always reaches the table its insert went to. Tables without a contract use
+default routing (DESIGN.md). This module is pure: it reads files, never AWS.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from thermocline.names import safe_identifier
+from thermocline.schema import ColumnType, SchemaError
+
+__all__ = ["ContractError", "Contracts", "Route", "SourceContract", "load_contracts", "parse_contracts"]
+
+PACKAGED_CONTRACTS = Path(__file__).resolve().parent / "contracts"
+
+
+class ContractError(ValueError):
+    """A contract file is malformed; the message names the file and the offending entry."""
+
+
+@dataclass(frozen=True)
+class Route:
+    target: str
+    match: tuple[tuple[str, re.Pattern[str]], ...]
+    primary_key: tuple[str, ...] = ()
+    sort_key: tuple[str, ...] = ()
+    dist_key: str | None = None
+    columns: Mapping[str, ColumnType] = field(default_factory=dict)
+
+    def matches(self, keys: Mapping[str, Any]) -> bool:
+        for attribute, pattern in self.match:
+            value = _key_text(keys.get(attribute))
+            if value is None or not pattern.fullmatch(value):
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class SourceContract:
+    table_glob: str
+    routes: tuple[Route, ...]
+    unmatched: str | None = None
+    origin: str = ""
+
+    def route(self, keys: Mapping[str, Any]) -> Route | None:
+        for route in self.routes:
+            if route.matches(keys):
+                return route
+        return None
+
+
+@dataclass(frozen=True)
+class Contracts:
+    sources: tuple[SourceContract, ...] = ()
+
+    def for_table(self, table_name: str) -> SourceContract | None:
+        """The first source contract whose glob matches the DynamoDB table name, if any."""
+        for source in self.sources:
+            if fnmatch.fnmatchcase(table_name, source.table_glob):
+                return source
+        return None
+
+    def targets(self) -> dict[str, Route]:
+        return {r.target: r for s in self.sources for r in s.routes}
+
+
+def _key_text(av: Any) -> str | None:
+    """The text a key pattern is matched against: the S/N/B value as it appears in the record."""
+    if not isinstance(av, dict) or len(av) != 1:
+        return None
+    ((_tag, value),) = av.items()
+    return value if isinstance(value, str) else None
+
+
+def _pattern(spec: Any, where: str) -> re.Pattern[str]:
+    if isinstance(spec, str):
+        return re.compile(fnmatch.translate(spec), re.DOTALL)
+    if isinstance(spec, dict) and set(spec) == {"regex"} and isinstance(spec["regex"], str):
+        try:
+            return re.compile(spec["regex"], re.DOTALL)
+        except re.error as exc:
+            raise ContractError(f"{where}: bad regex: {exc}") from None
+    raise ContractError(f"{where}: a key pattern is a glob string or {{regex: ...}}, got {spec!r}")
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ContractError(f"{where}: expected an attribute name or a list of them, got {value!r}")
+
+
+def _target(name: Any, where: str) -> str:
+    if not isinstance(name, str) or safe_identifier(name) != name:
+        raise ContractError(f"{where}: target must be a lower-case identifier [a-z0-9_], got {name!r}")
+    return name
+
+
+def _route(spec: Any, where: str) -> Route:
+    if not isinstance(spec, dict):
+        raise ContractError(f"{where}: a route is a mapping")
+    unknown = set(spec) - {"target", "match", "primary_key", "sort_key", "dist_key", "columns"}
+    if unknown:
+        raise ContractError(f"{where}: unknown keys {sorted(unknown)}")
+    target = _target(spec.get("target"), where)
+    match = spec.get("match") or {}
+    if not isinstance(match, dict):
+        raise ContractError(f"{where}: match maps key attributes to patterns")
+    columns: dict[str, ColumnType] = {}
+    for attribute, type_text in (spec.get("columns") or {}).items():
+        try:
+            columns[str(attribute)] = ColumnType.parse(str(type_text))
+        except SchemaError as exc:
+            raise ContractError(f"{where}: column {attribute!r}: {exc}") from None
+    dist = spec.get("dist_key")
+    if dist is not None and not isinstance(dist, str):
+        raise ContractError(f"{where}: dist_key is one attribute name")
+    return Route(
+        target=target,
+        match=tuple((str(k), _pattern(v, f"{where}.match.{k}")) for k, v in match.items()),
+        primary_key=_names(spec.get("primary_key"), f"{where}.primary_key"),
+        sort_key=_names(spec.get("sort_key"), f"{where}.sort_key"),
+        dist_key=dist,
+        columns=columns,
+    )
+
+
+def parse_contracts(document: Any, origin: str = "<contracts>") -> Contracts:
+    """Validate one parsed YAML document into :class:`Contracts`."""
+    if document is None:
+        return Contracts()
+    if not isinstance(document, dict) or document.get("version") != 1:
+        raise ContractError(f"{origin}: expected a mapping with 'version: 1'")
+    sources = []
+    for i, src in enumerate(document.get("sources") or []):
+        where = f"{origin}: sources[{i}]"
+        if not isinstance(src, dict) or not isinstance(src.get("table"), str):
+            raise ContractError(f"{where}: needs 'table' (a glob on the DynamoDB table name)")
+        routes = tuple(_route(r, f"{where}.routes[{j}]") for j, r in enumerate(src.get("routes") or []))
+        targets = [r.target for r in routes]
+        if len(set(targets)) != len(targets):
+            raise ContractError(f"{where}: a target appears in two routes")
+        unmatched = src.get("unmatched")
+        sources.append(
+            SourceContract(
+                table_glob=src["table"],
+                routes=routes,
+                unmatched=_target(unmatched, f"{where}.unmatched") if unmatched is not None else None,
+                origin=origin,
+            )
+        )
+    return Contracts(tuple(sources))
+
+
+def load_contracts(path: str | Path | None = None) -> Contracts:
+    """Load contracts from a YAML file or a directory of them (``*.yaml``/``*.yml``, in name order).
+
+    ``None`` loads the contracts shipped in the package (``thermocline/contracts/``).
+    """
+    root = PACKAGED_CONTRACTS if path is None else Path(path)
+    if root.is_dir():
+        files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")])
+    elif root.is_file():
+        files = [root]
+    else:
+        raise ContractError(f"{root}: no such contracts file or directory")
+    sources: list[SourceContract] = []
+    for file in files:
+        try:
+            document = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ContractError(f"{file}: not valid YAML: {exc}") from None
+        sources.extend(parse_contracts(document, str(file)).sources)
+    return Contracts(tuple(sources))

@@ -1,0 +1,891 @@
+"""Lambda DynamoDB Streams records → lake rows → one ``pyarrow.Table`` per warehouse table.
+
+Pure: no boto3, no I/O. The service (``services/stream_ingest.py``) feeds it the recorded table schemas and
+persists the ones it changes; :func:`decode_stream_records` is the public, stand-alone entry point.
+
+Design notes (why it is shaped like this):
+
+* Values go straight from the AttributeValue JSON into per-column Python lists and then into Arrow with
+  vectorised casts (number text → int64/decimal128). No ``Decimal`` per value, no per-item dicts: that is
+  where the naive ``TypeDeserializer`` → ``Table.from_pylist`` path spends its time.
+* Numbers are kept as their exact text until the column's final type is known, so a column that widens
+  from BIGINT to DECIMAL halfway through a batch converts every row the same way.
+* Each record is staged before it touches the column lists: a record that fails halfway leaves no partial
+  row and no half-recorded column behind; it becomes a :class:`Reject` and the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from thermocline.contracts import Contracts, Route
+from thermocline.names import safe_identifier
+from thermocline.schema import (
+    BOOLEAN,
+    OVERFLOW_COLUMN,
+    SUPER,
+    VARBYTE,
+    VARCHAR,
+    Column,
+    ColumnType,
+    TableSchema,
+    infer_number_type,
+    number_shape,
+    widen_for_number,
+)
+
+__all__ = [
+    "DecodeResult",
+    "Reject",
+    "RecordDecodeError",
+    "TableBatch",
+    "decode_batch",
+    "decode_stream_records",
+    "pad_sequence_number",
+    "route_record",
+    "source_table_name",
+    "target_tables",
+]
+
+SEQ_WIDTH = 40
+_OPS = {"INSERT": "I", "MODIFY": "U", "REMOVE": "D"}
+_TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+_ARN_TABLE = re.compile(r":table/([^/]+)")
+_DIGITS = re.compile(r"[0-9]{1,40}")
+_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C encoder, no ASCII escaping
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+class RecordDecodeError(ValueError):
+    """A stream record that can never be decoded (malformed, unknown type tag, ...)."""
+
+
+class _Undecodable(Exception):
+    """Internal: raised while staging one record; becomes a Reject."""
+
+
+class _Overflow(Exception):
+    """Internal: this value does not fit its column; it goes to ``_overflow``."""
+
+    def __init__(self, json_text: str) -> None:
+        self.json_text = json_text
+
+
+@dataclass
+class Reject:
+    """A record that could not be decoded, with the reason. Never silently dropped."""
+
+    index: int
+    record: Any
+    reason: str
+    table: str | None = None
+    sequence_number: str | None = None
+    event_time_us: int | None = None
+
+
+@dataclass
+class TableBatch:
+    """The lake rows of one warehouse table from one batch."""
+
+    table: str
+    arrow: pa.Table
+    schema: TableSchema
+    sequence_numbers: list[str]  # the original SequenceNumber of each row, in row order
+
+
+@dataclass
+class DecodeResult:
+    tables: dict[str, TableBatch] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)
+    schemas: dict[str, TableSchema] = field(default_factory=dict)
+    changed_schemas: set[str] = field(default_factory=set)
+    # INSERT/MODIFY records whose stream view type carries no new image (KEYS_ONLY, OLD_IMAGE): counted and
+    # logged, never written as rows, since a keys-only row would blank the item in the warehouse.
+    imageless: list[tuple[str, str, str]] = field(default_factory=list)  # (table, view type, seq)
+    truncated_values: int = 0
+    overflow_values: int = 0
+    widened: list[tuple[str, str, str]] = field(default_factory=list)  # (table, column, new type)
+    oldest_event_us: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------- envelope
+
+
+def source_table_name(record: Mapping[str, Any]) -> str:
+    """The DynamoDB table name of a record, from ``eventSourceARN``.
+
+    A real ARN looks like ``arn:aws:dynamodb:us-east-1:123:table/Orders/stream/2024-...``. Hand-written test
+    events (Powertools' among them) carry a bare string instead; it is then taken as the table name.
+    """
+    arn = record.get("eventSourceARN")
+    if not isinstance(arn, str) or not arn.strip():
+        raise _Undecodable("record has no eventSourceARN")
+    m = _ARN_TABLE.search(arn)
+    return m.group(1) if m else arn
+
+
+def pad_sequence_number(seq: Any) -> str:
+    """Zero-pad a stream sequence number to 40 characters so that text order is numeric order."""
+    if not isinstance(seq, str) or not _DIGITS.fullmatch(seq):
+        raise _Undecodable(f"SequenceNumber is not 1 to 40 digits: {str(seq)[:60]!r}")
+    return seq.rjust(SEQ_WIDTH, "0")
+
+
+def _event_time_us(value: Any) -> int | None:
+    """``ApproximateCreationDateTime`` → microseconds since the epoch (UTC).
+
+    Lambda events carry epoch seconds (an int, or a float such as 1693997155.0); boto3's streams client
+    returns a datetime; some tools write ISO-8601 text. All are accepted.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _Undecodable("ApproximateCreationDateTime is not a time")
+    if isinstance(value, int):
+        return value * 1_000_000
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _Undecodable("ApproximateCreationDateTime is not a time")
+        return round(value * 1_000_000)
+    if isinstance(value, datetime):
+        return _datetime_us(value)
+    if isinstance(value, str):
+        try:
+            return _event_time_us(float(value))
+        except ValueError:
+            try:
+                return _datetime_us(datetime.fromisoformat(value))
+            except ValueError:
+                pass
+    raise _Undecodable(f"ApproximateCreationDateTime is not a time: {str(value)[:60]!r}")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _datetime_us(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _is_ttl_delete(record: Mapping[str, Any]) -> bool:
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html
+    identity = record.get("userIdentity")
+    return (
+        isinstance(identity, dict)
+        and identity.get("type") == "Service"
+        and identity.get("principalId") == _TTL_PRINCIPAL
+    )
+
+
+# ------------------------------------------------------------------------------------------------ routing
+
+
+class _Router:
+    """Record → (target table, route). Caches the contract lookup per source table."""
+
+    def __init__(self, contracts: Contracts | None) -> None:
+        self._contracts = contracts or Contracts()
+        self._sources: dict[str, Any] = {}
+
+    def route(self, source_table: str, keys: Mapping[str, Any]) -> tuple[str, Route | None]:
+        try:
+            source = self._sources[source_table]
+        except KeyError:
+            source = self._sources[source_table] = self._contracts.for_table(source_table)
+        if source is None:
+            return safe_identifier(source_table), None
+        route = source.route(keys)
+        if route is not None:
+            return route.target, route
+        return source.unmatched or safe_identifier(source_table), None
+
+
+def _keys_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    body = record.get("dynamodb")
+    if not isinstance(body, dict):
+        raise _Undecodable("record has no 'dynamodb' object")
+    keys = body.get("Keys")
+    if not isinstance(keys, dict) or not keys:
+        raise _Undecodable("record has no Keys")
+    return keys
+
+
+def route_record(record: Mapping[str, Any], contracts: Contracts | None = None) -> str:
+    """The warehouse table a record goes to (raises :class:`RecordDecodeError` if it cannot be routed)."""
+    try:
+        return _Router(contracts).route(source_table_name(record), _keys_of(record))[0]
+    except _Undecodable as exc:
+        raise RecordDecodeError(str(exc)) from None
+
+
+def target_tables(records: Iterable[Any], contracts: Contracts | None = None) -> set[str]:
+    """Every warehouse table a batch routes to (records that cannot be routed are skipped here)."""
+    router = _Router(contracts)
+    out = set()
+    for record in records:
+        try:
+            out.add(router.route(source_table_name(record), _keys_of(record))[0])
+        except (_Undecodable, AttributeError, TypeError):
+            continue
+    return out
+
+
+# --------------------------------------------------------------------------------------- value encoding
+
+
+def _single(av: Any) -> tuple[str, Any]:
+    if type(av) is not dict or len(av) != 1:
+        raise _Undecodable(f"not a DynamoDB AttributeValue: {str(av)[:80]!r}")
+    ((tag, value),) = av.items()
+    return tag, value
+
+
+def _check_number(text: Any) -> str:
+    if not isinstance(text, str):
+        raise _Undecodable(f"N value is not a string: {str(text)[:60]!r}")
+    if _JSON_NUMBER.fullmatch(text):
+        return text
+    try:
+        number_shape(text)
+    except ValueError:
+        raise _Undecodable(f"N value is not a number: {text[:60]!r}") from None
+    # Valid DynamoDB number but not JSON number syntax (+5, .5, 007): re-spell it exactly.
+    from decimal import Decimal
+
+    return str(Decimal(text))
+
+
+def _check_str(value: Any) -> str:
+    if type(value) is not str:
+        raise _Undecodable(f"S value is not a string: {str(value)[:60]!r}")
+    return value
+
+
+def _binary_text(value: Any) -> str:
+    """Binary as base64 text (how Lambda events carry it; boto3 clients hand us bytes)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise _Undecodable(f"B value is neither base64 text nor bytes: {str(value)[:60]!r}")
+
+
+def _binary_bytes(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise _Undecodable(f"B value is not valid base64: {value[:60]!r}") from None
+    raise _Undecodable(f"B value is neither base64 text nor bytes: {str(value)[:60]!r}")
+
+
+def _set_items(value: Any, tag: str) -> list[Any]:
+    if type(value) is not list:
+        raise _Undecodable(f"{tag} value is not a list")
+    return value
+
+
+def av_to_json(av: Any) -> str:
+    """One AttributeValue as JSON text (the SUPER representation), exactly.
+
+    Maps → objects, lists and sets → arrays, numbers → JSON numbers with their exact digits (read them back
+    with ``json.loads(text, parse_float=Decimal)``), binary → base64 strings, NULL → null.
+    """
+    tag, value = _single(av)
+    try:
+        return _JSON_BY_TAG[tag](value)
+    except KeyError:
+        raise _Undecodable(f"unknown DynamoDB type tag {tag!r}") from None
+
+
+def _json_m(value: Any) -> str:
+    if type(value) is not dict:
+        raise _Undecodable("M value is not a map")
+    return "{" + ",".join([_encode_str(_check_str(k)) + ":" + av_to_json(v) for k, v in value.items()]) + "}"
+
+
+def _json_l(value: Any) -> str:
+    if type(value) is not list:
+        raise _Undecodable("L value is not a list")
+    return "[" + ",".join([av_to_json(v) for v in value]) + "]"
+
+
+def _json_bool(value: Any) -> str:
+    if type(value) is not bool:
+        raise _Undecodable("BOOL value is not a boolean")
+    return "true" if value else "false"
+
+
+_JSON_BY_TAG = {
+    "S": lambda v: _encode_str(_check_str(v)),
+    "N": _check_number,
+    "BOOL": _json_bool,
+    "NULL": lambda v: "null",
+    "M": _json_m,
+    "L": _json_l,
+    "B": lambda v: _encode_str(_binary_text(v)),
+    "SS": lambda v: "[" + ",".join([_encode_str(_check_str(x)) for x in _set_items(v, "SS")]) + "]",
+    "NS": lambda v: "[" + ",".join([_check_number(x) for x in _set_items(v, "NS")]) + "]",
+    "BS": lambda v: "[" + ",".join([_encode_str(_binary_text(x)) for x in _set_items(v, "BS")]) + "]",
+}
+_KNOWN_TAGS = frozenset(_JSON_BY_TAG)
+
+
+def _overflow_json(tag: str, value: Any) -> str:
+    # A number that does not fit its column is kept as exact *text*: readers that turn JSON numbers into
+    # floats would otherwise round it.
+    if tag == "N":
+        return _encode_str(_check_number(value))
+    return av_to_json({tag: value})
+
+
+# ----------------------------------------------------------------------------------- column converters
+#
+# Each converter takes (column, tag, value) and returns what goes into the column's Python list, raises
+# _Overflow with the JSON for the overflow column, or raises _Undecodable. Numbers stay text until build.
+
+
+def _utf8_len_over(text: str, limit: int) -> bool:
+    # A character is at most 4 UTF-8 bytes: most strings are decided without encoding them.
+    return len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
+
+
+def _truncate_utf8(text: str, limit: int) -> str:
+    return text.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
+
+
+@dataclass
+class _Batch:
+    """Per-table state while decoding: column lists, row count, metadata columns."""
+
+    schema: TableSchema
+    route: Route | None
+    values: dict[str, list[Any]] = field(default_factory=dict)
+    overflow: list[str | None] = field(default_factory=list)
+    op: list[str] = field(default_factory=list)
+    seq: list[str] = field(default_factory=list)
+    seq_original: list[str] = field(default_factory=list)
+    event_time: list[int | None] = field(default_factory=list)
+    ttl: list[bool] = field(default_factory=list)
+    source: list[str] = field(default_factory=list)
+    record_index: list[int] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return len(self.op)
+
+
+class _Decoder:
+    def __init__(
+        self, records: list[Any], contracts: Contracts | None, schemas: Mapping[str, TableSchema] | None
+    ) -> None:
+        self.records = records
+        self.router = _Router(contracts)
+        self.schemas: dict[str, TableSchema] = {k: v.copy() for k, v in (schemas or {}).items()}
+        self.batches: dict[str, _Batch] = {}
+        self.result = DecodeResult()
+
+    # -- schema -------------------------------------------------------------------------------------
+
+    def _batch_for(self, table: str, route: Route | None, keys: Mapping[str, Any]) -> _Batch:
+        batch = self.batches.get(table)
+        if batch is not None:
+            return batch
+        schema = self.schemas.get(table)
+        if schema is None:
+            schema = TableSchema(table=table)
+            self.schemas[table] = schema
+            self.result.changed_schemas.add(table)
+        changed = _apply_contract(schema, route, keys)
+        if changed:
+            self.result.changed_schemas.add(table)
+        batch = self.batches[table] = _Batch(schema=schema, route=route)
+        for name in schema.columns:
+            batch.values[name] = []
+        return batch
+
+    # -- one record ---------------------------------------------------------------------------------
+
+    def add(self, index: int, record: Any) -> None:
+        table: str | None = None
+        seq_text: str | None = None
+        event_us: int | None = None
+        try:
+            if type(record) is not dict:
+                raise _Undecodable("record is not an object")
+            body = record.get("dynamodb")
+            keys = _keys_of(record)
+            seq_raw = body.get("SequenceNumber")
+            seq_text = seq_raw if isinstance(seq_raw, str) else None
+            op = _OPS.get(record.get("eventName"))  # type: ignore[arg-type]
+            if op is None:
+                raise _Undecodable(f"unknown eventName {str(record.get('eventName'))[:40]!r}")
+            padded = pad_sequence_number(seq_raw)
+            event_us = _event_time_us(body.get("ApproximateCreationDateTime"))
+            source_table = source_table_name(record)
+            table, route = self.router.route(source_table, keys)
+            if op == "D":
+                image = body.get("OldImage") or keys
+                ttl = _is_ttl_delete(record)
+            else:
+                image = body.get("NewImage")
+                ttl = False
+                if not image:
+                    view = body.get("StreamViewType") or "unknown"
+                    self.result.imageless.append((table, str(view), seq_text or ""))
+                    return
+            if type(image) is not dict:
+                raise _Undecodable("item image is not a map")
+            if op == "D" and image is not keys:
+                # An old image may lack nothing, but make sure the key is always there.
+                missing = {k: v for k, v in keys.items() if k not in image}
+                if missing:
+                    image = {**image, **missing}
+            batch = self._batch_for(table, route, keys)
+            staged, overflow, added, widened = self._stage(batch, image)
+        except _Undecodable as exc:
+            self.result.rejects.append(
+                Reject(
+                    index, record, str(exc), table, seq_text, event_us if isinstance(event_us, int) else None
+                )
+            )
+            return
+        except (AttributeError, TypeError, ValueError) as exc:
+            self.result.rejects.append(
+                Reject(index, record, f"malformed record: {exc}", table, seq_text, None)
+            )
+            return
+        # Commit: the record decoded completely.
+        row = batch.rows
+        values = batch.values
+        for name, value in staged:
+            column_values = values.get(name)
+            if column_values is None:
+                column_values = values[name] = []
+            if len(column_values) < row:
+                column_values.extend([None] * (row - len(column_values)))
+            column_values.append(value)
+        batch.overflow.append(overflow)
+        batch.op.append(op)
+        batch.seq.append(padded)
+        batch.seq_original.append(seq_raw)
+        batch.event_time.append(event_us)
+        batch.ttl.append(ttl)
+        batch.source.append("dynamodb:" + source_table)
+        batch.record_index.append(index)
+        if added or widened:
+            self.result.changed_schemas.add(table)
+        for column, _old_type in widened:
+            self.result.widened.append((table, column.name, column.type.sql))
+        if event_us is not None and (
+            self.result.oldest_event_us is None or event_us < self.result.oldest_event_us
+        ):
+            self.result.oldest_event_us = event_us
+
+    def _stage(
+        self, batch: _Batch, image: Mapping[str, Any]
+    ) -> tuple[list[tuple[str, Any]], str | None, list[Column], list[tuple[Column, ColumnType]]]:
+        schema = batch.schema
+        by_attribute = schema.by_attribute
+        staged: list[tuple[str, Any]] = []
+        overflow: list[str] | None = None
+        added: list[Column] = []
+        widened: list[tuple[Column, ColumnType]] = []
+        pk_columns = schema.primary_key
+        try:
+            for attribute, av in image.items():
+                if type(av) is not dict or len(av) != 1:
+                    raise _Undecodable(f"attribute {attribute[:60]!r} is not a DynamoDB AttributeValue")
+                ((tag, value),) = av.items()
+                if tag not in _KNOWN_TAGS:
+                    raise _Undecodable(f"attribute {attribute[:60]!r}: unknown DynamoDB type tag {tag!r}")
+                column = by_attribute.get(attribute)
+                if column is None:
+                    if type(attribute) is not str:
+                        raise _Undecodable("attribute name is not a string")
+                    new_type = _infer_type(tag, value)
+                    if new_type is None:  # NULL: no column until the attribute has a value
+                        continue
+                    column = schema.add(attribute, new_type)
+                    added.append(column)
+                try:
+                    staged.append((column.name, _CONVERT[column.type.kind](column, tag, value)))
+                except _Overflow as over:
+                    if column.name in pk_columns:
+                        raise _Undecodable(
+                            f"primary key attribute {attribute!r} does not fit column type {column.type.sql}"
+                        ) from None
+                    widened_type = None if column.declared or tag != "N" else _widen(column, value)
+                    if widened_type is not None:
+                        widened.append((column, column.type))
+                        column.type = widened_type
+                        staged.append((column.name, _CONVERT[column.type.kind](column, tag, value)))
+                        continue
+                    if overflow is None:
+                        overflow = []
+                    overflow.append(_encode_str(attribute) + ":" + over.json_text)
+                    self.result.overflow_values += 1
+                except _Truncated as cut:
+                    staged.append((column.name, cut.prefix))
+                    if overflow is None:
+                        overflow = []
+                    overflow.append(_encode_str(attribute) + ":" + _encode_str(value))
+                    self.result.truncated_values += 1
+        except BaseException:
+            for column, old_type in widened:
+                column.type = old_type
+            for column in reversed(added):
+                schema.remove(column)
+            raise
+        return staged, ("{" + ",".join(overflow) + "}") if overflow else None, added, widened
+
+    # -- build ---------------------------------------------------------------------------------------
+
+    def finish(self) -> DecodeResult:
+        from thermocline.parquet import with_lake_metadata
+
+        for table, batch in self.batches.items():
+            if batch.rows == 0:
+                continue
+            arrow = self._build(batch)
+            if arrow.num_rows == 0:
+                continue
+            self.result.tables[table] = TableBatch(
+                table=table,
+                arrow=with_lake_metadata(arrow, batch.schema),
+                schema=batch.schema,
+                sequence_numbers=list(batch.seq_original),
+            )
+        self.result.schemas = self.schemas
+        self.result.rejects.sort(key=lambda r: r.index)
+        return self.result
+
+    def _build(self, batch: _Batch) -> pa.Table:
+        while True:
+            try:
+                return _arrow_table(batch)
+            except _BadRows as bad:
+                self._drop_rows(batch, bad.rows, bad.reason)
+
+    def _drop_rows(self, batch: _Batch, rows: set[int], reason: str) -> None:
+        """Reject rows whose values Arrow refuses (text that is not valid Unicode) and keep the rest."""
+        for row in sorted(rows):
+            index = batch.record_index[row]
+            self.result.rejects.append(
+                Reject(
+                    index,
+                    self.records[index],
+                    reason,
+                    batch.schema.table,
+                    batch.seq_original[row],
+                    batch.event_time[row],
+                )
+            )
+        n = batch.rows
+        keep = [i for i in range(n) if i not in rows]
+
+        def pick(values: list[Any]) -> list[Any]:
+            if len(values) < n:
+                values = values + [None] * (n - len(values))
+            return [values[i] for i in keep]
+
+        batch.values = {name: pick(vals) for name, vals in batch.values.items()}
+        for attr in ("overflow", "op", "seq", "seq_original", "event_time", "ttl", "source", "record_index"):
+            setattr(batch, attr, pick(getattr(batch, attr)))
+
+
+class _Truncated(Exception):
+    """Internal: a string longer than its VARCHAR; the column gets this prefix, ``_overflow`` the whole."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+
+class _BadRows(Exception):
+    def __init__(self, rows: set[int], reason: str) -> None:
+        self.rows = rows
+        self.reason = reason
+
+
+# ------------------------------------------------------------------------------------------- converters
+
+
+def _null_or_overflow(tag: str, value: Any) -> None:
+    if tag == "NULL":
+        return None
+    raise _Overflow(_overflow_json(tag, value))
+
+
+_PLAIN_SMALL_INT = re.compile(r"-?\d{1,18}")
+
+
+def _conv_varchar(column: Column, tag: str, value: Any) -> Any:
+    if tag == "S":
+        if type(value) is not str:
+            raise _Undecodable("S value is not a string")
+        if _utf8_len_over(value, column.type.length):
+            raise _Truncated(_truncate_utf8(value, column.type.length))
+        return value
+    if tag == "N":
+        return _check_number(value)
+    return _null_or_overflow(tag, value)
+
+
+def _conv_bigint(column: Column, tag: str, value: Any) -> Any:
+    if tag == "N":
+        text = _check_number(value)
+        if _PLAIN_SMALL_INT.fullmatch(text):
+            return text
+        shape = number_shape(text)
+        if shape.fits_bigint():
+            return shape.integer_text
+        raise _Overflow(_encode_str(text))
+    return _null_or_overflow(tag, value)
+
+
+def _conv_decimal(column: Column, tag: str, value: Any) -> Any:
+    if tag == "N":
+        text = _check_number(value)
+        shape = number_shape(text)
+        if shape.fits_decimal(column.type.precision, column.type.scale):
+            return text
+        raise _Overflow(_encode_str(text))
+    return _null_or_overflow(tag, value)
+
+
+def _conv_double(column: Column, tag: str, value: Any) -> Any:
+    if tag == "N":
+        return _check_number(value)
+    return _null_or_overflow(tag, value)
+
+
+def _conv_boolean(column: Column, tag: str, value: Any) -> Any:
+    if tag == "BOOL":
+        if type(value) is not bool:
+            raise _Undecodable("BOOL value is not a boolean")
+        return value
+    return _null_or_overflow(tag, value)
+
+
+def _conv_varbyte(column: Column, tag: str, value: Any) -> Any:
+    if tag == "B":
+        data = _binary_bytes(value)
+        if len(data) > column.type.length:
+            raise _Overflow(_encode_str(_binary_text(value)))
+        return data
+    return _null_or_overflow(tag, value)
+
+
+def _conv_super(column: Column, tag: str, value: Any) -> Any:
+    if tag == "NULL":
+        return None
+    return _JSON_BY_TAG[tag](value)
+
+
+def _conv_timestamp(column: Column, tag: str, value: Any) -> Any:
+    if tag == "S":
+        text = _check_str(value)
+        try:
+            return _datetime_us(datetime.fromisoformat(text))
+        except (ValueError, OverflowError):
+            raise _Overflow(_encode_str(text)) from None
+    if tag == "N":
+        # Epoch seconds, as DynamoDB TTL attributes hold them.
+        text = _check_number(value)
+        shape = number_shape(text)
+        if shape.scale <= 6 and shape.int_digits <= 11:
+            from decimal import Decimal
+
+            return int(Decimal(text) * 1_000_000)
+        raise _Overflow(_encode_str(text))
+    return _null_or_overflow(tag, value)
+
+
+_CONVERT = {
+    "VARCHAR": _conv_varchar,
+    "BIGINT": _conv_bigint,
+    "DECIMAL": _conv_decimal,
+    "DOUBLE PRECISION": _conv_double,
+    "BOOLEAN": _conv_boolean,
+    "VARBYTE": _conv_varbyte,
+    "SUPER": _conv_super,
+    "TIMESTAMP": _conv_timestamp,
+}
+
+# ------------------------------------------------------------------------------------------ Arrow build
+
+_STRING_CAST = {"BIGINT", "DECIMAL", "DOUBLE PRECISION"}
+_TS = pa.timestamp("us", tz="UTC")
+
+
+def _padded(values: list[Any], n: int) -> list[Any]:
+    if len(values) < n:
+        values.extend([None] * (n - len(values)))
+    return values
+
+
+def _string_array(values: list[Any], column: str) -> pa.Array:
+    try:
+        return pa.array(values, pa.string())
+    except (UnicodeEncodeError, pa.ArrowException):
+        bad = set()
+        for i, v in enumerate(values):
+            if v is not None:
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError:
+                    bad.add(i)
+        if not bad:
+            raise
+        raise _BadRows(bad, f"column {column!r}: text is not valid Unicode (lone surrogate)") from None
+
+
+def _arrow_table(batch: _Batch) -> pa.Table:
+    n = batch.rows
+    arrays: list[pa.Array] = []
+    fields: list[pa.Field] = []
+    for name, column in batch.schema.columns.items():
+        values = _padded(batch.values.setdefault(name, []), n)
+        kind = column.type.kind
+        arrow_type = column.type.arrow()
+        if kind in ("VARCHAR", "SUPER"):
+            array = _string_array(values, name)
+        elif kind in _STRING_CAST:
+            array = pa.array(values, pa.string()).cast(arrow_type)
+        else:
+            array = pa.array(values, arrow_type)
+        arrays.append(array)
+        fields.append(pa.field(name, arrow_type))
+    arrays += [
+        _string_array(batch.overflow, OVERFLOW_COLUMN),
+        pa.array(batch.op, pa.string()),
+        pa.array(batch.seq, pa.string()),
+        pa.array(batch.event_time, _TS),
+        pa.array(batch.ttl, pa.bool_()),
+        _string_array(batch.source, "_source"),
+    ]
+    fields += [
+        pa.field(OVERFLOW_COLUMN, pa.string()),
+        pa.field("_op", pa.string(), nullable=False),
+        pa.field("_seq", pa.string(), nullable=False),
+        pa.field("_event_time", _TS),
+        pa.field("_ttl_expired", pa.bool_(), nullable=False),
+        pa.field("_source", pa.string(), nullable=False),
+    ]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+# ------------------------------------------------------------------------------------------- public API
+
+
+def decode_batch(
+    records: list[Any],
+    contracts: Contracts | None = None,
+    schemas: Mapping[str, TableSchema] | None = None,
+) -> DecodeResult:
+    """Decode a batch, collecting undecodable records as :class:`Reject` instead of raising.
+
+    ``schemas`` are the recorded schemas of the target tables (not modified; updated copies come back in
+    ``result.schemas``, the changed ones named in ``result.changed_schemas``).
+    """
+    decoder = _Decoder(records, contracts, schemas)
+    for index, record in enumerate(records):
+        decoder.add(index, record)
+    return decoder.finish()
+
+
+def decode_stream_records(
+    records: list[dict[str, Any]] | Mapping[str, Any], contracts: Contracts | str | None = None
+) -> dict[str, pa.Table]:
+    """Decode the ``Records`` of a Lambda DynamoDB Streams event into one Arrow table per target table.
+
+    ``records`` is the event's ``Records`` list (the whole event is accepted too). ``contracts`` is a
+    :class:`~thermocline.contracts.Contracts`, a path to contract YAML, or None for default routing.
+    Each table holds lake rows: the item's attributes under safe column names, ``_overflow``, ``_op``,
+    ``_seq``, ``_event_time``, ``_ttl_expired``, ``_source``; its schema metadata ``thermocline`` describes
+    the columns (see docs/ingest.md). A record that cannot be decoded raises :class:`RecordDecodeError`.
+    """
+    if isinstance(records, Mapping):
+        records = records.get("Records")  # type: ignore[assignment]
+    if not isinstance(records, list):
+        raise RecordDecodeError("expected the Records list of a DynamoDB Streams event")
+    if isinstance(contracts, str):
+        from thermocline.contracts import load_contracts
+
+        contracts = load_contracts(contracts)
+    result = decode_batch(records, contracts)
+    if result.rejects:
+        first = result.rejects[0]
+        raise RecordDecodeError(
+            f"record {first.index} (SequenceNumber {first.sequence_number}): {first.reason}"
+            + (f" (and {len(result.rejects) - 1} more)" if len(result.rejects) > 1 else "")
+        )
+    return {table: batch.arrow for table, batch in result.tables.items()}
+
+
+def _infer_type(tag: str, value: Any) -> ColumnType | None:
+    if tag == "S":
+        return VARCHAR
+    if tag == "N":
+        try:
+            return infer_number_type(number_shape(_check_number(value)))
+        except ValueError:
+            raise _Undecodable(f"N value is not a number: {str(value)[:60]!r}") from None
+    if tag == "BOOL":
+        return BOOLEAN
+    if tag == "B":
+        return VARBYTE
+    if tag == "NULL":
+        return None
+    return SUPER
+
+
+def _widen(column: Column, value: Any) -> ColumnType | None:
+    try:
+        return widen_for_number(column.type, number_shape(_check_number(value)))
+    except ValueError:
+        return None
+
+
+def _apply_contract(schema: TableSchema, route: Route | None, keys: Mapping[str, Any]) -> bool:
+    """Record key columns first, then the contract's declared columns; set PK/sort/dist. True if changed."""
+    changed = False
+    for attribute, av in keys.items():
+        if attribute not in schema.by_attribute:
+            tag, value = _single(av)
+            new_type = _infer_type(tag, value)
+            if new_type is None:
+                raise _Undecodable(f"key attribute {attribute!r} is NULL")
+            declared = route.columns.get(attribute) if route else None
+            schema.add(attribute, declared or new_type, declared=declared is not None)
+            changed = True
+    if route is not None:
+        for attribute, type_ in route.columns.items():
+            if attribute not in schema.by_attribute:
+                schema.add(attribute, type_, declared=True)
+                changed = True
+    if not schema.primary_key:
+        pk_attributes = (route.primary_key if route and route.primary_key else None) or list(keys)
+        schema.primary_key = [schema.by_attribute[a].name for a in pk_attributes if a in schema.by_attribute]
+        changed = True
+    if route is not None and not schema.sort_key and route.sort_key:
+        schema.sort_key = [schema.by_attribute[a].name for a in route.sort_key if a in schema.by_attribute]
+        changed = True
+    if route is not None and schema.dist_key is None and route.dist_key in schema.by_attribute:
+        schema.dist_key = schema.by_attribute[route.dist_key].name
+        changed = True
+    return changed

@@ -1,0 +1,179 @@
+"""StreamIngestFunction against moto's S3 over real HTTP: lake files, quarantine, schemas, failures."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from thermocline.aws import client
+from thermocline.parquet import read_lake_metadata
+from thermocline.services.stream_ingest import handle_stream_event
+from thermocline.settings import StreamIngestSettings
+
+from tests.conftest import ROOT, load_event
+
+pytestmark = pytest.mark.moto
+
+BUCKET = "lake"
+
+
+@pytest.fixture
+def s3(aws_env: str) -> Any:
+    s3 = client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    return s3
+
+
+@pytest.fixture
+def settings() -> StreamIngestSettings:
+    return StreamIngestSettings(lake_bucket=BUCKET)
+
+
+def keys(s3: Any, prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+        out += [o["Key"] for o in page.get("Contents", [])]
+    return sorted(out)
+
+
+def read_table(s3: Any, key: str) -> pa.Table:
+    return pq.read_table(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
+
+
+def test_demo_store_batch_lands_as_one_parquet_file_per_warehouse_table(s3: Any, settings: Any) -> None:
+    response = handle_stream_event(load_event("dynamodb-store.json"), settings=settings, s3_client=s3)
+
+    assert response == {"batchItemFailures": []}
+    lake = keys(s3, "cdc/")
+    tables = sorted({k.split("/")[1] for k in lake})
+    assert tables == ["order_lines", "orders", "thermocline_store", "user_profiles", "users"]
+    assert all("/dt=2025-11-24/" in k and k.endswith(".parquet") for k in lake)
+    orders_key = next(k for k in lake if k.startswith("cdc/orders/"))
+    orders = read_table(s3, orders_key)
+    meta = read_lake_metadata(orders)
+    assert meta["table"] == "orders"
+    assert meta["primary_key"] == ["pk", "sk"]
+    assert meta["columns"]["total"] == "DECIMAL(12,2)"
+    assert meta["columns"]["created_at"] == "TIMESTAMP"
+    assert meta["sort_key"] == ["created_at"]
+    assert orders.column("status").to_pylist() == ["PLACED", "SHIPPED"]
+    assert orders.column("_op").to_pylist() == ["I", "U"]
+    # The same file read by a second engine.
+    con = duckdb.connect()
+    con.register("orders", orders)
+    assert con.execute("SELECT sum(total), max(status) FROM orders").fetchone() == (
+        Decimal("300.00"),
+        "SHIPPED",
+    )
+    ttl = read_table(s3, next(k for k in lake if k.startswith("cdc/thermocline_store/")))
+    assert ttl.column("_ttl_expired").to_pylist() == [True]
+    assert ttl.column("_op").to_pylist() == ["D"]
+
+
+def test_the_same_batch_delivered_twice_overwrites_its_own_files(s3: Any, settings: Any) -> None:
+    event = load_event("dynamodb-store.json")
+    handle_stream_event(event, settings=settings, s3_client=s3)
+    first = keys(s3, "cdc/")
+    handle_stream_event(copy.deepcopy(event), settings=settings, s3_client=s3)
+    assert keys(s3, "cdc/") == first
+
+
+def test_poison_records_are_quarantined_with_reason_and_the_good_ones_written(s3: Any, settings: Any) -> None:
+    event = load_event("dynamodb-poison-record.json")
+    response = handle_stream_event(event, settings=settings, s3_client=s3)
+
+    assert response == {"batchItemFailures": []}
+    quarantined = keys(s3, "quarantine/")
+    assert len(quarantined) == 3
+    bodies = [json.loads(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read()) for k in quarantined]
+    reasons = sorted(b["reason"] for b in bodies)
+    assert any("unknown DynamoDB type tag 'X'" in r for r in reasons)
+    assert any("not a number" in r for r in reasons)
+    originals = {r["dynamodb"]["SequenceNumber"]: r for r in event["Records"]}
+    for body in bodies:
+        assert body["record"] == originals[body["record"]["dynamodb"]["SequenceNumber"]]
+    (lake_key,) = keys(s3, "cdc/")
+    assert read_table(s3, lake_key).column("v").to_pylist() == [1, 2]
+
+
+def test_a_failed_lake_write_reports_the_lowest_sequence_number_of_its_rows(
+    s3: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    real_put = s3.put_object
+
+    def flaky_put(**kwargs: Any) -> Any:
+        if kwargs["Key"].startswith("cdc/order_lines/"):
+            raise ClientError(
+                {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "PutObject"
+            )
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", flaky_put)
+    event = load_event("dynamodb-store.json")
+    response = handle_stream_event(event, settings=settings, s3_client=s3)
+
+    lines = [r for r in event["Records"] if "#LINE#" in r["dynamodb"]["Keys"]["sk"]["S"]]
+    lowest = min(r["dynamodb"]["SequenceNumber"] for r in lines)
+    assert response == {"batchItemFailures": [{"itemIdentifier": lowest}]}
+    assert not keys(s3, "cdc/order_lines/")
+    assert keys(s3, "cdc/orders/")
+
+
+def test_schema_mapping_is_recorded_and_never_renamed(s3: Any, settings: Any) -> None:
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/People/stream/2026-01-01T00:00:00.000"
+
+    def batch(seq: int, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Records": [
+                {
+                    "eventName": "INSERT",
+                    "eventSourceARN": arn,
+                    "dynamodb": {
+                        "Keys": {"id": {"S": "p1"}},
+                        "NewImage": {"id": {"S": "p1"}, **attrs},
+                        "SequenceNumber": str(10**20 + seq),
+                        "ApproximateCreationDateTime": 1_700_000_000,
+                    },
+                }
+            ]
+        }
+
+    handle_stream_event(batch(1, {"email": {"S": "a@x"}}), settings=settings, s3_client=s3)
+    handle_stream_event(
+        batch(2, {"Email": {"S": "b@x"}, "email": {"S": "c@x"}}), settings=settings, s3_client=s3
+    )
+    recorded = json.loads(s3.get_object(Bucket=BUCKET, Key="_schemas/people.json")["Body"].read())
+    assert {c: v["attribute"] for c, v in recorded["columns"].items()} == {
+        "id": "id",
+        "email": "email",
+        "email_2": "Email",
+    }
+    second = read_table(s3, keys(s3, "cdc/people/")[-1])
+    assert second.column("email").to_pylist() == ["c@x"]
+    assert second.column("email_2").to_pylist() == ["b@x"]
+
+
+def test_the_lambda_handler_runs_every_sample_event(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    s3 = client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("LAKE_BUCKET", BUCKET)
+    spec = importlib.util.spec_from_file_location(
+        "stream_ingest_app", ROOT / "functions/stream_ingest/app.py"
+    )
+    assert spec and spec.loader
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    for path in sorted(Path(ROOT / "events").glob("dynamodb-*.json")):
+        assert app.lambda_handler(json.loads(path.read_text()), None) == {"batchItemFailures": []}, path.name
+    assert keys(s3, "cdc/")
