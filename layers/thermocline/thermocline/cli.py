@@ -159,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run the whole pipeline on the local stack and reconcile it")
-    demo.add_argument("--orders", type=int, default=2000, help="orders to generate (default 2000)")
+    demo.add_argument(
+        "--orders", type=int, default=6000, help="orders to generate (default 6000, about two minutes)"
+    )
     demo.add_argument("--state", default=str(DEFAULT_STATE / "demo"), help="state directory")
     demo.add_argument("--out", default="out", help="where the summary and report copies go (default out/)")
     demo.set_defaults(func=cmd_demo)

@@ -54,6 +54,7 @@ class DemoSummary:
     phase_seconds: dict[str, float] = field(default_factory=dict)
     ingest_records_per_second: float = 0.0
     load_rows_per_second: float = 0.0
+    skipped_resources: list[str] = field(default_factory=list)
 
 
 def _table_name(stream_arn: str) -> str:
@@ -95,9 +96,10 @@ def run_demo(orders: int, state_dir: Path, out_dir: Path, console: Console | Non
         console=console,
         transient=False,
     )
-    with LocalStack(state_dir) as local, progress:
+    with LocalStack(state_dir, log_level="ERROR") as local, progress:
         setup = progress.add_task("local stack up (template deployed)", total=1)
         progress.advance(setup)
+        summary.skipped_resources = list(local.stack.skipped)
         ddb, s3 = local.client("dynamodb"), local.client("s3")
         poller, drainer = local.stream_poller(), local.load_drainer()
         table = _table_name(poller.stream_arn)
@@ -118,7 +120,7 @@ def run_demo(orders: int, state_dir: Path, out_dir: Path, console: Console | Non
             progress.update(task, total=delivered, completed=delivered)
             t2 = time.monotonic()
             before_loaded = drainer.stats.records
-            task = progress.add_task(f"{phase}: lake → warehouse", total=None)
+            task = progress.add_task(f"{phase}: lake → warehouse (files)", total=None)
             drainer.drain()
             loaded = drainer.stats.records - before_loaded
             progress.update(task, total=loaded, completed=loaded)
@@ -169,7 +171,7 @@ def run_demo(orders: int, state_dir: Path, out_dir: Path, console: Console | Non
 def print_summary(s: DemoSummary, console: Console) -> None:
     table = Table(title="Thermocline demo", show_header=False, title_justify="left")
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")
     table.add_row("source writes", f"{s.source_writes:,} ({s.orders:,} orders)")
     table.add_row(
         "stream records",
@@ -179,6 +181,7 @@ def print_summary(s: DemoSummary, console: Console) -> None:
     table.add_row("lake files", f"{s.lake_files:,} Parquet files, {s.lake_bytes / 1e6:,.2f} MB")
     table.add_row("quarantined", f"{s.quarantined}")
     table.add_row("load", f"{s.load_invocations} invocations ({s.load_rows_per_second:,.0f} lake rows/s)")
+    table.add_row("not created locally", ", ".join(s.skipped_resources) or "-")
     for name, rows in s.warehouse_rows.items():
         table.add_row(f"  {name}", f"{rows:,} rows (source {s.source_rows.get(name, 0):,})")
     for region, sums in s.sales_by_region.items():

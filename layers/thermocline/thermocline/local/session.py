@@ -16,6 +16,7 @@ from thermocline import aws
 from thermocline.local import moto_server, stack
 from thermocline.local.poller import QueueDrainer, StreamPoller
 from thermocline.local.runtime import FunctionRuntime, environment
+from thermocline.observability import logger
 
 INGEST = "StreamIngestFunction"
 LOAD = "WarehouseLoadFunction"
@@ -60,6 +61,8 @@ class LocalStack:
             self._server = moto_server.start(log_path=self.state_dir / "moto.log")
             self.endpoint = self._server.endpoint
         env = {**_LOCAL_AWS, "AWS_ENDPOINT_URL": self.endpoint}
+        # Handlers share this process's one Powertools logger: its level is the stack's.
+        logger.setLevel(self.log_level)
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(name, None)
         self._env = environment(env)

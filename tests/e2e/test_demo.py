@@ -1,0 +1,71 @@
+"""The demo end to end: DynamoDB writes → stream → lake → warehouse → report, reconciled."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from tests.e2e.conftest import thermocline
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("demo")]
+
+
+def test_demo_reconciles_the_warehouse_with_the_source(demo_run: tuple[Path, dict]) -> None:
+    _, summary = demo_run
+    assert summary["reconciled"] is True, summary["problems"]
+    rows = summary["warehouse_rows"]
+    assert set(rows) == {"users", "user_profiles", "orders", "order_lines"}
+    # 120 orders by default; ~5% deleted, each user has one user item and one profile.
+    assert 100 <= rows["orders"] < 120
+    assert rows["users"] == rows["user_profiles"] == 30
+    assert rows["order_lines"] > rows["orders"]
+    assert summary["warehouse_rows"] == summary["source_rows"]
+    assert summary["stream_records"] >= summary["source_writes"]
+    assert summary["lake_files"] > 0 and summary["quarantined"] == 0
+    for region, sums in summary["sales_by_region"].items():
+        assert sums["source"] == sums["warehouse"], region
+
+
+def test_the_warehouse_file_is_real_duckdb_with_the_rows(demo_run: tuple[Path, dict]) -> None:
+    base, summary = demo_run
+    with duckdb.connect(str(base / "state" / "warehouse.duckdb"), read_only=True) as con:
+        for table, expected in summary["warehouse_rows"].items():
+            assert con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0] == expected
+        totals = dict(
+            con.execute("SELECT region, CAST(SUM(total) AS VARCHAR) FROM orders GROUP BY 1").fetchall()
+        )
+    assert {r: s["warehouse"] for r, s in summary["sales_by_region"].items()} == {
+        r: totals[r] for r in summary["sales_by_region"]
+    }
+
+
+def test_the_report_lands_as_parquet_csv_and_html(demo_run: tuple[Path, dict]) -> None:
+    _, summary = demo_run
+    files = {Path(p).suffix: Path(p) for p in summary["report_files"]}
+    assert set(files) == {".parquet", ".csv", ".html"}
+    table = pq.read_table(files[".parquet"])
+    assert table.column_names[:4] == ["region", "month", "sales", "orders"]
+    with files[".csv"].open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == table.num_rows > 0
+    assert {r["region"] for r in rows} <= set(summary["sales_by_region"])
+    html = files[".html"].read_text()
+    assert "<svg" in html and "Monthly sales growth by region" in html
+
+
+def test_report_event_runs_through_invoke_on_the_demo_warehouse(demo_run: tuple[Path, dict]) -> None:
+    base, _ = demo_run
+    result = thermocline(
+        "invoke",
+        "AnalyticsReportFunction",
+        "--event",
+        "events/analytics-report-schedule.json",
+        "--state",
+        str(base / "state"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert '"report": "monthly_sales_growth_by_region"' in result.stdout
