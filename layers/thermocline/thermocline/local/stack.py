@@ -136,31 +136,36 @@ def load_template(path: Path) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
 
 
-class _NoManagedPolicies:
-    """Managed-policy lookup for the translator: AWS managed names resolve from its bundled list."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
 def translate(
     sam_template: dict[str, Any], region: str, parameters: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """SAM -> CloudFormation with ``aws-sam-translator``, as ``sam deploy`` would do it (server side)."""
+    import boto3
     from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
     from samtranslator.translator.arn_generator import ArnGenerator
-    from samtranslator.translator.transform import transform
+    from samtranslator.translator.translator import Translator
+    from samtranslator.utils.py27hash_fix import (
+        to_py27_compatible_template,
+        undo_mark_unicode_str_in_template,
+    )
 
-    # The translator reads the region from boto's default session unless told.
+    template = copy.deepcopy(sam_template)
+    values = dict(parameters or {})
+    to_py27_compatible_template(template, values)
+    # The translator takes the region (for ARNs and pseudo parameters) from a boto session.
     previous = ArnGenerator.BOTO_SESSION_REGION_NAME
     ArnGenerator.BOTO_SESSION_REGION_NAME = region
     try:
-        return transform(copy.deepcopy(sam_template), dict(parameters or {}), _NoManagedPolicies())  # type: ignore[arg-type]
+        translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+        # AWS managed policy names resolve from the translator's bundled list; we use no others.
+        translated = translator.translate(template, parameter_values=values, get_managed_policy_map=dict)
     except InvalidDocumentException as exc:
         problems = "; ".join(str(cause) for cause in exc.causes)
         raise StackDeployError(f"template does not translate: {problems}") from exc
     finally:
         ArnGenerator.BOTO_SESSION_REGION_NAME = previous
+    return undo_mark_unicode_str_in_template(translated)
 
 
 # --------------------------------------------------------------------------------------------- deploy

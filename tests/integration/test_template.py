@@ -1,0 +1,184 @@
+"""``template.yaml`` says what docs/architecture.md and the issue promise, and lints clean.
+
+The same checks ``sam validate --lint`` makes (translation by aws-sam-translator, then cfn-lint) run here
+in-process in a few seconds; ``make validate`` runs sam-cli itself in CI.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from thermocline.local import stack
+
+ROOT = stack.repo_root()
+FUNCTIONS = {
+    "StreamIngestFunction": "functions/stream_ingest/",
+    "WarehouseLoadFunction": "functions/warehouse_load/",
+    "AnalyticsReportFunction": "functions/analytics_report/",
+}
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    return stack.load_template(ROOT / "template.yaml")
+
+
+@pytest.fixture(scope="module")
+def cfn(sam: dict[str, Any]) -> dict[str, Any]:
+    # The translator wants code in S3, as after `sam package`.
+    packaged = copy.deepcopy(sam)
+    for logical_id in stack._code_dirs(sam, ROOT):
+        props = packaged["Resources"][logical_id]["Properties"]
+        props["ContentUri" if "ContentUri" in props else "CodeUri"] = f"s3://artifacts/{logical_id}.zip"
+    return stack.translate(packaged, "us-east-1")
+
+
+def _of_type(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == rtype}
+
+
+def test_cfn_lint_finds_nothing() -> None:
+    from cfnlint.api import lint_all
+
+    matches = lint_all((ROOT / "template.yaml").read_text())
+    # Errors and warnings, as `sam validate --lint` reports them; informational rules are advice.
+    assert [str(m) for m in matches if m.rule.id[0] in "EW"] == []
+
+
+def test_environment_matches_docs_architecture(sam: dict[str, Any]) -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    rows = re.findall(r"^\| `(\w+Function)` \| `([^`]+)` \| (.+) \|$", doc, re.MULTILINE)
+    assert {name for name, _, _ in rows} == set(FUNCTIONS)
+    common = sam["Globals"]["Function"]["Environment"]["Variables"]
+    assert common == {"POWERTOOLS_METRICS_NAMESPACE": "Thermocline"}
+    for name, handler_path, env_cell in rows:
+        props = sam["Resources"][name]["Properties"]
+        assert props["CodeUri"] + "app.py" == handler_path
+        documented = set(re.findall(r"`([A-Z_]+)`", env_cell))
+        assert set(props["Environment"]["Variables"]) == documented | {"POWERTOOLS_SERVICE_NAME"}
+    loader = sam["Resources"]["WarehouseLoadFunction"]["Properties"]["Environment"]["Variables"]
+    assert loader["WAREHOUSE_URL"] == {"Fn::Sub": "redshift-data://${Workgroup}/${DatabaseName}"}
+    assert loader["DELETE_MODE"] == {"Ref": "DeleteMode"}
+    assert sam["Parameters"]["DeleteMode"]["Default"] == "hard"
+
+
+def test_functions_build_with_makefiles_on_python312(sam: dict[str, Any]) -> None:
+    function_globals = sam["Globals"]["Function"]
+    assert function_globals["Runtime"] in ("python3.12", "python3.13")
+    assert function_globals["Architectures"] == ["x86_64"]
+    assert function_globals["Handler"] == "app.lambda_handler"
+    for name, code_uri in FUNCTIONS.items():
+        resource = sam["Resources"][name]
+        assert resource["Properties"]["CodeUri"] == code_uri
+        assert resource["Metadata"]["BuildMethod"] == "makefile"
+        assert f"build-{name}:" in (ROOT / code_uri / "Makefile").read_text()
+    layer = sam["Resources"]["ThermoclineLayer"]
+    assert layer["Properties"]["ContentUri"] == "layers/thermocline/"
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert "build-ThermoclineLayer:" in (ROOT / "layers/thermocline/Makefile").read_text()
+
+
+def test_stream_source_is_bounded_bisected_and_has_a_failure_destination(cfn: dict[str, Any]) -> None:
+    (esm,) = [
+        r["Properties"]
+        for r in _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"]["FunctionName"] == {"Ref": "StreamIngestFunction"}
+    ]
+    assert esm["EventSourceArn"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
+    assert esm["StartingPosition"] == "TRIM_HORIZON"
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert esm["BisectBatchOnFunctionError"] is True
+    assert esm["MaximumRetryAttempts"] == {"Ref": "StreamMaximumRetryAttempts"}
+    assert 0 <= int(cfn["Parameters"]["StreamMaximumRetryAttempts"]["MaxValue"]) <= 100
+    assert esm["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["StreamFailureQueue", "Arn"]
+    }
+    assert esm["BatchSize"] == {"Ref": "StreamBatchSize"}
+    assert esm["MaximumBatchingWindowInSeconds"] == {"Ref": "StreamBatchingWindowSeconds"}
+
+
+def test_loader_is_single_and_batches_notifications(cfn: dict[str, Any]) -> None:
+    loader = cfn["Resources"]["WarehouseLoadFunction"]["Properties"]
+    assert loader["ReservedConcurrentExecutions"] == 1
+    (esm,) = [
+        r["Properties"]
+        for r in _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if r["Properties"]["FunctionName"] == {"Ref": "WarehouseLoadFunction"}
+    ]
+    assert esm["EventSourceArn"] == {"Fn::GetAtt": ["LoadQueue", "Arn"]}
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert cfn["Parameters"]["LoadBatchSize"]["Default"] == 1000
+    assert cfn["Parameters"]["LoadBatchingWindowSeconds"]["Default"] == 60
+    # Lambda's advice for SQS sources: visibility timeout at least six times the function timeout.
+    queue = cfn["Resources"]["LoadQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * loader["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["LoadDeadLetterQueue", "Arn"]}
+
+
+def test_schedules(cfn: dict[str, Any]) -> None:
+    rules = _of_type(cfn, "AWS::Events::Rule")
+    targets = {json.dumps(t["Arn"]): t for r in rules.values() for t in r["Properties"]["Targets"]}
+    report = targets[json.dumps({"Fn::GetAtt": ["AnalyticsReportFunction", "Arn"]})]
+    assert json.loads(report["Input"]) == {"report": "monthly_sales_growth_by_region"}
+    drain = targets[json.dumps({"Fn::GetAtt": ["WarehouseLoadFunction", "Arn"]})]
+    # No input: the loader recognises the scheduled event itself and drains the queue.
+    assert "Input" not in drain
+
+
+def test_lake_notifies_the_load_queue_which_only_the_lake_may_send_to(sam: dict[str, Any]) -> None:
+    lake = sam["Resources"]["LakeBucket"]["Properties"]
+    (notification,) = lake["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Queue"] == {"Fn::GetAtt": ["LoadQueue", "Arn"]}
+    rules = {r["Name"]: r["Value"] for r in notification["Filter"]["S3Key"]["Rules"]}
+    assert rules == {"prefix": "cdc/", "suffix": ".parquet"}
+    assert "LoadQueuePolicy" in sam["Resources"]["LakeBucket"]["DependsOn"]
+    (statement,) = sam["Resources"]["LoadQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    source = statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    assert source.endswith(lake["BucketName"]["Fn::Sub"])
+    for bucket in ("LakeBucket", "ReportsBucket"):
+        props = sam["Resources"][bucket]["Properties"]
+        assert all(props["PublicAccessBlockConfiguration"].values())
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+
+
+def test_warehouse_password_is_managed_by_secrets_manager(sam: dict[str, Any]) -> None:
+    namespace = sam["Resources"]["Namespace"]["Properties"]
+    assert namespace["ManageAdminPassword"] is True
+    assert "AdminUserPassword" not in namespace
+    assert namespace["DefaultIamRoleArn"] == {"Fn::GetAtt": ["RedshiftCopyRole", "Arn"]}
+    text = (ROOT / "template.yaml").read_text()
+    assert not re.search(r"(?i)password\s*:\s*['\"]?\w", text.replace("ManageAdminPassword: true", ""))
+
+
+def test_copy_role_only_reads_the_lake(sam: dict[str, Any]) -> None:
+    role = sam["Resources"]["RedshiftCopyRole"]["Properties"]
+    principals = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+    assert "redshift-serverless.amazonaws.com" in principals
+    actions = {
+        a for p in role["Policies"] for s in p["PolicyDocument"]["Statement"] for a in _list(s["Action"])
+    }
+    assert actions == {"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}
+
+
+def test_loader_uses_the_data_api_with_iam_credentials(sam: dict[str, Any]) -> None:
+    statements = sam["Resources"]["WarehouseLoadFunction"]["Properties"]["Policies"][0]["Statement"]
+    actions = {a for s in statements for a in _list(s["Action"])}
+    assert "redshift-serverless:GetCredentials" in actions
+    assert {"redshift-data:ExecuteStatement", "redshift-data:DescribeStatement"} <= actions
+    assert not any("*" in a for a in actions), "least privilege: no wildcard actions"
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_translation_needs_no_local_paths_but_the_code_dirs(sam: dict[str, Any]) -> None:
+    dirs = stack._code_dirs(sam, ROOT)
+    assert set(dirs) == {*FUNCTIONS, "ThermoclineLayer"}
+    assert all(isinstance(d, Path) and d.is_dir() for d in dirs.values())
