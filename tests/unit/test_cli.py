@@ -36,8 +36,8 @@ GOOD_RECORD = {
             "record 1: eventName",
         ),
         (
-            json.dumps({"Records": [{**GOOD_RECORD, "eventSourceARN": "arn:aws:sqs:x"}]}),
-            "names no DynamoDB table",
+            json.dumps({"Records": [{**GOOD_RECORD, "eventSourceARN": ""}]}),
+            "eventSourceARN is missing",
         ),
         (json.dumps({"Records": [{**GOOD_RECORD, "dynamodb": {"Keys": {}, "SequenceNumber": "1"}}]}), "Keys"),
         (

@@ -51,8 +51,8 @@ def validate_stream_event(path: Path) -> dict[str, Any]:
                 f"{where}: eventName is {record.get('eventName')!r}, not INSERT, MODIFY or REMOVE"
             )
         arn = record.get("eventSourceARN")
-        if not isinstance(arn, str) or ":table/" not in arn:
-            raise UsageError(f"{where}: eventSourceARN {arn!r} names no DynamoDB table")
+        if not isinstance(arn, str) or not arn.strip():
+            raise UsageError(f"{where}: eventSourceARN is missing (it names the source table)")
         ddb = record.get("dynamodb")
         if not isinstance(ddb, dict):
             raise UsageError(f"{where}: no dynamodb object")
@@ -94,7 +94,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     # Every file is checked before anything is written, so a bad file leaves nothing half-loaded.
     events = [(Path(p), validate_stream_event(Path(p))) for p in args.files]
-    function_env = {"CONTRACTS_PATH": str(Path(args.contracts).resolve())} if args.contracts else {}
+    if args.contracts:
+        contracts = Path(args.contracts).resolve()
+    else:
+        # Default routing: a contracts directory with no contracts in it, so even a table whose name
+        # matches a shipped contract (the demo's `*-store`) is routed by its own name and Keys.
+        contracts = Path(args.state).resolve() / "default-routing"
+        contracts.mkdir(parents=True, exist_ok=True)
+    function_env = {"CONTRACTS_PATH": str(contracts)}
     started = time.monotonic()
     with _stack(args, log_level=args.log_level, function_env=function_env) as local:
         failures = 0
@@ -112,17 +119,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 )
         drained = local.load_drainer().drain()
         from thermocline import warehouse
+        from thermocline.names import quote_ident
 
         wh = warehouse.connect(local.warehouse_url, s3_client=local.client("s3"))
         try:
-            tables = [
-                r[0]
-                for r in wh.query(
-                    "SELECT table_name FROM information_schema.tables WHERE table_name NOT LIKE 'thermocline%' "
-                    "AND table_schema NOT IN ('information_schema', 'pg_catalog') ORDER BY 1"
-                ).rows
-            ]
-            counts = {t: wh.query(f'SELECT COUNT(*) FROM "{t}"').rows[0][0] for t in tables}  # noqa: S608
+            tables = wh.query(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_schema NOT IN ('information_schema', 'pg_catalog', 'thermocline') ORDER BY 2"
+            ).rows
+            counts = {
+                name: wh.query(f"SELECT COUNT(*) FROM {quote_ident(schema)}.{quote_ident(name)}").rows[0][0]  # noqa: S608
+                for schema, name in tables
+            }
         finally:
             wh.close()
     print(
