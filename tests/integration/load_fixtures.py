@@ -198,7 +198,10 @@ def normalize_value(value: Any, ctype: str) -> Any:
             value = value.astimezone(UTC).replace(tzinfo=None)
         return value
     if ctype.startswith("VARBYTE"):
-        return bytes(value)
+        # redshift_connector does not know PostgreSQL's bytea and hands back its hex text form.
+        return (
+            bytes.fromhex(value[2:]) if isinstance(value, str) and value.startswith("\\x") else bytes(value)
+        )
     if ctype.startswith("DECIMAL"):
         return Decimal(value)
     return value

@@ -1,0 +1,219 @@
+"""Amazon Redshift over ``redshift_connector``: direct connections (VPC deployments, the CLI).
+
+The SQL goes to Redshift as written: COPY, LOCK, MERGE and JSON_PARSE run natively, inside one explicit
+transaction per ``execute``. When a COPY fails, the transaction is rolled back and
+``sys_load_error_detail`` is read for ``pg_last_copy_id()`` so the error names file, line, column and
+reason.
+
+``?dialect=postgres`` points the same driver at PostgreSQL (the test suite does, through a wire-level
+shim): statements are then translated and COPY and LOCK emulated, as in the PostgreSQL engine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import redshift_connector
+
+from thermocline.merge_sql import load_error_detail_sql
+from thermocline.observability import logger
+from thermocline.warehouse.base import (
+    BadDataError,
+    LoadErrorDetail,
+    QueryResult,
+    TerminalLoadError,
+    TransientLoadError,
+    WarehouseError,
+    log_statement,
+    parse_copy,
+    parse_lock,
+    read_manifest_files,
+    read_parquet,
+    translate,
+)
+
+# SQLSTATE classes and codes that succeed on retry: connection trouble, serialization failures and
+# deadlocks, lock timeouts, resource shortage, operator intervention, and catalog races on CREATE.
+_TRANSIENT_STATES = ("08", "40", "53", "57", "55P03", "23505")
+_DATA_STATES = ("22",)
+_TRANSIENT_TEXT = ("serializable isolation violation", "1023", "deadlock", "could not obtain lock")
+
+
+def _sqlstate(exc: Exception) -> tuple[str, str]:
+    info = exc.args[0] if exc.args else None
+    if isinstance(info, dict):
+        return str(info.get("C", "")), str(info.get("M", ""))
+    return "", str(exc)
+
+
+def classify(exc: Exception, doing: str) -> WarehouseError:
+    state, message = _sqlstate(exc)
+    if isinstance(exc, redshift_connector.InterfaceError) or isinstance(exc, OSError):
+        return TransientLoadError(f"{doing}: {message or exc}")
+    if state.startswith(_TRANSIENT_STATES) or any(t in message.lower() for t in _TRANSIENT_TEXT):
+        return TransientLoadError(f"{doing}: {state} {message}")
+    if state.startswith(_DATA_STATES):
+        return BadDataError(
+            f"{doing}: {state} {message}", details=[LoadErrorDetail(None, None, None, message)]
+        )
+    return TerminalLoadError(f"{doing}: {state} {message}")
+
+
+class RedshiftConnectorWarehouse:
+    def __init__(
+        self,
+        connect_kwargs: dict[str, Any],
+        *,
+        target_dialect: str = "redshift",
+        s3_client: Any = None,
+    ) -> None:
+        if target_dialect not in {"redshift", "postgres"}:
+            raise ValueError(f"dialect must be redshift or postgres, not {target_dialect!r}")
+        self.dialect = target_dialect
+        self._s3 = s3_client
+        try:
+            self._conn = redshift_connector.connect(**connect_kwargs)
+        except (redshift_connector.InterfaceError, redshift_connector.OperationalError, OSError) as exc:
+            raise TransientLoadError(f"connecting to Redshift: {exc}") from exc
+        self._conn.autocommit = False
+        if self.dialect == "postgres":
+            self._simple("SET TIME ZONE 'UTC'")
+            self._conn.commit()
+
+    @classmethod
+    def from_url(cls, url: str, *, s3_client: Any = None) -> RedshiftConnectorWarehouse:
+        """``redshift://user[:password]@host:port/db`` with optional ``?iam=1&cluster_identifier=...``,
+        ``ssl=0``, ``dialect=postgres``. Without a password in the URL, ``REDSHIFT_PASSWORD`` is used."""
+        parts = urlsplit(url)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        kwargs: dict[str, Any] = {
+            "host": parts.hostname,
+            "port": parts.port or 5439,
+            "database": unquote(parts.path.lstrip("/")) or "dev",
+            "user": unquote(parts.username or ""),
+        }
+        if query.pop("iam", "").lower() in {"1", "true", "yes"}:
+            kwargs.update(iam=True, db_user=kwargs["user"])
+            for key in ("cluster_identifier", "region", "serverless_work_group"):
+                if key in query:
+                    kwargs[key] = query.pop(key)
+            if "serverless_work_group" in kwargs:
+                kwargs["is_serverless"] = True
+        else:
+            kwargs["password"] = unquote(parts.password or "") or os.environ.get("REDSHIFT_PASSWORD", "")
+        if query.pop("ssl", "1").lower() in {"0", "false", "no"}:
+            kwargs["ssl"] = False
+        dialect = query.pop("dialect", "redshift")
+        return cls(kwargs, target_dialect=dialect, s3_client=s3_client)
+
+    def _simple(self, sql: str) -> Any:
+        cursor = self._conn.cursor()
+        cursor.execute(sql)
+        return cursor
+
+    def execute(self, statements: Sequence[str]) -> None:
+        current = ""
+        try:
+            cursor = self._conn.cursor()
+            for sql in statements:
+                current = sql
+                log_statement(self.dialect, sql)
+                self._run(cursor, sql)
+            self._conn.commit()
+        except WarehouseError:
+            self._rollback()
+            raise
+        except Exception as exc:
+            self._rollback()
+            if not isinstance(exc, redshift_connector.Error | OSError):
+                raise
+            error = classify(exc, "load")
+            if self.dialect == "redshift" and parse_copy(current) is not None:
+                details = self._load_errors()
+                if details:
+                    raise BadDataError(f"COPY failed: {exc}", details=details) from exc
+            raise error from exc
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.rollback()
+        except (redshift_connector.Error, OSError) as exc:
+            logger.warning("rollback failed", error=str(exc))
+
+    def _run(self, cursor: Any, sql: str) -> None:
+        if self.dialect == "redshift":
+            cursor.execute(sql)
+            return
+        table = parse_lock(sql)
+        if table is not None:
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+            return
+        copy = parse_copy(sql)
+        if copy is not None:
+            self._emulate_copy(cursor, *copy)
+            return
+        cursor.execute(translate(sql, self.dialect))
+
+    def _emulate_copy(self, cursor: Any, table: str, manifest_url: str) -> None:
+        cursor.execute(f"SELECT * FROM {table} LIMIT 0")  # noqa: S608
+        width = len(cursor.description or [])
+        for entry, body in read_manifest_files(self._s3, manifest_url):
+            arrow = read_parquet(entry, body, width)
+            columns = [col.to_pylist() for col in arrow.columns]
+            # The driver sends bytes as Redshift's VARBYTE hex text, which PostgreSQL would store as
+            # those ASCII characters; bytea's own text form ('\\x' + hex) keeps the bytes.
+            rows = [
+                [("\\x" + v.hex()) if isinstance(v, bytes) else v for v in r]
+                for r in zip(*columns, strict=True)
+            ]
+            if not rows:
+                continue
+            placeholders = ", ".join(["%s"] * width)
+            try:
+                cursor.executemany(f"INSERT INTO {table} VALUES ({placeholders})", rows)  # noqa: S608
+            except redshift_connector.Error as exc:
+                error = classify(exc, "COPY")
+                if isinstance(error, BadDataError):
+                    raise BadDataError(
+                        "COPY failed", details=[LoadErrorDetail(entry.url, None, None, _sqlstate(exc)[1])]
+                    ) from exc
+                raise error from exc
+
+    def _load_errors(self) -> list[LoadErrorDetail]:
+        try:
+            copy_id = self._simple("SELECT pg_last_copy_id()").fetchone()[0]
+            result = self.query(load_error_detail_sql(int(copy_id)))
+        except (redshift_connector.Error, WarehouseError, TypeError, ValueError) as exc:
+            logger.warning("could not read sys_load_error_detail", error=str(exc))
+            return []
+        return [
+            LoadErrorDetail(
+                file=row.get("file_name"),
+                line=row.get("line_number"),
+                column=row.get("column_name"),
+                reason=str(row.get("error_message") or "").strip(),
+            )
+            for row in result.as_dicts()
+        ]
+
+    def query(self, sql: str) -> QueryResult:
+        log_statement(self.dialect, sql)
+        text = sql if self.dialect == "redshift" else translate(sql, self.dialect)
+        try:
+            cursor = self._simple(text)
+            description = cursor.description or []
+            rows = [tuple(r) for r in cursor.fetchall()] if description else []
+            self._conn.rollback()
+        except (redshift_connector.Error, OSError) as exc:
+            self._rollback()
+            raise classify(exc, "query") from exc
+        return QueryResult(columns=[str(d[0]) for d in description], rows=rows)
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except (redshift_connector.Error, OSError):
+            pass
