@@ -1,0 +1,202 @@
+"""The load's SQL as text: valid Redshift, every identifier quoted, the steps in the order that matters."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+import sqlglot
+from sqlglot import exp
+from thermocline import merge_sql
+from thermocline.merge_sql import LedgerEntry, TableSpec
+from thermocline.warehouse.base import parse_copy, parse_lock, translate
+from thermocline.warehouse.redshift_data import MAX_BATCH_STATEMENTS
+
+SPEC = TableSpec(
+    table="orders",
+    primary_key=("pk", "sk"),
+    columns=(
+        ("pk", "VARCHAR(256)"),
+        ("sk", "VARCHAR(256)"),
+        ('we"ird Col', "DECIMAL(38,2)"),
+        ("items", "SUPER"),
+        ("blob", "VARBYTE(16)"),
+        *merge_sql.CDC_COLUMNS.items(),
+    ),
+    sort_key=("pk",),
+    dist_key="pk",
+)
+FILES = [LedgerEntry("cdc/orders/dt=2026-11-01/a'b.parquet", 123, 4), LedgerEntry("cdc/orders/b.parquet", 9)]
+
+
+def _load(mode: str = "hard") -> list[str]:
+    return merge_sql.load_sql(
+        SPEC,
+        manifest_url="s3://lake/_manifests/orders/l1.manifest",
+        files=FILES,
+        load_id="l1",
+        iam_role="arn:aws:iam::123456789012:role/copy",
+        delete_mode=mode,  # type: ignore[arg-type]
+    )
+
+
+def _all_statements() -> list[str]:
+    return [
+        *_load("hard"),
+        *_load("soft"),
+        *merge_sql.full_refresh_sql(SPEC, manifest_url="s3://lake/m", files=FILES, load_id="r1"),
+        *merge_sql.ensure_bookkeeping_sql(),
+        *merge_sql.ensure_table_sql(SPEC, None),
+        *merge_sql.ensure_table_sql(SPEC, {"pk": "character varying", "sk": "character varying"}),
+        merge_sql.widen_column_sql("orders", "pk", "VARCHAR(1024)"),
+        merge_sql.ledger_lookup_sql([f.key for f in FILES]),
+        merge_sql.table_columns_sql("orders"),
+        merge_sql.load_error_detail_sql(42),
+    ]
+
+
+@pytest.mark.parametrize("sql", _all_statements())
+def test_every_statement_parses_as_redshift(sql):
+    tree = sqlglot.parse_one(sql, read="redshift")
+    if parse_lock(sql) is None and parse_copy(sql) is None:
+        # Not a fallback "Command": sqlglot understood the statement.
+        assert not isinstance(tree, exp.Command), sql
+    for dialect in ("duckdb", "postgres"):
+        if parse_lock(sql) is None and parse_copy(sql) is None and "sys_load_error_detail" not in sql:
+            assert translate(sql, dialect)
+
+
+def test_one_load_fits_one_data_api_batch():
+    assert len(_load("hard")) <= MAX_BATCH_STATEMENTS
+    assert len(_load("soft")) <= MAX_BATCH_STATEMENTS
+
+
+def test_order_of_a_load():
+    statements = _load("hard")
+    kinds = [s.split()[0] for s in statements]
+    assert kinds[0] == "LOCK" and statements[0] == 'LOCK "orders"'
+    copy = kinds.index("COPY")
+    merge = kinds.index("MERGE")
+    ledger = next(i for i, s in enumerate(statements) if "load_ledger" in s)
+    dedupe = next(i for i, s in enumerate(statements) if "ROW_NUMBER()" in s)
+    assert copy < dedupe < merge < ledger
+    # Deletes are applied before the MERGE, whose source then holds no deletes.
+    assert any(s.startswith('DELETE FROM "orders" USING') for s in statements[dedupe:merge])
+    assert statements[-2:] == ['DROP TABLE "thermocline_latest"', 'DROP TABLE "thermocline_stage"']
+
+
+def test_staging_matches_the_files_columns_in_order_and_stages_super_as_text():
+    create = next(s for s in _load() if s.startswith('CREATE TEMP TABLE "thermocline_stage"'))
+    tree = sqlglot.parse_one(create, read="redshift")
+    columns = [(c.name, c.args["kind"].sql("redshift")) for c in tree.find_all(exp.ColumnDef)]
+    assert [name for name, _ in columns] == SPEC.column_names
+    assert dict(columns)["items"] == "VARCHAR(65535)"
+    assert dict(columns)["blob"] == "VARBYTE(16)"
+
+
+def test_copy_uses_the_manifest_parquet_and_serializetojson():
+    copy = next(s for s in _load() if s.startswith("COPY"))
+    assert copy == (
+        "COPY \"thermocline_stage\" FROM 's3://lake/_manifests/orders/l1.manifest' "
+        "IAM_ROLE 'arn:aws:iam::123456789012:role/copy' FORMAT AS PARQUET SERIALIZETOJSON MANIFEST"
+    )
+    default_role = merge_sql.copy_sql("s", "s3://b/m", None)
+    assert "IAM_ROLE default" in default_role
+
+
+def test_super_is_json_parsed_into_the_target_and_identifiers_are_quoted():
+    merge = next(s for s in _load() if s.startswith("MERGE"))
+    assert 'JSON_PARSE("thermocline_latest"."items")' in merge
+    assert '"we""ird Col" = "thermocline_latest"."we""ird Col"' in merge
+    assert '"_deleted" = FALSE' in merge
+    # The key is matched, never updated.
+    assert '"pk" = "thermocline_latest"."pk",' not in merge.split("UPDATE SET")[1]
+
+
+def test_ledger_records_every_file_once_with_literals_escaped():
+    ledger = next(s for s in _load() if "load_ledger" in s)
+    assert "'cdc/orders/dt=2026-11-01/a''b.parquet'" in ledger
+    assert ledger.count("WHERE NOT EXISTS") == len(FILES)
+    assert ", 123, 4, 'l1', GETDATE(), NULL" in ledger
+    assert ", 9, NULL, 'l1'," in ledger
+
+
+def test_soft_deletes_flag_instead_of_deleting():
+    soft = _load("soft")
+    assert not any(s.startswith('DELETE FROM "orders"') for s in soft)
+    assert any(s.startswith('UPDATE "orders" SET "_deleted" = TRUE') for s in soft)
+    assert not any("tombstones" in s for s in soft)
+    hard = _load("hard")
+    assert any(s.startswith('INSERT INTO "thermocline"."tombstones__orders"') for s in hard)
+
+
+def test_full_refresh_replaces_without_truncate():
+    statements = merge_sql.full_refresh_sql(SPEC, manifest_url="s3://lake/m", files=FILES, load_id="r1")
+    assert statements[0] == 'LOCK "orders"'
+    assert 'DELETE FROM "orders"' in statements
+    assert not any("TRUNCATE" in s.upper() for s in statements)
+    insert = next(s for s in statements if s.startswith('INSERT INTO "orders"'))
+    assert 'WHERE "thermocline_stage"."_op" <> \'D\'' in insert
+
+
+def test_ensure_table_declares_unenforced_key_and_adds_only_missing_columns():
+    create = merge_sql.ensure_table_sql(SPEC, None)[0]
+    assert 'PRIMARY KEY ("pk", "sk")' in create
+    assert create.endswith('DISTKEY("pk") SORTKEY("pk")')
+    assert "PRIMARY KEY" not in translate(create, "duckdb")
+    assert "PRIMARY KEY" not in translate(create, "postgres")
+    assert "JSONB" in translate(create, "postgres") and "JSON" in translate(create, "duckdb")
+    existing = {name: "x" for name, _ in SPEC.target_columns() if name != "items"}
+    alters = merge_sql.ensure_table_sql(SPEC, existing)
+    assert alters[0] == 'ALTER TABLE "orders" ADD COLUMN "items" SUPER'
+    assert alters[1].startswith('CREATE TABLE IF NOT EXISTS "thermocline"."tombstones__orders"')
+    assert len(alters) == 2
+
+
+def test_spec_validation_and_literals():
+    with pytest.raises(ValueError, match="primary key"):
+        TableSpec(table="t", primary_key=("id",), columns=(("x", "BIGINT"),))
+    with pytest.raises(ValueError):
+        merge_sql.sql_literal("a\\b")
+    assert merge_sql.sql_literal("O'Brien") == "'O''Brien'"
+    assert len(merge_sql.tombstone_table("t" * 127).encode()) <= 127
+    assert merge_sql.tombstone_table("t" * 127) != merge_sql.tombstone_table("t" * 126 + "u")
+    with pytest.raises(ValueError, match="snapshot"):
+        merge_sql.load_sql(
+            TableSpec(table="t", primary_key=("id",), columns=(("id", "BIGINT"),)),
+            manifest_url="s3://b/m",
+            files=FILES,
+            load_id="x",
+        )
+
+
+def test_report_style_redshift_sql_runs_on_duckdb():
+    conn = duckdb.connect()
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute("CREATE TABLE o (region VARCHAR, created_at TIMESTAMP, total DECIMAL(38,2))")
+    conn.execute(
+        "INSERT INTO o VALUES ('eu', '2026-09-05', 10), ('eu', '2026-10-07', 30), ('us', '2026-10-01', 5)"
+    )
+    sql = (
+        "WITH m AS (SELECT region, DATE_TRUNC('month', created_at) AS month, SUM(total) AS sales FROM o "
+        "WHERE created_at >= DATEADD(month, -24, GETDATE()) GROUP BY 1, 2) "
+        "SELECT region, month, sales, LAG(sales) OVER (PARTITION BY region ORDER BY month) AS prev FROM m "
+        "ORDER BY region, month"
+    )
+    rows = conn.execute(translate(sql, "duckdb")).fetchall()
+    assert [(r[0], str(r[1])[:10], float(r[2]), r[3] and float(r[3])) for r in rows] == [
+        ("eu", "2026-09-01", 10.0, None),
+        ("eu", "2026-10-01", 30.0, 10.0),
+        ("us", "2026-10-01", 5.0, None),
+    ]
+
+
+def test_pure_modules_import_no_aws_sdk_and_no_driver():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, thermocline.merge_sql, thermocline.manifest; "
+        "print(sorted(m for m in ('boto3', 'botocore', 'duckdb', 'psycopg', 'redshift_connector') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
