@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from urllib.parse import unquote_plus
 
 import pytest
@@ -144,3 +145,13 @@ def test_deploy_again_returns_the_existing_stack(deployed: stack.StackInfo) -> N
     again = stack.deploy(deployed.endpoint)
     assert again == deployed
     assert len(aws.client("cloudformation").describe_stacks()["Stacks"]) == 1
+
+
+def test_thermocline_home_overrides_the_repository_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "template.yaml").write_text("Resources: {}\n")
+    monkeypatch.setenv(stack.HOME_ENV, str(tmp_path))
+    assert stack.default_template() == tmp_path / "template.yaml"
+    monkeypatch.delenv(stack.HOME_ENV)
+    assert (stack.repo_root() / "functions" / "stream_ingest").is_dir()
