@@ -69,6 +69,7 @@ class LoadReport:
     skipped: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: LoadReport) -> None:
@@ -76,6 +77,7 @@ class LoadReport:
         self.skipped += other.skipped
         self.quarantined += other.quarantined
         self.failed += other.failed
+        self.missing += other.missing
         for table, n in other.rows.items():
             self.rows[table] = self.rows.get(table, 0) + n
 
@@ -85,6 +87,7 @@ class LoadReport:
             "files_skipped": len(self.skipped),
             "files_quarantined": len(self.quarantined),
             "files_failed": len(self.failed),
+            "files_missing": len(self.missing),
             "rows": dict(self.rows),
         }
 
@@ -342,8 +345,14 @@ def load_files(
             report.quarantined.append(key)
             continue
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "InvalidRange"}:
-                _quarantine(warehouse, s3_client, settings, "unknown", key, 0, f"cannot read object: {exc}")
+            code = exc.response.get("Error", {}).get("Code")
+            if code in {"NoSuchKey", "404"}:
+                # Deleted since its notification: nothing to load, and nothing recorded, so a file written
+                # again under the same key later still loads.
+                logger.warning("lake object no longer exists", key=key)
+                report.missing.append(key)
+            elif code == "InvalidRange":
+                _quarantine(warehouse, s3_client, settings, "unknown", key, 0, "empty object")
                 report.quarantined.append(key)
             else:
                 report.failed.append(key)
