@@ -69,3 +69,16 @@ def test_report_event_runs_through_invoke_on_the_demo_warehouse(demo_run: tuple[
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert '"report": "monthly_sales_growth_by_region"' in result.stdout
+
+
+def test_every_stream_batch_delivered_twice_still_reconciles_exactly(tmp_path: Path) -> None:
+    result = thermocline(
+        "demo", "--orders", "60", "--redeliver", "--state", str(tmp_path / "s"), "--out", str(tmp_path / "o")
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    import json
+
+    summary = json.loads((tmp_path / "o" / "demo-summary.json").read_text())
+    assert summary["redelivered_records"] == summary["stream_records"] > 0
+    assert summary["reconciled"] is True, summary["problems"]
+    assert summary["warehouse_rows"] == summary["source_rows"]

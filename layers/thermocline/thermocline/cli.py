@@ -72,7 +72,7 @@ def _stack(args: argparse.Namespace, **kwargs: Any) -> Any:
 def cmd_demo(args: argparse.Namespace) -> int:
     from thermocline.local.demo import run_demo
 
-    summary = run_demo(args.orders, Path(args.state), Path(args.out))
+    summary = run_demo(args.orders, Path(args.state), Path(args.out), redeliver=args.redeliver)
     return 0 if summary.reconciled else 1
 
 
@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--state", default=str(DEFAULT_STATE / "demo"), help="state directory")
     demo.add_argument("--out", default="out", help="where the summary and report copies go (default out/)")
+    demo.add_argument(
+        "--redeliver", action="store_true", help="deliver every stream batch twice (at-least-once delivery)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     invoke = sub.add_parser("invoke", help="run one function's handler on the local stack")

@@ -55,6 +55,7 @@ class DemoSummary:
     ingest_records_per_second: float = 0.0
     load_rows_per_second: float = 0.0
     skipped_resources: list[str] = field(default_factory=list)
+    redelivered_records: int = 0
 
 
 def _table_name(stream_arn: str) -> str:
@@ -79,7 +80,9 @@ def _download(s3: Any, uris: list[str], out_dir: Path) -> list[str]:
     return paths
 
 
-def run_demo(orders: int, state_dir: Path, out_dir: Path, console: Console | None = None) -> DemoSummary:
+def run_demo(
+    orders: int, state_dir: Path, out_dir: Path, console: Console | None = None, *, redeliver: bool = False
+) -> DemoSummary:
     console = console or Console()
     started = time.monotonic()
     summary = DemoSummary(orders=orders)
@@ -101,7 +104,7 @@ def run_demo(orders: int, state_dir: Path, out_dir: Path, console: Console | Non
         progress.advance(setup)
         summary.skipped_resources = list(local.stack.skipped)
         ddb, s3 = local.client("dynamodb"), local.client("s3")
-        poller, drainer = local.stream_poller(), local.load_drainer()
+        poller, drainer = local.stream_poller(redeliver=redeliver), local.load_drainer()
         table = _table_name(poller.stream_arn)
         lake_bucket = local.environment_for("StreamIngestFunction")["LAKE_BUCKET"]
         workload = Workload(orders=orders)
@@ -129,6 +132,7 @@ def run_demo(orders: int, state_dir: Path, out_dir: Path, console: Console | Non
             load_seconds += t3 - t2
             summary.phase_seconds[phase] = round(t3 - t0, 2)
         summary.stream_records = poller.stats.records
+        summary.redelivered_records = poller.stats.redelivered
         summary.ingest_invocations = poller.stats.invocations
         summary.load_invocations = drainer.stats.invocations
         lake = _objects(s3, lake_bucket, "cdc/")
@@ -178,6 +182,8 @@ def print_summary(s: DemoSummary, console: Console) -> None:
         f"{s.stream_records:,} in {s.ingest_invocations} invocations "
         f"({s.ingest_records_per_second:,.0f} records/s)",
     )
+    if s.redelivered_records:
+        table.add_row("delivered twice", f"{s.redelivered_records:,} records (at-least-once delivery)")
     table.add_row("lake files", f"{s.lake_files:,} Parquet files, {s.lake_bytes / 1e6:,.2f} MB")
     table.add_row("quarantined", f"{s.quarantined}")
     table.add_row("load", f"{s.load_invocations} invocations ({s.load_rows_per_second:,.0f} lake rows/s)")

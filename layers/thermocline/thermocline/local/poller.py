@@ -67,6 +67,7 @@ class DeliveryStats:
     records: int = 0
     retries: int = 0
     failed_batches: int = 0
+    redelivered: int = 0
     responses: list[Any] = field(default_factory=list)
 
 
@@ -98,8 +99,10 @@ class StreamPoller:
         bisect_on_error: bool = True,
         region: str = "us-east-1",
         on_failure: Callable[[dict[str, Any]], None] | None = None,
+        redeliver: bool = False,
     ) -> None:
         self.streams = streams_client
+        self.redeliver = redeliver
         self.stream_arn = stream_arn
         self.invoke = invoke
         self.batch_size = batch_size
@@ -133,7 +136,15 @@ class StreamPoller:
             raw = self._read_shard(shard["ShardId"])
             records = [to_lambda_record(r, self.stream_arn, self.region) for r in raw]
             for start in range(0, len(records), self.batch_size):
-                self._deliver(records[start : start + self.batch_size], shard["ShardId"])
+                batch = records[start : start + self.batch_size]
+                self._deliver(batch, shard["ShardId"])
+                if self.redeliver:
+                    # At-least-once delivery made visible: the same batch again, as a Lambda retry
+                    # after a timeout would send it. The warehouse must not change because of it.
+                    counted = self.stats.records
+                    self._deliver(batch, shard["ShardId"])
+                    self.stats.redelivered += self.stats.records - counted
+                    self.stats.records = counted
         return self.stats
 
     def _deliver(self, batch: list[dict[str, Any]], shard_id: str, attempt: int = 0) -> None:

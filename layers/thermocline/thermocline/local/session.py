@@ -139,15 +139,25 @@ class LocalStack:
                 return mapping
         raise LocalStackError(f"template.yaml has no {kind} event source for {function}")
 
-    def stream_poller(self) -> StreamPoller:
-        """The DynamoDB stream → StreamIngestFunction mapping, with the template's batch size."""
+    def stream_poller(self, *, redeliver: bool = False) -> StreamPoller:
+        """The DynamoDB stream → StreamIngestFunction mapping, with the template's batch size; batches
+        that exhaust their retries are described on the on-failure queue, as Lambda does."""
         mapping = self._mapping(INGEST, "dynamodb")
+        failure_queue = self.stack.resources.get("StreamFailureQueue")
+        sqs = self.client("sqs")
+
+        def on_failure(info: dict[str, Any]) -> None:
+            if failure_queue:
+                sqs.send_message(QueueUrl=failure_queue, MessageBody=json.dumps(info))
+
         return StreamPoller(
             self.client("dynamodbstreams"),
             mapping.source_arn,
             lambda event: self.invoke(INGEST, event),
             batch_size=mapping.batch_size,
             region=self.stack.region,
+            on_failure=on_failure,
+            redeliver=redeliver,
         )
 
     def load_drainer(self) -> QueueDrainer:
