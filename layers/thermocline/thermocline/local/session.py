@@ -7,6 +7,8 @@ the stack is open (or in an already running server given by ``endpoint``).
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from pathlib import Path
 from types import TracebackType
@@ -109,6 +111,9 @@ class LocalStack:
             "POWERTOOLS_LOG_LEVEL": self.log_level,
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
+        if logging.getLevelName(self.log_level) > logging.INFO:
+            # Quiet runs (demo, replay) keep EMF metric lines off the terminal; `invoke` shows them.
+            env["POWERTOOLS_METRICS_DISABLED"] = "true"
         if "WAREHOUSE_URL" in env:
             env["WAREHOUSE_URL"] = self.warehouse_url
         env.update(self.function_env)
