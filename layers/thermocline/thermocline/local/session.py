@@ -7,6 +7,8 @@ the stack is open (or in an already running server given by ``endpoint``).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -136,6 +138,10 @@ class LocalStack:
         return self._runtimes[logical_id]
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        if logging.getLevelName(self.log_level) > logging.INFO:
+            # Powertools prints the cold-start metric even with metrics disabled; quiet runs drop it.
+            with contextlib.redirect_stdout(io.StringIO()):
+                return self.runtime(logical_id).invoke(event)
         return self.runtime(logical_id).invoke(event)
 
     def _mapping(self, function: str, kind: str) -> stack.EventSourceMapping:
