@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 from thermocline import aws
 
@@ -81,6 +83,8 @@ class StackInfo:
     outputs: dict[str, str]
     functions: dict[str, FunctionSpec]
     event_source_mappings: list[EventSourceMapping]
+    # Logical ids in the translated template that moto does not hold: types it lacks, and the event source
+    # mappings (returned in event_source_mappings instead).
     skipped: list[str] = field(default_factory=list)
 
 
@@ -194,7 +198,7 @@ def deploy(
 def _existing_stack(cfn: Any, stack_name: str) -> dict[str, Any] | None:
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
-    except cfn.exceptions.ClientError as exc:
+    except ClientError as exc:
         if "does not exist" in str(exc):
             return None
         raise
@@ -260,12 +264,16 @@ def _create(
     _add_fixup_outputs(cfn_template)
 
     cfn = aws.client("cloudformation", endpoint_url=endpoint, region_name=region)
-    cfn.create_stack(
-        StackName=stack_name,
-        TemplateBody=json.dumps(cfn_template),
-        Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()],
-        Capabilities=_CAPABILITIES,
-    )
+    try:
+        cfn.create_stack(
+            StackName=stack_name,
+            TemplateBody=json.dumps(cfn_template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()],
+            Capabilities=_CAPABILITIES,
+        )
+    except (ClientError, ResponseParserError) as exc:
+        # moto answers an exception inside create_stack with a bare HTTP 500; its log has the traceback.
+        raise StackDeployError(f"moto could not create stack {stack_name} at {endpoint}: {exc}") from exc
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise StackDeployError(
