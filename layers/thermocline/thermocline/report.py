@@ -96,6 +96,13 @@ def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
+def _axis_label(value: Any) -> str:
+    """Month starts read as ``2026-11``; other values as their text, cut to fit."""
+    if isinstance(value, dt.date) and value.day == 1:
+        return value.strftime("%Y-%m")
+    return _text(value)[:10]
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -142,12 +149,12 @@ def render_svg(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="#ddd"/>'
         )
         out.append(f'<text x="{left - 6}" y="{py(v) + 4:.1f}" text-anchor="end">{v:,.0f}</text>')
-    step = max(1, len(xs) // 8)
+    step = max(1, -(-len(xs) * 64 // plot_w))  # labels about 64 px apart at most
     for i, x in enumerate(xs):
         if i % step == 0:
             out.append(
                 f'<text x="{px(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
-                f"{html.escape(_text(x)[:10])}</text>"
+                f"{html.escape(_axis_label(x))}</text>"
             )
     for n, (name, points) in enumerate(sorted(series.items())):
         colour = _PALETTE[n % len(_PALETTE)]
