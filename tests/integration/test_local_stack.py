@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote_plus
 
 import pytest
+
 from thermocline import aws
 from thermocline.local import stack
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from thermocline.local import stack
 
 ROOT = stack.repo_root()
