@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from thermocline.names import quote_ident
 
 ORDERS_COLUMNS: dict[str, str] = {
@@ -37,6 +38,7 @@ _ARROW = {
     "VARCHAR(64)": pa.string(),
     "VARCHAR(4096)": pa.string(),
     "DECIMAL(38,2)": pa.decimal128(38, 2),
+    "DECIMAL(38,18)": pa.decimal128(38, 18),
     "BIGINT": pa.int64(),
     "DOUBLE PRECISION": pa.float64(),
     "BOOLEAN": pa.bool_(),

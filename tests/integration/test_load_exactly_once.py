@@ -17,9 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from thermocline import aws, warehouse
-from thermocline.services.warehouse_load import full_refresh, handle_load_event, load_files
-from thermocline.settings import WarehouseLoadSettings
 
 from tests.integration.load_fixtures import (
     ORDERS_COLUMNS,
@@ -28,6 +25,9 @@ from tests.integration.load_fixtures import (
     put_lake_file,
     warehouse_rows,
 )
+from thermocline import aws, warehouse
+from thermocline.services.warehouse_load import full_refresh, handle_load_event, load_files
+from thermocline.settings import WarehouseLoadSettings
 
 BUCKET = "lake"
 ROOT = Path(__file__).resolve().parents[2]
@@ -260,6 +260,32 @@ def test_schema_growth_adds_columns(s3, settings, connect):
     from tests.integration.load_fixtures import normalize_row
 
     assert rows == {k: normalize_row(v, ORDERS_COLUMNS) for k, v in expected.items()}
+
+
+def test_integer_column_widens_to_decimal_keeping_every_value(s3, settings, connect):
+    from decimal import Decimal
+
+    narrow = {"pk": "VARCHAR(256)", "sk": "VARCHAR(256)", "region": "VARCHAR(64)", "qty": "BIGINT"}
+    src = SourceModel(seed=11, columns=dict(narrow))
+    early = _write_batches(s3, src, src.random_changes(60, keys=15), 30, "shardId-A")
+    wh = connect()
+    load_files(early, settings=settings, warehouse=wh, s3_client=s3)
+
+    # The lake widened qty (a fractional value arrived): later files declare DECIMAL(38,18).
+    src.columns = {**narrow, "qty": "DECIMAL(38,18)"}
+    late_rows = []
+    for i, (pk, _) in enumerate(list(src.state)[:6]):
+        row = src.update(pk)
+        row["qty"] = src.state[(pk, "ORDER")]["qty"] = Decimal(10**19 + i) + Decimal("0.123456789012345678")
+        late_rows.append(row)
+    late = put_lake_file(s3, BUCKET, "orders", src.columns, late_rows, shard="shardId-B")
+    assert load_files([late], settings=settings, warehouse=wh, s3_client=s3).loaded == [late]
+
+    assert warehouse_rows(wh, "orders", src.columns) == src.expected()
+    # An older file (BIGINT qty) arriving after the widening still loads.
+    replay = put_lake_file(s3, BUCKET, "orders", narrow, [src.insert("USER#LATE")], shard="shardId-C")
+    assert load_files([replay], settings=settings, warehouse=wh, s3_client=s3).loaded == [replay]
+    assert warehouse_rows(wh, "orders", src.columns) == src.expected()
 
 
 def test_bad_file_is_quarantined_and_the_rest_loads(s3, settings, connect):

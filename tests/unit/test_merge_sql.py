@@ -6,6 +6,7 @@ import duckdb
 import pytest
 import sqlglot
 from sqlglot import exp
+
 from thermocline import merge_sql
 from thermocline.merge_sql import LedgerEntry, TableSpec
 from thermocline.warehouse.base import parse_copy, parse_lock, translate
@@ -48,6 +49,8 @@ def _all_statements() -> list[str]:
         *merge_sql.ensure_table_sql(SPEC, None),
         *merge_sql.ensure_table_sql(SPEC, {"pk": "character varying", "sk": "character varying"}),
         merge_sql.widen_column_sql("orders", "pk", "VARCHAR(1024)"),
+        *merge_sql.retype_column_sql("orders", "qty", "DECIMAL(38,18)"),
+        *merge_sql.retype_tombstone_key_sql("orders", "pk", "DECIMAL(38,0)"),
         merge_sql.ledger_lookup_sql([f.key for f in FILES]),
         merge_sql.table_columns_sql("orders"),
         merge_sql.load_error_detail_sql(42),
@@ -200,3 +203,13 @@ def test_pure_modules_import_no_aws_sdk_and_no_driver():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_only_integer_to_decimal_is_retyped():
+    assert merge_sql.is_integer_to_decimal("bigint", "DECIMAL(38,18)")
+    assert merge_sql.is_integer_to_decimal("BIGINT", "DECIMAL(38,0)")
+    assert not merge_sql.is_integer_to_decimal("numeric", "DECIMAL(38,18)")
+    assert not merge_sql.is_integer_to_decimal("bigint", "VARCHAR(65535)")
+    statements = merge_sql.retype_column_sql("orders", "qty", "DECIMAL(38,18)")
+    assert statements[0] == 'LOCK "orders"'
+    assert statements[-1] == 'ALTER TABLE "orders" RENAME COLUMN "_thermocline_widening" TO "qty"'

@@ -48,6 +48,14 @@ __all__ = [
     "staging_type",
     "table_columns_sql",
     "widen_column_sql",
+    "retype_column_sql",
+    "retype_tombstone_key_sql",
+    "is_integer_to_decimal",
+    "tombstone_table",
+    "copy_sql",
+    "ledger_insert_sql",
+    "varchar_length",
+    "DeleteMode",
 ]
 
 DeleteMode = Literal["hard", "soft"]
@@ -241,6 +249,45 @@ def varchar_length(redshift_type: str) -> int | None:
 def widen_column_sql(table: str, column: str, new_type: str) -> str:
     """Widen a VARCHAR column. On Redshift this cannot run inside a transaction block, so it is its own."""
     return f"ALTER TABLE {quote_ident(table)} ALTER COLUMN {quote_ident(column)} TYPE {new_type}"
+
+
+_WIDENING = "_thermocline_widening"
+
+
+def retype_column_sql(table: str, column: str, new_type: str) -> list[str]:
+    """Change a column to a wider type Redshift cannot ALTER to (BIGINT → DECIMAL), keeping every value.
+
+    Redshift alters only VARCHAR lengths in place; anything else is add, copy, drop, rename, in one
+    transaction under the load lock. The column moves to the end of the table, which nothing relies on:
+    loads match target columns by name. The tombstone table's key column, if it is one, follows.
+    """
+    target = quote_ident(table)
+    col, tmp = quote_ident(column), quote_ident(_WIDENING)
+    return [
+        f"LOCK {target}",
+        f"ALTER TABLE {target} ADD COLUMN {tmp} {new_type}",
+        f"UPDATE {target} SET {tmp} = {col}",
+        f"ALTER TABLE {target} DROP COLUMN {col}",
+        f"ALTER TABLE {target} RENAME COLUMN {tmp} TO {col}",
+    ]
+
+
+def retype_tombstone_key_sql(table: str, column: str, new_type: str) -> list[str]:
+    tombs = _tombstones(table)
+    col, tmp = quote_ident(column), quote_ident(_WIDENING)
+    return [
+        f"ALTER TABLE {tombs} ADD COLUMN {tmp} {new_type}",
+        f"UPDATE {tombs} SET {tmp} = {col}",
+        f"ALTER TABLE {tombs} DROP COLUMN {col}",
+        f"ALTER TABLE {tombs} RENAME COLUMN {tmp} TO {col}",
+    ]
+
+
+def is_integer_to_decimal(existing_type: str, file_type: str) -> bool:
+    """The one numeric widening the lake makes (schema.widen_for_number): BIGINT → DECIMAL(38, s)."""
+    return existing_type.strip().lower() in {"bigint", "int8"} and file_type.strip().upper().startswith(
+        "DECIMAL"
+    )
 
 
 def _match(left: str, right: str, pk: Sequence[str]) -> str:

@@ -199,6 +199,15 @@ def _ensure_table(warehouse: Warehouse, spec: TableSpec) -> None:
     warehouse.execute(statements)
     if not rows:
         return
+    types = {str(r[0]).lower(): str(r[1]) for r in rows}
+    for name, ctype in spec.data_columns:
+        have_type = types.get(name.lower())
+        if have_type and merge_sql.is_integer_to_decimal(have_type, ctype):
+            logger.info("widening column", table=spec.table, column=name, type=ctype)
+            statements = merge_sql.retype_column_sql(spec.table, name, ctype)
+            if name in spec.primary_key:
+                statements += merge_sql.retype_tombstone_key_sql(spec.table, name, ctype)
+            warehouse.execute(statements)
     lengths = {str(r[0]).lower(): r[2] for r in rows}
     for name, ctype in spec.columns:
         wanted = merge_sql.varchar_length(merge_sql.staging_type(ctype)) if ctype.upper() != "SUPER" else None
