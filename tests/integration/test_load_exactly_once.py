@@ -303,6 +303,7 @@ def test_bad_file_is_quarantined_and_the_rest_loads(s3, settings, connect):
     assert warehouse_rows(wh, "orders", ORDERS_COLUMNS) == src.expected()
     reason = json.loads(s3.get_object(Bucket=BUCKET, Key=f"quarantine/load/{bad}.error.json")["Body"].read())
     assert reason["file"] == f"s3://{BUCKET}/{bad}"
+    assert reason["details"] and all(d["file"] in (None, reason["file"]) for d in reason["details"])
     assert s3.head_object(Bucket=BUCKET, Key=f"quarantine/load/{bad}")["ContentLength"] > 0
     statuses = dict(wh.query("SELECT file_key, status FROM thermocline.load_ledger").rows)
     assert statuses[bad] == statuses[junk] == "quarantined"

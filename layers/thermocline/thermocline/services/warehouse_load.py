@@ -18,7 +18,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
@@ -30,6 +30,7 @@ from thermocline.observability import logger, metrics
 from thermocline.settings import WarehouseLoadSettings
 from thermocline.warehouse.base import (
     BadDataError,
+    LoadErrorDetail,
     TerminalLoadError,
     TransientLoadError,
     Warehouse,
@@ -238,6 +239,7 @@ def _quarantine(
     key: str,
     size: int,
     reason: str,
+    details: Sequence[LoadErrorDetail] = (),
 ) -> None:
     """Keep a copy of the file and the reason under the quarantine prefix, and mark it in the ledger."""
     base = f"{settings.quarantine_prefix.rstrip('/')}/load/{key}"
@@ -251,7 +253,12 @@ def _quarantine(
         Bucket=settings.lake_bucket,
         Key=base + ".error.json",
         Body=json.dumps(
-            {"file": s3_url(settings.lake_bucket, key), "table": table, "reason": reason}
+            {
+                "file": s3_url(settings.lake_bucket, key),
+                "table": table,
+                "reason": reason,
+                "details": [asdict(d) for d in details],
+            }
         ).encode(),
         ContentType="application/json",
     )
@@ -307,7 +314,9 @@ def _load_chunk(
                 return
             bad = bad or pending
             for f in bad:
-                _quarantine(warehouse, s3_client, settings, spec.table, f.key, f.size, str(exc))
+                url = s3_url(settings.lake_bucket, f.key)
+                details = [d for d in exc.details if d.file in (url, None)]
+                _quarantine(warehouse, s3_client, settings, spec.table, f.key, f.size, str(exc), details)
                 report.quarantined.append(f.key)
             pending = [f for f in pending if f not in bad]
             continue

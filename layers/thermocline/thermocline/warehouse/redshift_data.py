@@ -185,6 +185,7 @@ class RedshiftDataWarehouse:
 
     def _wait(self, statement_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self._deadline
+        delay = self._poll
         while True:
             description = self._call("describe_statement", Id=statement_id)
             status = description.get("Status")
@@ -200,7 +201,10 @@ class RedshiftDataWarehouse:
                 raise TransientLoadError(
                     f"statement {statement_id} still {status} after {self._deadline:.0f}s; cancelled"
                 )
-            self._sleep(self._poll)
+            # Back off to at most 5 s between polls: a long COPY should not spend the account's
+            # DescribeStatement rate.
+            self._sleep(min(delay, max(deadline - time.monotonic(), 0)))
+            delay = min(delay * 1.5, 5.0)
 
     def _failure(self, description: dict[str, Any]) -> WarehouseError:
         error = str(description.get("Error") or description.get("Status"))
