@@ -1,0 +1,230 @@
+"""Decode + Parquet write throughput: Thermocline's decoder vs the naive path most pipelines use.
+
+    naive:       boto3 TypeDeserializer per item → pyarrow.Table.from_pylist → Parquet
+    thermocline: thermocline.decode_stream_records → Parquet (thermocline.parquet.to_parquet_bytes)
+
+Events are generated here (seeded): an orders table with nested line items, sets and decimals, about
+70% INSERT / 25% MODIFY / 5% REMOVE, NEW_AND_OLD_IMAGES like the demo's stream. Each measurement runs in a
+fresh interpreter so peak memory (Python heap via tracemalloc + Arrow's memory pool) is not polluted by the
+other path. Run: ``make bench`` or ``python benchmarks/bench_decode.py [--sizes 1000,10000] [--repeat 5]
+[--strict]`` (``--strict`` exits 1 when a target is missed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing as mp
+import random
+import sys
+import time
+import tracemalloc
+from decimal import Decimal
+from typing import Any
+
+TARGET_RATIO = 5.0
+ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2026-11-01T00:00:00.000"
+STATUSES = ["PLACED", "PAID", "PACKED", "SHIPPED", "DELIVERED"]
+REGIONS = ["eu-west", "eu-central", "us-east", "us-west", "ap-south"]
+
+
+def _money(rng: random.Random) -> str:
+    # DynamoDB normalises numbers: 150.00 arrives as "150", 12.50 as "12.5".
+    cents = rng.randint(100, 99_999)
+    return str(Decimal(cents).scaleb(-2).normalize()) if cents % 100 else str(cents // 100)
+
+
+def _order_image(rng: random.Random, oid: int, status: str) -> dict[str, Any]:
+    lines = []
+    total = Decimal(0)
+    for n in range(rng.randint(1, 6)):
+        price = _money(rng)
+        qty = rng.randint(1, 4)
+        total += Decimal(price) * qty
+        lines.append(
+            {
+                "M": {
+                    "line_no": {"N": str(n + 1)},
+                    "sku": {"S": f"SKU-{rng.randint(1, 5000):05d}"},
+                    "quantity": {"N": str(qty)},
+                    "unit_price": {"N": price},
+                    "options": {"M": {"gift_wrap": {"BOOL": rng.random() < 0.2}, "colour": {"S": "blue"}}},
+                }
+            }
+        )
+    uid = rng.randint(1, 20_000)
+    item: dict[str, Any] = {
+        "pk": {"S": f"USER#{uid:06d}"},
+        "sk": {"S": f"ORDER#{oid:09d}"},
+        "order_id": {"S": f"{oid:09d}"},
+        "user_id": {"S": f"{uid:06d}"},
+        "status": {"S": status},
+        "region": {"S": rng.choice(REGIONS)},
+        "created_at": {"S": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T12:00:00Z"},
+        "total": {"N": str(total.normalize()) if total % 1 else str(int(total))},
+        "currency": {"S": "EUR"},
+        "item_count": {"N": str(len(lines))},
+        "lines": {"L": lines},
+        "tags": {"SS": rng.sample(["gift", "express", "b2b", "promo", "first-order"], rng.randint(1, 3))},
+        "coupon_values": {"NS": [str(rng.randint(1, 20)), "2.5"]},
+        "exchange_rate": {"N": f"1.{rng.randint(0, 99_999):05d}"},
+    }
+    if rng.random() < 0.3:
+        item["note"] = {"S": "Leave at the door, please. " * rng.randint(1, 4)}
+    return item
+
+
+def generate_records(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    records: list[dict[str, Any]] = []
+    live: dict[int, dict[str, Any]] = {}
+    seq = 4_200_000_000_000_000_000_000_000
+    for i in range(n):
+        seq += rng.randint(1, 50)
+        roll = rng.random()
+        body: dict[str, Any] = {
+            "ApproximateCreationDateTime": 1_764_000_000 + i // 10,
+            "SequenceNumber": str(seq),
+            "SizeBytes": 700,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
+        if roll < 0.70 or len(live) < 10:
+            oid = i
+            new = _order_image(rng, oid, "PLACED")
+            live[oid] = new
+            name = "INSERT"
+            body["NewImage"] = new
+        elif roll < 0.95:
+            oid = rng.choice(list(live))
+            old = live[oid]
+            new = dict(old, status={"S": rng.choice(STATUSES)})
+            live[oid] = new
+            name = "MODIFY"
+            body["NewImage"], body["OldImage"] = new, old
+        else:
+            oid = rng.choice(list(live))
+            old = live.pop(oid)
+            name = "REMOVE"
+            body["OldImage"] = old
+        image = body.get("NewImage") or body["OldImage"]
+        body["Keys"] = {"pk": image["pk"], "sk": image["sk"]}
+        records.append(
+            {
+                "eventID": f"{i:032x}",
+                "eventName": name,
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": body,
+                "eventSourceARN": ARN,
+            }
+        )
+    # As Lambda hands them over: parsed from JSON text, no shared objects between records.
+    return json.loads(json.dumps(records))
+
+
+def naive(records: list[dict[str, Any]]) -> int:
+    """What most pipelines do: deserialize every item to Python objects, let Arrow infer the rest."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+
+    def plain(value: Any) -> Any:
+        # Arrow cannot take Python sets; lists are the usual workaround.
+        if isinstance(value, set):
+            return sorted(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    ops = {"INSERT": "I", "MODIFY": "U", "REMOVE": "D"}
+    rows = []
+    for record in records:
+        body = record["dynamodb"]
+        image = body.get("NewImage") or body.get("OldImage") or body["Keys"]
+        row = {k: plain(deserializer.deserialize(v)) for k, v in image.items()}
+        row["_op"] = ops[record["eventName"]]
+        row["_seq"] = body["SequenceNumber"].rjust(40, "0")
+        row["_event_time"] = body["ApproximateCreationDateTime"]
+        rows.append(row)
+    table = pa.Table.from_pylist(rows)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="snappy")
+    return len(sink.getvalue())
+
+
+def thermocline_path(records: list[dict[str, Any]]) -> int:
+    from thermocline import decode_stream_records
+    from thermocline.parquet import to_parquet_bytes
+
+    return sum(len(to_parquet_bytes(t)) for t in decode_stream_records(records).values())
+
+
+PATHS = {"naive": naive, "thermocline": thermocline_path}
+
+
+def _measure(path: str, size: int, repeat: int, queue: Any) -> None:
+    import pyarrow as pa
+
+    records = generate_records(size)
+    fn = PATHS[path]
+    fn(records[:50])  # warm imports and caches outside the measurement
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn(records)
+        best = min(best, time.perf_counter() - start)
+    pool = pa.default_memory_pool()
+    arrow_before = pool.bytes_allocated()
+    tracemalloc.start()
+    fn(records)
+    _, py_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    arrow_peak = max(0, pool.max_memory() - arrow_before) if pool.max_memory() is not None else 0
+    queue.put({"seconds": best, "py_peak": py_peak, "arrow_peak": arrow_peak})
+
+
+def measure(path: str, size: int, repeat: int) -> dict[str, float]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_measure, args=(path, size, repeat, queue))
+    proc.start()
+    result = queue.get(timeout=900)
+    proc.join()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    ok = True
+    print(f"{'batch':>7}  {'path':<12} {'records/s':>11}  {'peak MiB (py+arrow)':>20}")
+    for size in [int(s) for s in args.sizes.split(",")]:
+        results = {path: measure(path, size, args.repeat) for path in PATHS}
+        for path, r in results.items():
+            peak = (r["py_peak"] + r["arrow_peak"]) / 2**20
+            print(f"{size:>7}  {path:<12} {size / r['seconds']:>11,.0f}  {peak:>20.1f}")
+        ratio = results["naive"]["seconds"] / results["thermocline"]["seconds"]
+        mem_ok = (results["thermocline"]["py_peak"] + results["thermocline"]["arrow_peak"]) <= (
+            results["naive"]["py_peak"] + results["naive"]["arrow_peak"]
+        )
+        verdict = "ok" if ratio >= TARGET_RATIO and mem_ok else "BELOW TARGET"
+        print(
+            f"{size:>7}  ratio {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x), peak memory <= naive: {mem_ok}  {verdict}"
+        )
+        ok = ok and verdict == "ok"
+    return 0 if ok or not args.strict else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
