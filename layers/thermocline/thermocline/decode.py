@@ -288,6 +288,7 @@ def _check_str(value: Any) -> str:
 def _binary_text(value: Any) -> str:
     """Binary as base64 text (how Lambda events carry it; boto3 clients hand us bytes)."""
     if type(value) is str:
+        _binary_bytes(value)  # validates: text that is not base64 is not binary
         return value
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(value).decode("ascii")
@@ -312,7 +313,7 @@ def _json_map(value: Any) -> str:
         "{"
         + ",".join(
             [
-                _encode_str(k) + ":" + _json_value(t, x)
+                _json_str(k) + ":" + _json_value(t, x)
                 for k, av in value.items()
                 for ((t, x),) in (av.items(),)
             ]
@@ -327,6 +328,14 @@ def _json_list(value: Any) -> str:
     return "[" + ",".join([_json_value(t, x) for av in value for ((t, x),) in (av.items(),)]) + "]"
 
 
+def _json_str(text: Any) -> str:
+    """A JSON string literal; text that is not valid Unicode (lone surrogates) is rejected here, not by
+    Arrow later."""
+    if not text.isascii():
+        _utf8_length(text)
+    return _encode_str(text)
+
+
 def _json_value(tag: str, value: Any) -> str:
     """One AttributeValue's payload as JSON text. Ordered by how often each tag occurs.
 
@@ -334,7 +343,7 @@ def _json_value(tag: str, value: Any) -> str:
     ``encode_basestring`` (C) rejects a non-string on its own with a TypeError.
     """
     if tag == "S":
-        return _encode_str(value)
+        return _json_str(value)
     if tag == "N":
         return _check_number(value)
     if tag == "M":
@@ -350,7 +359,7 @@ def _json_value(tag: str, value: Any) -> str:
     if tag == "NULL":
         return "null"
     if tag == "SS":
-        return "[" + ",".join([_encode_str(x) for x in _set_items(value, tag)]) + "]"
+        return "[" + ",".join([_json_str(x) for x in _set_items(value, tag)]) + "]"
     if tag == "NS":
         return "[" + ",".join([_check_number(x) for x in _set_items(value, tag)]) + "]"
     if tag == "B":
@@ -396,13 +405,19 @@ def _overflow_json(tag: str, value: Any) -> str:
 # _Overflow with the JSON for the overflow column, or raises _Undecodable. Numbers stay text until build.
 
 
-def _utf8_len_over(text: str, limit: int) -> bool:
-    # A character is at most 4 UTF-8 bytes: most strings are decided without encoding them.
-    return len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
+def _utf8_length(text: str) -> int:
+    """Length in UTF-8 bytes (what Redshift's VARCHAR limit counts); rejects text that is not Unicode."""
+    if text.isascii():
+        return len(text)
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise _Undecodable("S value is not valid Unicode (lone surrogate)") from None
 
 
 def _truncate_utf8(text: str, limit: int) -> str:
-    return text.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
+    """The longest prefix of at most ``limit`` UTF-8 bytes that ends on a character boundary."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
 @dataclass
@@ -556,6 +571,7 @@ class _Decoder:
         overflow: list[str] | None = None
         added: list[Column] = []
         widened: list[tuple[Column, ColumnType]] = []
+        truncated = 0
         try:
             for attribute, av in image.items():
                 try:
@@ -574,6 +590,7 @@ class _Decoder:
                             )
                         if type(attribute) is not str:
                             raise _Undecodable("attribute name is not a string")
+                        _utf8_length(attribute)
                         new_type = _infer_type(tag, value)
                         if new_type is None:  # NULL: no column until the attribute has a value
                             continue
@@ -585,7 +602,7 @@ class _Decoder:
                     # Fast paths for the common cases; everything else (and every doubt) goes to `convert`.
                     if tag == fast_tag:
                         if fast_tag == "S":
-                            if type(value) is str and len(value) <= fast_check:
+                            if type(value) is str and len(value) <= fast_check and value.isascii():
                                 converted = value
                             else:
                                 converted = convert(column, tag, value)
@@ -607,7 +624,6 @@ class _Decoder:
                         if overflow is None:
                             overflow = []
                         overflow.append(_encode_str(attribute) + ":" + over.json_text)
-                        self.result.overflow_values += 1
                         continue
                     widened.append((column, column.type))
                     column.type = widened_type
@@ -618,7 +634,7 @@ class _Decoder:
                     if overflow is None:
                         overflow = []
                     overflow.append(_encode_str(attribute) + ":" + _encode_str(value))
-                    self.result.truncated_values += 1
+                    truncated += 1
                 except _Undecodable as exc:
                     raise _Undecodable(f"attribute {str(attribute)[:60]!r}: {exc}") from None
                 filled = len(column_values)
@@ -635,7 +651,11 @@ class _Decoder:
                 del values[column.name]
             batch.plan = {a: _plan_entry(e[0], e[1]) for a, e in plan.items() if a in schema.by_attribute}
             raise
-        return ("{" + ",".join(overflow) + "}") if overflow else None, added, widened
+        if overflow:
+            self.result.overflow_values += len(overflow) - truncated
+            self.result.truncated_values += truncated
+            return "{" + ",".join(overflow) + "}", added, widened
+        return None, added, widened
 
     # -- build ---------------------------------------------------------------------------------------
 
@@ -721,7 +741,7 @@ def _conv_varchar(column: Column, tag: str, value: Any) -> Any:
     if tag == "S":
         if type(value) is not str:
             raise _Undecodable("S value is not a string")
-        if _utf8_len_over(value, column.type.length):
+        if _utf8_length(value) > column.type.length:
             raise _Truncated(_truncate_utf8(value, column.type.length))
         return value
     if tag == "N":

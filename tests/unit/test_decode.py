@@ -1,0 +1,399 @@
+"""Decoding Streams records into lake rows: types, CDC semantics, view types, routing, hostile input."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import load_event
+from thermocline import decode_stream_records
+from thermocline.contracts import load_contracts, parse_contracts
+from thermocline.decode import RecordDecodeError, decode_batch
+from thermocline.parquet import read_lake_metadata, to_parquet_bytes
+from thermocline.schema import TableSchema
+
+ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/Example-Table/stream/2026-01-01T00:00:00.000"
+_seq = [10**20]
+
+
+def record(
+    image: dict[str, Any] | None,
+    *,
+    name: str = "INSERT",
+    keys: dict[str, Any] | None = None,
+    old: dict[str, Any] | None = None,
+    arn: str = ARN,
+    view: str = "NEW_AND_OLD_IMAGES",
+    when: Any = 1_764_000_000,
+    seq: str | None = None,
+    ttl: bool = False,
+) -> dict[str, Any]:
+    _seq[0] += 1
+    body: dict[str, Any] = {
+        "Keys": keys or {"id": (image or old or {}).get("id", {"S": "k"})},
+        "SequenceNumber": seq or str(_seq[0]),
+        "SizeBytes": 10,
+        "StreamViewType": view,
+        "ApproximateCreationDateTime": when,
+    }
+    if image is not None:
+        body["NewImage"] = image
+    if old is not None:
+        body["OldImage"] = old
+    out = {
+        "eventID": "e",
+        "eventName": name,
+        "eventSource": "aws:dynamodb",
+        "eventSourceARN": arn,
+        "dynamodb": body,
+    }
+    if ttl:
+        out["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    return out
+
+
+def one_table(records: list[dict[str, Any]], contracts: Any = None) -> pa.Table:
+    tables = decode_stream_records(records, contracts)
+    assert len(tables) == 1, tables.keys()
+    return next(iter(tables.values()))
+
+
+def roundtrip(table: pa.Table) -> pa.Table:
+    return pq.read_table(io.BytesIO(to_parquet_bytes(table)))
+
+
+# ------------------------------------------------------------------------------------------------- types
+
+
+def test_every_dynamodb_type_survives_parquet_exactly() -> None:
+    (row,) = roundtrip(one_table(load_event("dynamodb-all-types.json")["Records"])).to_pylist()
+    assert row["s"] == "héllo, wörld ✓"
+    assert row["n_int"] == 42
+    assert row["n_neg"] == -9223372036854775808
+    assert row["b"] == b"\xde\xad\xbe\xef"
+    assert row["bool"] is False
+    assert json.loads(row["m"]) == {"nested": {"deeper": [1, "two", {}, [], None]}}
+    assert json.loads(row["l"], parse_float=Decimal) == [["a"], [Decimal("1.5"), 2], ["AAE="]]
+    assert sorted(json.loads(row["ss"])) == ["green", "red"]
+    assert json.loads(row["ns"], parse_float=Decimal) == [1, Decimal("10.25"), -3]
+    assert [base64.b64decode(x) for x in json.loads(row["bs"])] == [b"\x01\x02\x03", b"\x04\x05\x06"]
+    assert row["empty_m"] == "{}" and row["empty_l"] == "[]"
+    # DECIMAL(38,18) cannot hold these exactly: they are kept as text, never rounded.
+    assert json.loads(row["_overflow"]) == {
+        "n_dec": "3.14159265358979323846",
+        "n_big": "123456789012345678901234567890123456789012345",
+        "n_tiny": "1E-130",
+    }
+    assert row["n_dec"] is None and row["n_big"] is None
+    # NULL is no value, and an attribute only ever NULL gets no column.
+    assert "nul" not in row
+
+
+def test_numbers_are_never_floats_and_keep_their_scale_from_the_contract() -> None:
+    contracts = load_contracts(None)
+    arn = "arn:aws:dynamodb:us-east-1:1:table/thermocline-store/stream/x"
+    keys = {"pk": {"S": "USER#1"}, "sk": {"S": "ORDER#1"}}
+    recs = [
+        record({**keys, "total": {"N": "150"}}, keys=keys, arn=arn),  # 150.00 normalised by DynamoDB
+        record({**keys, "total": {"N": "0.1"}}, keys=keys, arn=arn),
+        record({**keys, "total": {"N": "9999999999.99"}}, keys=keys, arn=arn),
+    ]
+    orders = roundtrip(decode_stream_records(recs, contracts)["orders"])
+    assert orders.schema.field("total").type == pa.decimal128(12, 2)
+    assert orders.column("total").to_pylist() == [
+        Decimal("150.00"),
+        Decimal("0.10"),
+        Decimal("9999999999.99"),
+    ]
+
+
+def test_a_number_column_widens_from_bigint_to_decimal_without_touching_earlier_rows() -> None:
+    result = decode_batch(
+        [record({"id": {"S": "a"}, "n": {"N": "7"}}), record({"id": {"S": "b"}, "n": {"N": "2.5"}})]
+    )
+    table = roundtrip(result.tables["example_table"].arrow)
+    assert table.column("n").to_pylist() == [Decimal("7"), Decimal("2.5")]
+    assert read_lake_metadata(table)["columns"]["n"] == "DECIMAL(38,18)"
+    assert result.widened == [("example_table", "n", "DECIMAL(38,18)")]
+
+
+def test_integers_beyond_bigint_become_decimal_38_0_and_beyond_38_digits_text() -> None:
+    big = "1" + "0" * 25
+    huge = "9" * 39
+    (row,) = one_table([record({"id": {"S": "a"}, "big": {"N": big}, "huge": {"N": huge}})]).to_pylist()
+    assert row["big"] == Decimal(big)
+    # 39 nines: pyarrow's cast would wrap around to a negative number; we keep the text instead.
+    assert json.loads(row["_overflow"]) == {"huge": huge}
+
+
+def test_a_type_conflict_lands_in_overflow_with_the_original_value() -> None:
+    recs = [
+        record({"id": {"S": "a"}, "zip": {"N": "2134"}}),
+        record({"id": {"S": "b"}, "zip": {"M": {"x": {"S": "y"}}}}),
+    ]
+    table = one_table(recs)
+    assert table.column("zip").to_pylist() == [2134, None]
+    assert [json.loads(x) if x else None for x in table.column("_overflow").to_pylist()] == [
+        None,
+        {"zip": {"x": "y"}},
+    ]
+
+
+def test_strings_longer_than_redshift_varchar_are_truncated_and_kept_whole_in_overflow() -> None:
+    long = "ab€" * 30_000  # 150,000 UTF-8 bytes
+    (row,) = one_table([record({"id": {"S": "a"}, "text": {"S": long}})]).to_pylist()
+    assert len(row["text"].encode()) <= 65_535
+    assert long.startswith(row["text"])
+    assert json.loads(row["_overflow"]) == {"text": long}
+
+
+def test_binary_from_boto3_bytes_and_from_lambda_base64_is_the_same() -> None:
+    from_lambda = one_table([record({"id": {"S": "a"}, "b": {"B": base64.b64encode(b"\x00\xff").decode()}})])
+    from_boto3 = one_table([record({"id": {"S": "a"}, "b": {"B": b"\x00\xff"}})])
+    assert from_lambda.column("b").to_pylist() == from_boto3.column("b").to_pylist() == [b"\x00\xff"]
+
+
+# --------------------------------------------------------------------------------------------------- CDC
+
+
+def test_cdc_columns_follow_the_lake_contract() -> None:
+    table = roundtrip(one_table(load_event("dynamodb-update.json")["Records"]))
+    assert table.column("_op").to_pylist() == ["I", "U", "D"]
+    assert table.column("_seq").to_pylist() == [
+        s.rjust(40, "0")
+        for s in (
+            "4421584500000000017450439091",
+            "4421584500000000017450439092",
+            "4421584500000000017450439093",
+        )
+    ]
+    assert all(len(s) == 40 for s in table.column("_seq").to_pylist())
+    assert table.column("_event_time").to_pylist()[0] == datetime(2015, 4, 9, tzinfo=UTC)
+    assert table.schema.field("_event_time").type == pa.timestamp("us", tz="UTC")
+    assert table.column("_source").to_pylist() == ["dynamodb:ExampleTableWithStream"] * 3
+    assert table.column("_ttl_expired").to_pylist() == [False, False, False]
+    # The delete carries its old image, so a soft delete keeps the last known values.
+    assert table.column("message").to_pylist() == [
+        "New item!",
+        "This item has changed",
+        "This item has changed",
+    ]
+
+
+def test_sequence_number_padding_makes_text_order_numeric_order() -> None:
+    short, long = "9" * 21, "1" + "0" * 39
+    table = one_table([record({"id": {"S": "a"}}, seq=long), record({"id": {"S": "a"}}, seq=short)])
+    seqs = table.column("_seq").to_pylist()
+    assert sorted(seqs) == [seqs[1], seqs[0]]
+
+
+def test_ttl_expiry_is_told_apart_from_a_user_delete() -> None:
+    old = {"id": {"S": "a"}, "expires": {"N": "1700000000"}}
+    table = one_table([record(None, name="REMOVE", old=old, ttl=True), record(None, name="REMOVE", old=old)])
+    assert table.column("_op").to_pylist() == ["D", "D"]
+    assert table.column("_ttl_expired").to_pylist() == [True, False]
+
+
+@pytest.mark.parametrize("view", ["KEYS_ONLY", "OLD_IMAGE"])
+def test_views_without_new_image_write_deletes_and_count_the_changes_they_cannot(view: str) -> None:
+    keys = {"id": {"S": "a"}}
+    old = {"id": {"S": "a"}, "v": {"N": "1"}} if view == "OLD_IMAGE" else None
+    recs = [
+        record(None, keys=keys, view=view),
+        record(None, name="MODIFY", keys=keys, old=old, view=view),
+        record(None, name="REMOVE", keys=keys, old=old, view=view),
+    ]
+    result = decode_batch(recs)
+    table = result.tables["example_table"].arrow
+    assert table.column("_op").to_pylist() == ["D"]
+    assert table.column("id").to_pylist() == ["a"]
+    assert [(t, v) for t, v, _ in result.imageless] == [("example_table", view)] * 2
+    assert not result.rejects
+
+
+def test_new_image_view_writes_inserts_and_updates_and_deletes_by_key() -> None:
+    keys = {"id": {"S": "a"}}
+    recs = [
+        record({"id": {"S": "a"}, "v": {"N": "1"}}, view="NEW_IMAGE"),
+        record({"id": {"S": "a"}, "v": {"N": "2"}}, name="MODIFY", view="NEW_IMAGE"),
+        record(None, name="REMOVE", keys=keys, view="NEW_IMAGE"),
+    ]
+    table = one_table(recs)
+    assert table.column("_op").to_pylist() == ["I", "U", "D"]
+    assert table.column("v").to_pylist() == [1, 2, None]
+
+
+def test_event_times_in_every_shape_lambda_and_sdks_deliver() -> None:
+    expected = datetime(2023, 9, 6, 10, 45, 55, tzinfo=UTC)
+    for when in (1693997155, 1693997155.0, "2023-09-06T10:45:55Z", expected, "1693997155"):
+        table = one_table([record({"id": {"S": "a"}}, when=when)])
+        assert table.column("_event_time").to_pylist() == [expected], when
+    assert one_table([record({"id": {"S": "a"}}, when=None)]).column("_event_time").to_pylist() == [None]
+
+
+# ------------------------------------------------------------------------------------------------ routing
+
+
+def test_default_routing_names_tables_after_the_source_table() -> None:
+    tables = decode_stream_records(load_event("dynamodb-powertools.json"))
+    assert sorted(tables) == ["eventsource_arn", "source_arn"]
+    assert sorted(decode_stream_records(load_event("dynamodb-update.json"))) == ["exampletablewithstream"]
+
+
+def test_the_demo_contract_splits_the_single_table_design() -> None:
+    tables = decode_stream_records(load_event("dynamodb-store.json"), load_contracts(None))
+    assert sorted(tables) == ["order_lines", "orders", "thermocline_store", "user_profiles", "users"]
+    users = read_lake_metadata(tables["users"])
+    assert users["columns"]["created_at"] == "TIMESTAMP"
+    assert users["columns"]["marketing_opt_in"] == "BOOLEAN"
+    assert tables["users"].column("created_at").to_pylist() == [datetime(2026, 11, 20, 9, 15, tzinfo=UTC)]
+    lines = tables["order_lines"]
+    assert lines.column("unit_price").to_pylist() == [Decimal("49.50"), Decimal("51.00"), Decimal("51.00")]
+    assert lines.column("_op").to_pylist() == ["I", "I", "D"]
+    orders = read_lake_metadata(tables["orders"])
+    assert orders["primary_key"] == ["pk", "sk"] and orders["sort_key"] == ["created_at"]
+    assert orders["dist_key"] == "pk"
+
+
+def test_a_remove_under_keys_only_reaches_the_table_its_insert_went_to() -> None:
+    arn = "arn:aws:dynamodb:us-east-1:1:table/prod-store/stream/x"
+    keys = {"pk": {"S": "USER#9"}, "sk": {"S": "ORDER#77#LINE#002"}}
+    tables = decode_stream_records(
+        [record(None, name="REMOVE", keys=keys, arn=arn, view="KEYS_ONLY")], load_contracts(None)
+    )
+    assert list(tables) == ["order_lines"]
+
+
+def test_unmatched_items_of_a_contracted_table_use_the_unmatched_target() -> None:
+    contracts = parse_contracts(
+        {
+            "version": 1,
+            "sources": [
+                {
+                    "table": "Example-*",
+                    "unmatched": "other",
+                    "routes": [{"target": "a", "match": {"id": "A#*"}}],
+                }
+            ],
+        }
+    )
+    tables = decode_stream_records([record({"id": {"S": "A#1"}}), record({"id": {"S": "B#1"}})], contracts)
+    assert {t: tables[t].num_rows for t in tables} == {"a": 1, "other": 1}
+
+
+# --------------------------------------------------------------------------------------- names and schema
+
+
+def test_hostile_unicode_long_and_case_colliding_names_get_safe_stable_columns() -> None:
+    image = {
+        "id": {"S": "a"},
+        "Email": {"S": "upper"},
+        "email": {"S": "lower"},
+        'x"; DROP TABLE users; --': {"S": "sql"},
+        "名前": {"S": "kanji"},
+        "_op": {"S": "not the op"},
+        "a" * 300: {"S": "long"},
+    }
+    result = decode_batch([record(image)])
+    table = result.tables["example_table"].arrow
+    meta = read_lake_metadata(table)
+    assert meta["attributes"] == {
+        "id": "id",
+        "email": "Email",
+        "email_2": "email",
+        "x_drop_table_users_": 'x"; DROP TABLE users; --',
+        "_": "名前",
+        "_op_2": "_op",
+        next(c for c in meta["attributes"] if c.startswith("aaa")): "a" * 300,
+    }
+    assert table.column("_op").to_pylist() == ["I"]
+    assert table.column("_op_2").to_pylist() == ["not the op"]
+    assert all(len(c.encode()) <= 127 for c in table.column_names)
+    # Every column name works in real SQL once quoted.
+    con = duckdb.connect()
+    con.register("t", roundtrip(table))
+    assert con.execute('SELECT "x_drop_table_users_", "_" FROM t').fetchall() == [("sql", "kanji")]
+
+
+def test_a_recorded_mapping_is_never_renamed_by_a_later_batch() -> None:
+    first = decode_batch([record({"id": {"S": "a"}, "email": {"S": "x"}})])
+    schemas = first.schemas
+    second = decode_batch(
+        [record({"id": {"S": "a"}, "Email": {"S": "y"}, "email": {"S": "z"}})], schemas=schemas
+    )
+    table = second.tables["example_table"].arrow
+    assert table.column("email").to_pylist() == ["z"]
+    assert table.column("email_2").to_pylist() == ["y"]
+    assert schemas["example_table"].columns.keys() == {"id", "email"}  # the input is not modified
+
+
+def test_a_recorded_schema_round_trips_through_json() -> None:
+    result = decode_batch(load_event("dynamodb-all-types.json")["Records"])
+    schema = result.schemas["example_types"]
+    again = TableSchema.from_json(json.loads(json.dumps(schema.to_json())))
+    assert again.same_as(schema)
+
+
+# ---------------------------------------------------------------------------------------- hostile input
+
+
+def test_poison_records_are_rejected_with_reasons_and_do_not_block_the_batch() -> None:
+    result = decode_batch(load_event("dynamodb-poison-record.json")["Records"])
+    assert [r.index for r in result.rejects] == [1, 2, 3]
+    assert "unknown DynamoDB type tag 'X'" in result.rejects[0].reason
+    assert "not a number" in result.rejects[1].reason
+    assert result.tables["example_table"].arrow.column("v").to_pylist() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda r: r.update(eventName="UPSERT"), "unknown eventName"),
+        (lambda r: r["dynamodb"].update(SequenceNumber="12ab"), "SequenceNumber"),
+        (lambda r: r["dynamodb"].pop("Keys"), "no Keys"),
+        (lambda r: r.pop("eventSourceARN"), "eventSourceARN"),
+        (lambda r: r["dynamodb"]["NewImage"].update(v={"S": "a", "N": "1"}), "not a DynamoDB AttributeValue"),
+        (lambda r: r["dynamodb"]["NewImage"].update(v={"N": "NaN"}), "not a number"),
+        (lambda r: r["dynamodb"]["NewImage"].update(v={"B": "***"}), "base64"),
+        (lambda r: r["dynamodb"]["NewImage"].update(v={"S": "\ud800"}), "Unicode"),
+        (lambda r: r["dynamodb"]["NewImage"].update(v={"M": {"x": {"Q": 1}}}), "unknown DynamoDB type tag"),
+        (lambda r: r["dynamodb"]["NewImage"].update(v={"L": [{"S": "\udfff"}]}), "Unicode"),
+        (lambda r: r["dynamodb"].update(ApproximateCreationDateTime="yesterday"), "not a time"),
+    ],
+)
+def test_malformed_records_are_rejected_and_leave_no_trace(mutate: Any, reason: str) -> None:
+    good = record({"id": {"S": "g"}, "v": {"S": "ok"}})
+    bad = record({"id": {"S": "b"}, "w": {"S": "new column from a bad record"}})
+    mutate(bad)
+    result = decode_batch([good, bad])
+    assert len(result.rejects) == 1 and reason in result.rejects[0].reason, result.rejects
+    table = result.tables["example_table"].arrow
+    assert table.column("id").to_pylist() == ["g"]
+    assert "w" not in table.column_names
+
+
+def test_the_public_decoder_raises_rather_than_dropping_a_record() -> None:
+    with pytest.raises(RecordDecodeError, match="record 1 .*unknown DynamoDB type tag"):
+        decode_stream_records(load_event("dynamodb-poison-record.json")["Records"])
+    with pytest.raises(RecordDecodeError, match="Records"):
+        decode_stream_records({"detail": {}})
+
+
+def test_decoding_is_deterministic_byte_for_byte() -> None:
+    records = load_event("dynamodb-store.json")["Records"]
+    contracts = load_contracts(None)
+    a = {t: to_parquet_bytes(x) for t, x in decode_stream_records(records, contracts).items()}
+    b = {
+        t: to_parquet_bytes(x)
+        for t, x in decode_stream_records(json.loads(json.dumps(records)), contracts).items()
+    }
+    assert a == b
