@@ -7,11 +7,11 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 import pytest
+
+from tests.integration.load_fixtures import ORDERS_COLUMNS, SourceModel, put_lake_file, warehouse_rows
 from thermocline import aws, warehouse
 from thermocline.services.warehouse_load import handle_load_event, load_files
 from thermocline.settings import WarehouseLoadSettings
-
-from tests.integration.load_fixtures import ORDERS_COLUMNS, SourceModel, put_lake_file, warehouse_rows
 
 pytestmark = pytest.mark.moto
 BUCKET = "lake"
@@ -90,3 +90,18 @@ def test_replayed_files_are_skipped_by_the_ledger(s3, settings, wh):
     again = load_files([key, key], settings=settings, warehouse=wh, s3_client=s3)
     assert (first.loaded, again.loaded, again.skipped) == ([key], [], [key])
     assert warehouse_rows(wh, "orders", ORDERS_COLUMNS) == src.expected()
+
+
+def test_loads_too_large_for_one_statement_are_split(s3, settings, wh, monkeypatch):
+    # Shrink the statement limit so six ordinary files cannot share one ledger INSERT.
+    monkeypatch.setattr("thermocline.services.warehouse_load._MAX_STATEMENT_BYTES", 1000)
+    src = SourceModel(seed=12)
+    keys = [
+        put_lake_file(s3, BUCKET, "orders", ORDERS_COLUMNS, batch, shard=f"shardId-{i}")
+        for i, batch in enumerate(src.batches(src.random_changes(60, keys=20), 10))
+    ]
+    report = load_files(keys, settings=settings, warehouse=wh, s3_client=s3)
+    assert sorted(report.loaded) == sorted(keys)
+    assert warehouse_rows(wh, "orders", ORDERS_COLUMNS) == src.expected()
+    loads = wh.query("SELECT COUNT(DISTINCT load_id) FROM thermocline.load_ledger").rows[0][0]
+    assert 1 < loads <= len(keys)

@@ -117,10 +117,16 @@ def test_super_is_json_parsed_into_the_target_and_identifiers_are_quoted():
 
 def test_ledger_records_every_file_once_with_literals_escaped():
     ledger = next(s for s in _load() if "load_ledger" in s)
-    assert "'cdc/orders/dt=2026-11-01/a''b.parquet'" in ledger
-    assert ledger.count("WHERE NOT EXISTS") == len(FILES)
-    assert ", 123, 4, 'l1', GETDATE(), NULL" in ledger
-    assert ", 9, NULL, 'l1'," in ledger
+    assert "CAST('cdc/orders/dt=2026-11-01/a''b.parquet' AS VARCHAR(1024)) AS file_key" in ledger
+    assert "SELECT 'cdc/orders/b.parquet', 'loaded', 9, NULL, NULL" in ledger
+    assert ledger.count("WHERE NOT EXISTS") == 1
+    assert ledger.count("cdc/orders/b.parquet") == 1
+    big = [
+        LedgerEntry(f"cdc/orders/dt=2026-11-01/shardId-{i:020d}-{'9' * 40}-{'9' * 40}.parquet", 1, 1)
+        for i in range(200)
+    ]
+    statements = merge_sql.load_sql(SPEC, manifest_url="s3://lake/m", files=big, load_id="l")
+    assert max(len(s.encode()) for s in statements) < 100 * 1024
 
 
 def test_soft_deletes_flag_instead_of_deleting():

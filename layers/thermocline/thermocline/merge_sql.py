@@ -319,20 +319,30 @@ def _stage(spec: TableSpec, manifest_url: str, iam_role: str | None) -> list[str
 
 
 def _ledger_insert(spec: TableSpec, files: Sequence[LedgerEntry], load_id: str) -> str:
+    """One INSERT for all files; each key appears once, so 200 files stay far below 100 KB of SQL."""
     ledger = _ledger()
-    selects = []
-    for entry in files:
-        rows = "NULL" if entry.row_count is None else str(int(entry.row_count))
+    rows = []
+    for i, entry in enumerate(files):
+        count = "NULL" if entry.row_count is None else str(int(entry.row_count))
         reason = "NULL" if entry.reason is None else sql_literal(entry.reason[:4096])
-        key = sql_literal(entry.key)
-        selects.append(
-            f"SELECT {key}, {sql_literal(spec.table)}, {sql_literal(entry.status)}, "
-            f"{int(entry.content_length)}, {rows}, {sql_literal(load_id)}, GETDATE(), {reason} "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {ledger} WHERE file_key = {key})"
-        )
+        values = [
+            sql_literal(entry.key),
+            sql_literal(entry.status),
+            str(int(entry.content_length)),
+            count,
+            reason,
+        ]
+        if i == 0:
+            # The first row names and types the columns for every engine (a bare NULL has no type).
+            types = ["VARCHAR(1024)", "VARCHAR(16)", "BIGINT", "BIGINT", "VARCHAR(4096)"]
+            names = ["file_key", "status", "content_length", "row_count", "reason"]
+            values = [f"CAST({v} AS {t}) AS {n}" for v, t, n in zip(values, types, names, strict=True)]
+        rows.append("SELECT " + ", ".join(values))
     return (
-        f"INSERT INTO {ledger} (file_key, table_name, status, content_length, row_count, load_id, "
-        f"loaded_at, reason) " + " UNION ALL ".join(selects)
+        f"INSERT INTO {ledger} (file_key, table_name, status, content_length, row_count, load_id, loaded_at, reason) "
+        f"SELECT f.file_key, {sql_literal(spec.table)}, f.status, f.content_length, f.row_count, "
+        f"{sql_literal(load_id)}, GETDATE(), f.reason FROM ({' UNION ALL '.join(rows)}) AS f "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {ledger} WHERE {ledger}.file_key = f.file_key)"
     )
 
 

@@ -49,6 +49,9 @@ __all__ = [
 ]
 
 _FOOTER_PROBE = 64 * 1024
+# The Redshift Data API refuses statements over 100 KB; every engine gets the same, portable loads.
+_MAX_STATEMENT_BYTES = 100 * 1024
+_LEDGER_LOOKUP_KEYS = 200
 _RETRY_BASE_SECONDS = 0.5
 
 
@@ -187,8 +190,8 @@ def _retrying(settings: WarehouseLoadSettings, what: str, fn: Any) -> Any:
 
 def _ledger_status(warehouse: Warehouse, keys: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for start in range(0, len(keys), 500):
-        result = warehouse.query(merge_sql.ledger_lookup_sql(keys[start : start + 500]))
+    for start in range(0, len(keys), _LEDGER_LOOKUP_KEYS):
+        result = warehouse.query(merge_sql.ledger_lookup_sql(keys[start : start + _LEDGER_LOOKUP_KEYS]))
         found.update({str(row[0]): str(row[1]) for row in result.rows})
     return found
 
@@ -292,6 +295,12 @@ def _load_chunk(
             iam_role=settings.copy_iam_role,
             delete_mode=settings.delete_mode,
         )
+        if len(pending) > 1 and max(len(sql.encode()) for sql in statements) > _MAX_STATEMENT_BYTES:
+            # Very long keys or very many files: two smaller loads instead of one the Data API refuses.
+            half = len(pending) // 2
+            _load_chunk(warehouse, s3_client, settings, pending[:half], report)
+            _load_chunk(warehouse, s3_client, settings, pending[half:], report)
+            return
         try:
             warehouse.execute(statements)
         except TransientLoadError as exc:
