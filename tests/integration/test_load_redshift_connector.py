@@ -6,14 +6,14 @@ import random
 from urllib.parse import urlsplit
 
 import pytest
-from thermocline import aws, warehouse
-from thermocline.services.warehouse_load import load_files
-from thermocline.settings import WarehouseLoadSettings
-from thermocline.warehouse import TerminalLoadError
-from thermocline.warehouse.redshift_connector import RedshiftConnectorWarehouse
 
 from tests.integration.load_fixtures import ORDERS_COLUMNS, SourceModel, put_lake_file, warehouse_rows
 from tests.integration.redshift_shim import RedshiftShim
+from thermocline import aws, warehouse
+from thermocline.services.warehouse_load import load_files
+from thermocline.settings import WarehouseLoadSettings
+from thermocline.warehouse import BadDataError, TerminalLoadError
+from thermocline.warehouse.redshift_connector import RedshiftConnectorWarehouse
 
 pytestmark = [pytest.mark.postgres, pytest.mark.moto]
 BUCKET = "lake"
@@ -79,5 +79,44 @@ def test_bad_json_is_quarantined_and_sql_errors_are_terminal(shim_url, s3):
             wh.execute(["DELETE FROM no_such_table"])
         # The failed transaction was rolled back; the connection is usable.
         assert wh.query("SELECT COUNT(*) FROM orders").rows == [(len(src.state),)]
+    finally:
+        wh.close()
+
+
+def test_native_copy_failure_reads_sys_load_error_detail(shim_url, postgres_dsn):
+    """Native mode sends Redshift SQL untranslated. PostgreSQL stands in for the two Redshift objects the
+    error path reads: ``pg_last_copy_id()`` (here a sequence: every call is a newer COPY) and the
+    ``sys_load_error_detail`` view. PostgreSQL rejects the COPY itself, as Redshift rejects bad data."""
+    import psycopg
+
+    url, _ = shim_url
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE copy_ids")
+        conn.execute(
+            "CREATE FUNCTION pg_last_copy_id() RETURNS bigint AS $$ SELECT nextval('copy_ids') $$ LANGUAGE sql"
+        )
+        conn.execute(
+            "CREATE TABLE sys_load_error_detail (query_id bigint, start_time timestamp, file_name char(256), "
+            "line_number bigint, column_name char(127), error_message char(512))"
+        )
+        conn.execute(
+            "INSERT INTO sys_load_error_detail VALUES (2, now(), 's3://lake/cdc/orders/a.parquet', 7, 'total', "
+            "'Overflow for NUMERIC(38,2)'), (1, now(), 's3://lake/cdc/orders/old.parquet', 1, 'pk', 'stale')"
+        )
+    wh = warehouse.connect(url.replace("dialect=postgres", "dialect=redshift"))
+    try:
+        with pytest.raises(BadDataError) as caught:
+            wh.execute(
+                [
+                    "CREATE TEMP TABLE stage (total DECIMAL(38,2))",
+                    "COPY stage FROM 's3://lake/_manifests/orders/x.manifest' IAM_ROLE default "
+                    "FORMAT AS PARQUET SERIALIZETOJSON MANIFEST",
+                ]
+            )
+        assert [str(d) for d in caught.value.details] == [
+            "s3://lake/cdc/orders/a.parquet, line 7, column total: Overflow for NUMERIC(38,2)"
+        ]
+        # The failed transaction left nothing behind.
+        assert wh.query("SELECT COUNT(*) FROM pg_tables WHERE tablename = 'stage'").rows == [(0,)]
     finally:
         wh.close()

@@ -116,11 +116,17 @@ class RedshiftConnectorWarehouse:
 
     def execute(self, statements: Sequence[str]) -> None:
         current = ""
+        copy_before: int | None = None
         try:
             cursor = self._conn.cursor()
             for sql in statements:
                 current = sql
                 log_statement(self.dialect, sql)
+                if self.dialect == "redshift" and parse_copy(sql) is not None:
+                    # pg_last_copy_id() names the session's last COPY; remembering it first tells a COPY
+                    # that failed on data (new id) from one that never ran (same id, details not its own).
+                    cursor.execute("SELECT pg_last_copy_id()")
+                    copy_before = int(cursor.fetchone()[0])
                 self._run(cursor, sql)
             self._conn.commit()
         except WarehouseError:
@@ -132,7 +138,7 @@ class RedshiftConnectorWarehouse:
                 raise
             error = classify(exc, "load")
             if self.dialect == "redshift" and parse_copy(current) is not None:
-                details = self._load_errors()
+                details = self._load_errors(copy_before)
                 if details:
                     raise BadDataError(f"COPY failed: {exc}", details=details) from exc
             raise error from exc
@@ -182,10 +188,13 @@ class RedshiftConnectorWarehouse:
                     ) from exc
                 raise error from exc
 
-    def _load_errors(self) -> list[LoadErrorDetail]:
+    def _load_errors(self, copy_before: int | None) -> list[LoadErrorDetail]:
+        """``sys_load_error_detail`` rows of the COPY that just failed (after the rollback)."""
         try:
-            copy_id = self._simple("SELECT pg_last_copy_id()").fetchone()[0]
-            result = self.query(load_error_detail_sql(int(copy_id)))
+            copy_id = int(self._simple("SELECT pg_last_copy_id()").fetchone()[0])
+            if copy_id < 0 or copy_id == copy_before:
+                return []
+            result = self.query(load_error_detail_sql(copy_id))
         except (redshift_connector.Error, WarehouseError, TypeError, ValueError) as exc:
             logger.warning("could not read sys_load_error_detail", error=str(exc))
             return []
