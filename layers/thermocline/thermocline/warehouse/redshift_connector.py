@@ -126,7 +126,8 @@ class RedshiftConnectorWarehouse:
                     # pg_last_copy_id() names the session's last COPY; remembering it first tells a COPY
                     # that failed on data (new id) from one that never ran (same id, details not its own).
                     cursor.execute("SELECT pg_last_copy_id()")
-                    copy_before = int(cursor.fetchone()[0])
+                    row = cursor.fetchone()
+                    copy_before = int(row[0]) if row else None
                 self._run(cursor, sql)
             self._conn.commit()
         except WarehouseError:
