@@ -363,6 +363,7 @@ def test_poison_records_are_rejected_with_reasons_and_do_not_block_the_batch() -
         (lambda r: r.pop("eventSourceARN"), "eventSourceARN"),
         (lambda r: r["dynamodb"]["NewImage"].update(v={"S": "a", "N": "1"}), "not a DynamoDB AttributeValue"),
         (lambda r: r["dynamodb"]["NewImage"].update(v={"N": "NaN"}), "not a number"),
+        (lambda r: r["dynamodb"]["NewImage"].update(v={"M": {"n": {"N": "١٢"}}}), "not a number"),
         (lambda r: r["dynamodb"]["NewImage"].update(v={"B": "***"}), "base64"),
         (lambda r: r["dynamodb"]["NewImage"].update(v={"S": "\ud800"}), "Unicode"),
         (lambda r: r["dynamodb"]["NewImage"].update(v={"M": {"x": {"Q": 1}}}), "unknown DynamoDB type tag"),

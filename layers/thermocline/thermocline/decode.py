@@ -63,7 +63,7 @@ _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 _ARN_TABLE = re.compile(r":table/([^/]+)")
 _DIGITS = re.compile(r"[0-9]{1,40}")
 _encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C encoder, no ASCII escaping
-_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 class RecordDecodeError(ValueError):
@@ -312,11 +312,7 @@ def _json_map(value: Any) -> str:
     return (
         "{"
         + ",".join(
-            [
-                _json_str(k) + ":" + _json_value(t, x)
-                for k, av in value.items()
-                for ((t, x),) in (av.items(),)
-            ]
+            [_json_str(k) + ":" + _json_value(t, x) for k, av in value.items() for ((t, x),) in (av.items(),)]
         )
         + "}"
     )
@@ -734,7 +730,7 @@ def _null_or_overflow(tag: str, value: Any) -> None:
     raise _Overflow(_overflow_json(tag, value))
 
 
-_PLAIN_SMALL_INT = re.compile(r"-?\d{1,18}")
+_PLAIN_SMALL_INT = re.compile(r"-?\d{1,18}", re.ASCII)
 
 
 def _conv_varchar(column: Column, tag: str, value: Any) -> Any:
@@ -824,10 +820,10 @@ def _decimal_pattern(precision: int, scale: int) -> re.Pattern[str]:
     int_digits = precision - scale
     whole = "0" if int_digits == 0 else f"(?:0|[1-9]\\d{{0,{int_digits - 1}}})"
     frac = f"(?:\\.\\d{{1,{scale}}})?" if scale else ""
-    return re.compile(f"-?{whole}{frac}")
+    return re.compile(f"-?{whole}{frac}", re.ASCII)
 
 
-_FAST_BIGINT = re.compile(r"-?(?:0|[1-9]\d{0,17})").fullmatch
+_FAST_BIGINT = re.compile(r"-?(?:0|[1-9]\d{0,17})", re.ASCII).fullmatch
 
 
 def _plan_entry(column: Column, values: list[Any]) -> tuple[Column, list[Any], Any, str, Any]:

@@ -161,8 +161,9 @@ class NumberShape:
         return INT64_MIN <= int(self.integer_text) <= INT64_MAX
 
 
-_PLAIN_NUMBER = re.compile(r"(-?)(\d+)(?:\.(\d+))?")
-_ANY_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# re.ASCII: Python's \d also matches digits of other scripts, which are not DynamoDB numbers.
+_PLAIN_NUMBER = re.compile(r"(-?)(\d+)(?:\.(\d+))?", re.ASCII)
+_ANY_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def number_shape(text: str) -> NumberShape:
