@@ -14,12 +14,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from tests.conftest import ROOT, load_event
 from thermocline.aws import client
 from thermocline.parquet import read_lake_metadata
 from thermocline.services.stream_ingest import handle_stream_event
 from thermocline.settings import StreamIngestSettings
-
-from tests.conftest import ROOT, load_event
 
 pytestmark = pytest.mark.moto
 
@@ -177,3 +177,130 @@ def test_the_lambda_handler_runs_every_sample_event(aws_env: str, monkeypatch: p
     for path in sorted(Path(ROOT / "events").glob("dynamodb-*.json")):
         assert app.lambda_handler(json.loads(path.read_text()), None) == {"batchItemFailures": []}, path.name
     assert keys(s3, "cdc/")
+
+
+def people_batch(seq: int, attrs: dict[str, Any], when: int = 1_700_000_000) -> dict[str, Any]:
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/People/stream/2026-01-01T00:00:00.000"
+    return {
+        "Records": [
+            {
+                "eventName": "INSERT",
+                "eventSourceARN": arn,
+                "dynamodb": {
+                    "Keys": {"id": {"S": f"p{seq}"}},
+                    "NewImage": {"id": {"S": f"p{seq}"}, **attrs},
+                    "SequenceNumber": str(10**20 + seq),
+                    "ApproximateCreationDateTime": when,
+                },
+            }
+        ]
+    }
+
+
+def test_a_concurrent_schema_change_is_merged_never_overwritten(
+    s3: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handle_stream_event(people_batch(1, {"email": {"S": "a@x"}}), settings=settings, s3_client=s3)
+    real_put = s3.put_object
+    raced = []
+
+    def racing_put(**kwargs: Any) -> Any:
+        if kwargs["Key"] == "_schemas/people.json" and not raced:
+            # Another shard's invocation records "Email" first, between our read and our write.
+            raced.append(True)
+            other = handle_stream_event(
+                people_batch(2, {"Email": {"S": "B@X"}}), settings=settings, s3_client=s3
+            )
+            assert other == {"batchItemFailures": []}
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", racing_put)
+    response = handle_stream_event(people_batch(3, {"EMAIL": {"S": "C@X"}}), settings=settings, s3_client=s3)
+
+    assert response == {"batchItemFailures": []}
+    recorded = json.loads(s3.get_object(Bucket=BUCKET, Key="_schemas/people.json")["Body"].read())
+    assert {c: v["attribute"] for c, v in recorded["columns"].items()} == {
+        "id": "id",
+        "email": "email",
+        "email_2": "Email",
+        "email_3": "EMAIL",
+    }
+    newest = read_table(s3, keys(s3, "cdc/people/")[-1])
+    assert newest.column("email_3").to_pylist() == ["C@X"]
+
+
+def test_a_quarantine_that_cannot_be_written_is_retried_not_lost(
+    s3: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    real_put = s3.put_object
+
+    def no_quarantine(**kwargs: Any) -> Any:
+        if kwargs["Key"].startswith("quarantine/"):
+            raise EndpointConnectionError(endpoint_url="http://s3")
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", no_quarantine)
+    event = load_event("dynamodb-poison-record.json")
+    response = handle_stream_event(event, settings=settings, s3_client=s3)
+    first_poison = event["Records"][1]["dynamodb"]["SequenceNumber"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": first_poison}]}
+
+
+def test_an_unreachable_schema_store_retries_the_whole_batch(
+    s3: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    def unavailable(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "try later"}}, "GetObject")
+
+    monkeypatch.setattr(s3, "get_object", unavailable)
+    event = load_event("dynamodb-store.json")
+    response = handle_stream_event(event, settings=settings, s3_client=s3)
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": event["Records"][0]["dynamodb"]["SequenceNumber"]}]
+    }
+    assert not keys(s3, "cdc/")
+
+
+def test_a_batch_across_midnight_writes_one_file_per_event_date(s3: Any, settings: Any) -> None:
+    event = people_batch(1, {"v": {"N": "1"}}, when=1_764_115_199)  # 2025-11-25T23:59:59Z
+    event["Records"] += people_batch(2, {"v": {"N": "2"}}, when=1_764_115_200)["Records"]
+    handle_stream_event(event, settings=settings, s3_client=s3)
+    lake = keys(s3, "cdc/people/")
+    assert [k.split("/")[2] for k in lake] == ["dt=2025-11-25", "dt=2025-11-26"]
+    assert [read_table(s3, k).column("v").to_pylist() for k in lake] == [[1], [2]]
+
+
+def test_metrics_count_records_files_bytes_quarantine_lag_and_missing_images(s3: Any, settings: Any) -> None:
+    from datetime import UTC, datetime
+
+    from aws_lambda_powertools import Metrics
+
+    metrics = Metrics(namespace="ThermoclineTest", service="test")
+    metrics.clear_metrics()
+    event = load_event("dynamodb-poison-record.json")
+    event["Records"] += load_event("dynamodb-keys-only.json")["Records"]
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    handle_stream_event(event, settings=settings, s3_client=s3, metrics=metrics, now=lambda: now)
+    emf = metrics.serialize_metric_set()
+    values = {m["Name"]: sum(emf[m["Name"]]) for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    metrics.clear_metrics()
+    assert values["RecordsReceived"] == 8
+    assert values["RecordsQuarantined"] == 3
+    assert values["ChangesWithoutNewImage"] == 2
+    assert values["LakeFilesWritten"] == 2
+    assert values["RowsWritten"] == 3
+    assert values["LakeBytesWritten"] > 0
+    oldest = min(r["dynamodb"]["ApproximateCreationDateTime"] for r in event["Records"])
+    assert values["IngestLag"] == (int(now.timestamp()) - oldest) * 1000
+
+
+def test_an_event_that_is_not_a_streams_batch_is_refused(s3: Any, settings: Any) -> None:
+    from thermocline.services.stream_ingest import InvalidStreamEventError
+
+    with pytest.raises(InvalidStreamEventError):
+        handle_stream_event({"detail-type": "Scheduled Event"}, settings=settings, s3_client=s3)
+    assert handle_stream_event({"Records": []}, settings=settings, s3_client=s3) == {"batchItemFailures": []}

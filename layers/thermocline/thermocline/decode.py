@@ -115,7 +115,7 @@ class DecodeResult:
     truncated_values: int = 0
     overflow_values: int = 0
     widened: list[tuple[str, str, str]] = field(default_factory=list)  # (table, column, new type)
-    oldest_event_us: int | None = None
+    oldest_event_us: int | None = None  # of every record with a readable event time, for ingest lag
 
 
 # ---------------------------------------------------------------------------------------------- envelope
@@ -492,6 +492,10 @@ class _Decoder:
                 padded = pad_sequence_number(seq_raw)
             when = body.get("ApproximateCreationDateTime")
             event_us = when * 1_000_000 if type(when) is int else _event_time_us(when)
+            if event_us is not None and (
+                self.result.oldest_event_us is None or event_us < self.result.oldest_event_us
+            ):
+                self.result.oldest_event_us = event_us
             arn = record.get("eventSourceARN")
             source_table = self._sources.get(arn) if type(arn) is str else None
             if source_table is None:
@@ -547,10 +551,6 @@ class _Decoder:
             self.result.changed_schemas.add(table)
             for column, _old_type in widened:
                 self.result.widened.append((table, column.name, column.type.sql))
-        if event_us is not None and (
-            self.result.oldest_event_us is None or event_us < self.result.oldest_event_us
-        ):
-            self.result.oldest_event_us = event_us
 
     def _stage(
         self, batch: _Batch, image: Mapping[str, Any]
