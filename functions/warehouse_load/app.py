@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from thermocline import aws, warehouse
 from thermocline.observability import logger, metrics, tracer
 from thermocline.services.warehouse_load import handle_load_event

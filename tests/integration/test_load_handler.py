@@ -9,10 +9,6 @@ from types import SimpleNamespace
 from urllib.parse import unquote_plus
 
 import pytest
-from thermocline import aws, warehouse
-from thermocline.services.warehouse_load import handle_load_event
-from thermocline.settings import WarehouseLoadSettings
-from thermocline.warehouse import TransientLoadError
 
 from tests.conftest import load_event
 from tests.integration.load_fixtures import (
@@ -22,6 +18,10 @@ from tests.integration.load_fixtures import (
     put_lake_file,
     warehouse_rows,
 )
+from thermocline import aws, warehouse
+from thermocline.services.warehouse_load import handle_load_event
+from thermocline.settings import WarehouseLoadSettings
+from thermocline.warehouse import TransientLoadError
 
 pytestmark = pytest.mark.moto
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,6 +13,7 @@ import datetime as dt
 import pytest
 from botocore.config import Config
 from botocore.stub import ANY, Stubber
+
 from thermocline import aws, merge_sql
 from thermocline.merge_sql import LedgerEntry, TableSpec
 from thermocline.warehouse import BadDataError, TerminalLoadError, TransientLoadError, connect

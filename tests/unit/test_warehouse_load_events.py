@@ -6,6 +6,7 @@ import json
 
 import pyarrow as pa
 import pytest
+
 from thermocline.services.warehouse_load import (
     UnreadableLakeFileError,
     _parse_message,
