@@ -219,3 +219,13 @@ def test_only_integer_to_decimal_is_retyped():
     statements = merge_sql.retype_column_sql("orders", "qty", "DECIMAL(38,18)")
     assert statements[0] == 'LOCK "orders"'
     assert statements[-1] == 'ALTER TABLE "orders" RENAME COLUMN "_thermocline_widening" TO "qty"'
+
+
+def test_a_large_snapshot_records_its_files_in_several_statements_of_one_transaction():
+    files = [LedgerEntry(f"snapshot/orders/export-1/part-{i:05d}.parquet", 10, 1) for i in range(1000)]
+    statements = merge_sql.full_refresh_sql(SPEC, manifest_url="s3://lake/m", files=files, load_id="r")
+    ledger = [s for s in statements if s.startswith('INSERT INTO "thermocline"."load_ledger"')]
+    assert len(ledger) == 5
+    assert sum(s.count("snapshot/orders/export-1/part-") for s in ledger) == 1000
+    assert len(statements) <= MAX_BATCH_STATEMENTS
+    assert max(len(s.encode()) for s in statements) < 100 * 1024

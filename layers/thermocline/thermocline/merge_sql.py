@@ -346,6 +346,16 @@ def _ledger_insert(spec: TableSpec, files: Sequence[LedgerEntry], load_id: str) 
     )
 
 
+# Files per ledger INSERT: about 250 bytes each, so one statement stays far below the Data API's 100 KB.
+LEDGER_FILES_PER_INSERT = 200
+
+
+def _ledger_inserts(spec: TableSpec, files: Sequence[LedgerEntry], load_id: str) -> list[str]:
+    """As many ledger INSERTs as the files need (a large snapshot's refresh records thousands)."""
+    step = LEDGER_FILES_PER_INSERT
+    return [_ledger_insert(spec, files[i : i + step], load_id) for i in range(0, len(files), step)]
+
+
 def ledger_insert_sql(table: str, files: Sequence[LedgerEntry], load_id: str) -> list[str]:
     """Record files without loading them (quarantined files)."""
     spec_like = TableSpec(table=table, primary_key=("_",), columns=(("_", "VARCHAR(1)"),))
@@ -423,7 +433,7 @@ def load_sql(
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(quote_ident(c) for c in insert_cols)}) "
         f"VALUES ({', '.join(insert_values)})"
     )
-    statements.append(_ledger_insert(spec, files, load_id))
+    statements += _ledger_inserts(spec, files, load_id)
     statements += [f"DROP TABLE {latest}", f"DROP TABLE {stage}"]
     return statements
 
@@ -463,7 +473,7 @@ def full_refresh_sql(
         f"DELETE FROM {_tombstones(spec.table)}",
         f"INSERT INTO {target} ({', '.join(quote_ident(c) for c in insert_cols)}) "
         f"SELECT {', '.join(values)} FROM {stage}{where}",
-        _ledger_insert(spec, files, load_id),
+        *_ledger_inserts(spec, files, load_id),
         f"DROP TABLE {stage}",
     ]
 
