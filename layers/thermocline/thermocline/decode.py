@@ -306,16 +306,37 @@ def _binary_bytes(value: Any) -> bytes:
     raise _Undecodable(f"B value is neither base64 text nor bytes: {str(value)[:60]!r}")
 
 
+# '"key":' for map keys seen before. json.loads (Lambda's event parser included) hands out one string object
+# per distinct key, with its hash cached, so this lookup is cheaper than encoding the key again.
+_KEY_PREFIX: dict[str, str] = {}
+_KEY_PREFIX_MAX = 65536
+
+
+def _key_prefix(key: Any) -> str:
+    prefix = (_encode_str(key) if key.isascii() else _json_str(key)) + ":"
+    if len(_KEY_PREFIX) >= _KEY_PREFIX_MAX:
+        _KEY_PREFIX.clear()
+    _KEY_PREFIX[key] = prefix
+    return prefix
+
+
 def _json_map(value: Any) -> str:
-    if type(value) is not dict:
-        raise _Undecodable("M value is not a map")
-    return (
-        "{"
-        + ",".join(
-            [_json_str(k) + ":" + _json_value(t, x) for k, av in value.items() for ((t, x),) in (av.items(),)]
-        )
-        + "}"
-    )
+    """An M payload as a JSON object. The hot loop of nested data: strings and plain numbers are handled
+    inline with C-level calls only; everything else goes through `_json_value`."""
+    parts = []
+    append = parts.append
+    prefixes = _KEY_PREFIX
+    for key, av in value.items():
+        ((tag, x),) = av.items()
+        if tag == "S":
+            text = _encode_str(x) if x.isascii() else _json_str(x)
+        elif tag == "N":
+            text = x if x.isdigit() and x.isascii() and (x[0] != "0" or len(x) == 1) else _check_number(x)
+        else:
+            text = _json_value(tag, x)
+        prefix = prefixes.get(key)
+        append((prefix or _key_prefix(key)) + text)
+    return "{" + ",".join(parts) + "}"
 
 
 def _json_list(value: Any) -> str:
@@ -339,7 +360,7 @@ def _json_value(tag: str, value: Any) -> str:
     ``encode_basestring`` (C) rejects a non-string on its own with a TypeError.
     """
     if tag == "S":
-        return _json_str(value)
+        return _encode_str(value) if value.isascii() else _json_str(value)
     if tag == "N":
         return _check_number(value)
     if tag == "M":
