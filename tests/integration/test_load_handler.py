@@ -124,6 +124,8 @@ def test_schedule_drains_the_queue_fed_by_s3_notifications(stack):
 
     assert summary["files_loaded"] == len(keys)
     assert summary["files_failed"] == summary["files_quarantined"] == 0
+    # Files landed moments ago: the freshness the loader reports is seconds, not minutes.
+    assert 0 < summary["max_lag_seconds"] < 60
     assert summary["messages"] >= len(keys)  # plus moto's s3:TestEvent
     attributes = stack.sqs.get_queue_attributes(
         QueueUrl=stack.queue_url,

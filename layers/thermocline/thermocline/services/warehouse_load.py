@@ -65,6 +65,7 @@ class LakeFile:
     size: int
     rows: int
     spec: TableSpec
+    landed_at: datetime | None = None
 
 
 @dataclass
@@ -75,6 +76,7 @@ class LoadReport:
     failed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
+    max_lag_seconds: float = 0.0
 
     def merge(self, other: LoadReport) -> None:
         self.loaded += other.loaded
@@ -82,6 +84,7 @@ class LoadReport:
         self.quarantined += other.quarantined
         self.failed += other.failed
         self.missing += other.missing
+        self.max_lag_seconds = max(self.max_lag_seconds, other.max_lag_seconds)
         for table, n in other.rows.items():
             self.rows[table] = self.rows.get(table, 0) + n
 
@@ -93,6 +96,7 @@ class LoadReport:
             "files_failed": len(self.failed),
             "files_missing": len(self.missing),
             "rows": dict(self.rows),
+            "max_lag_seconds": round(self.max_lag_seconds, 3),
         }
 
 
@@ -166,7 +170,13 @@ def read_lake_file(s3_client: Any, bucket: str, key: str) -> LakeFile:
         schema = metadata.schema.to_arrow_schema()
     except (pa.ArrowException, OSError) as exc:
         raise UnreadableLakeFileError(f"unreadable Parquet footer: {exc}") from None
-    return LakeFile(key=key, size=size, rows=metadata.num_rows, spec=spec_from_arrow_schema(schema))
+    return LakeFile(
+        key=key,
+        size=size,
+        rows=metadata.num_rows,
+        spec=spec_from_arrow_schema(schema),
+        landed_at=response.get("LastModified"),
+    )
 
 
 # --- loading -------------------------------------------------------------------------------------------
@@ -335,6 +345,12 @@ def _load_chunk(
             return
         report.loaded += [f.key for f in pending]
         report.rows[spec.table] = report.rows.get(spec.table, 0) + sum(f.rows for f in pending)
+        landed = [f.landed_at for f in pending if f.landed_at is not None]
+        if landed:
+            # Freshness: how long the oldest of these files waited between landing and being loaded.
+            lag = (datetime.now(UTC) - min(landed)).total_seconds()
+            report.max_lag_seconds = max(report.max_lag_seconds, lag)
+            metrics.add_metric(name="LoadLagSeconds", unit="Seconds", value=lag)
         logger.info("loaded files", table=spec.table, files=len(pending), rows=sum(f.rows for f in pending))
         metrics.add_metric(name="FilesLoaded", unit="Count", value=len(pending))
         return
