@@ -304,3 +304,16 @@ def test_an_event_that_is_not_a_streams_batch_is_refused(s3: Any, settings: Any)
     with pytest.raises(InvalidStreamEventError):
         handle_stream_event({"detail-type": "Scheduled Event"}, settings=settings, s3_client=s3)
     assert handle_stream_event({"Records": []}, settings=settings, s3_client=s3) == {"batchItemFailures": []}
+
+
+def test_values_too_large_for_a_warehouse_row_are_stored_whole_beside_the_lake(
+    s3: Any, settings: Any
+) -> None:
+    long = "é" * 40_000  # 80,000 UTF-8 bytes
+    handle_stream_event(people_batch(1, {"bio": {"S": long}}), settings=settings, s3_client=s3)
+    (row,) = read_table(s3, keys(s3, "cdc/people/")[0]).to_pylist()
+    assert len(row["bio"].encode()) <= 65_535 and long.startswith(row["bio"])
+    reference = json.loads(row["_overflow"])["bio"]["$oversize"]
+    stored = s3.get_object(Bucket=BUCKET, Key=reference["key"])["Body"].read()
+    assert reference["key"].startswith("oversize/people/")
+    assert json.loads(stored) == long

@@ -156,6 +156,25 @@ def test_strings_longer_than_redshift_varchar_are_truncated_and_kept_whole_in_ov
     assert json.loads(row["_overflow"]) == {"text": long}
 
 
+def test_with_a_spill_limit_no_row_value_exceeds_it_and_large_values_are_kept_whole_outside() -> None:
+    long = "x" * 70_000
+    big_map = {"M": {f"k{i}": {"S": "v" * 100} for i in range(1000)}}  # ~110 KB of JSON
+    result = decode_batch(
+        [record({"id": {"S": "a"}, "text": {"S": long}, "doc": big_map})],
+        spill_over=65_535,
+        spill_prefix="big/",
+    )
+    (row,) = result.tables["example_table"].arrow.to_pylist()
+    assert len(row["text"]) == 65_535 and row["doc"] is None
+    assert len(row["_overflow"].encode()) <= 65_535
+    refs = {a: v["$oversize"] for a, v in json.loads(row["_overflow"]).items()}
+    assert set(refs) == {"text", "doc"}
+    assert json.loads(result.oversize[refs["text"]["key"]]) == long
+    assert json.loads(result.oversize[refs["doc"]["key"]]) == {f"k{i}": "v" * 100 for i in range(1000)}
+    assert refs["text"]["key"].startswith("big/example_table/")
+    assert refs["doc"]["bytes"] == len(result.oversize[refs["doc"]["key"]])
+
+
 def test_binary_from_boto3_bytes_and_from_lambda_base64_is_the_same() -> None:
     from_lambda = one_table([record({"id": {"S": "a"}, "b": {"B": base64.b64encode(b"\x00\xff").decode()}})])
     from_boto3 = one_table([record({"id": {"S": "a"}, "b": {"B": b"\x00\xff"}})])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gc
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -115,6 +116,8 @@ class DecodeResult:
     truncated_values: int = 0
     overflow_values: int = 0
     widened: list[tuple[str, str, str]] = field(default_factory=list)  # (table, column, new type)
+    # Values too large for a warehouse row, moved out of it: lake key → the value's JSON (UTF-8).
+    oversize: dict[str, bytes] = field(default_factory=dict)
     oldest_event_us: int | None = None  # of every record with a readable event time, for ingest lag
 
 
@@ -462,9 +465,16 @@ class _Batch:
 
 class _Decoder:
     def __init__(
-        self, records: list[Any], contracts: Contracts | None, schemas: Mapping[str, TableSchema] | None
+        self,
+        records: list[Any],
+        contracts: Contracts | None,
+        schemas: Mapping[str, TableSchema] | None,
+        spill_over: int | None = None,
+        spill_prefix: str = "oversize/",
     ) -> None:
         self.records = records
+        self.spill_over = spill_over
+        self.spill_prefix = spill_prefix
         self._sources: dict[str, str] = {}
         self._fixed_routes: dict[str, tuple[str, Route | None]] = {}
         self.router = _Router(contracts)
@@ -585,7 +595,8 @@ class _Decoder:
         plan = batch.plan
         values = batch.values
         row = batch.rows
-        overflow: list[str] | None = None
+        overflow: list[tuple[str, str]] | None = None
+        spill = self.spill_over
         added: list[Column] = []
         widened: list[tuple[Column, ColumnType]] = []
         truncated = 0
@@ -640,7 +651,7 @@ class _Decoder:
                     if widened_type is None:
                         if overflow is None:
                             overflow = []
-                        overflow.append(_encode_str(attribute) + ":" + over.json_text)
+                        overflow.append((attribute, over.json_text))
                         continue
                     widened.append((column, column.type))
                     column.type = widened_type
@@ -650,10 +661,22 @@ class _Decoder:
                     converted = cut.prefix
                     if overflow is None:
                         overflow = []
-                    overflow.append(_encode_str(attribute) + ":" + _encode_str(value))
+                    overflow.append((attribute, _encode_str(value)))
                     truncated += 1
                 except _Undecodable as exc:
                     raise _Undecodable(f"attribute {str(attribute)[:60]!r}: {exc}") from None
+                if (
+                    spill is not None
+                    and fast_check is None
+                    and converted is not None
+                    and len(converted) * 4 > spill
+                    and len(converted.encode("utf-8")) > spill
+                ):
+                    # A SUPER value larger than a warehouse can stage: it is spilled (see _overflow_text).
+                    if overflow is None:
+                        overflow = []
+                    overflow.append((attribute, converted))
+                    converted = None
                 filled = len(column_values)
                 if filled != row:
                     column_values.extend([None] * (row - filled))
@@ -671,8 +694,38 @@ class _Decoder:
         if overflow:
             self.result.overflow_values += len(overflow) - truncated
             self.result.truncated_values += truncated
-            return "{" + ",".join(overflow) + "}", added, widened
+            return self._overflow_text(schema.table, overflow), added, widened
         return None, added, widened
+
+    def _overflow_text(self, table: str, entries: list[tuple[str, str]]) -> str:
+        """The ``_overflow`` JSON of one row.
+
+        With a spill limit (the service uses Redshift's 65,535-byte VARCHAR, which is how the loader stages
+        SUPER), the largest values are moved out until the object fits: each is stored whole as its own
+        lake object, named by its SHA-256, and replaced by ``{"$oversize": {"key", "bytes", "sha256"}}``.
+        """
+        text = "{" + ",".join(_encode_str(a) + ":" + j for a, j in entries) + "}"
+        limit = self.spill_over
+        if limit is None or len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
+            return text
+        sized = sorted(range(len(entries)), key=lambda i: len(entries[i][1]), reverse=True)
+        entries = list(entries)
+        for i in sized:
+            attribute, value_json = entries[i]
+            data = value_json.encode("utf-8")
+            digest = hashlib.sha256(data).hexdigest()
+            key = f"{self.spill_prefix}{table}/{digest}.json"
+            self.result.oversize[key] = data
+            entries[i] = (
+                attribute,
+                json.dumps(
+                    {"$oversize": {"key": key, "bytes": len(data), "sha256": digest}}, separators=(",", ":")
+                ),
+            )
+            text = "{" + ",".join(_encode_str(a) + ":" + j for a, j in entries) + "}"
+            if len(text.encode("utf-8")) <= limit:
+                break
+        return text
 
     # -- build ---------------------------------------------------------------------------------------
 
@@ -959,13 +1012,18 @@ def decode_batch(
     records: list[Any],
     contracts: Contracts | None = None,
     schemas: Mapping[str, TableSchema] | None = None,
+    *,
+    spill_over: int | None = None,
+    spill_prefix: str = "oversize/",
 ) -> DecodeResult:
     """Decode a batch, collecting undecodable records as :class:`Reject` instead of raising.
 
     ``schemas`` are the recorded schemas of the target tables (not modified; updated copies come back in
-    ``result.schemas``, the changed ones named in ``result.changed_schemas``).
+    ``result.schemas``, the changed ones named in ``result.changed_schemas``). With ``spill_over`` (bytes),
+    no SUPER value or ``_overflow`` object in a row exceeds it: larger values are returned in
+    ``result.oversize`` (key under ``spill_prefix`` → JSON) and referenced from ``_overflow``.
     """
-    decoder = _Decoder(records, contracts, schemas)
+    decoder = _Decoder(records, contracts, schemas, spill_over, spill_prefix)
     # Decoding allocates a great many short strings and tuples and creates no reference cycles. With the
     # cyclic collector on, each of its full passes re-walks every dict of the event (hundreds of thousands
     # for a 10,000-record batch) for nothing; pausing it during the batch is a measured 20-40% win.

@@ -41,7 +41,7 @@ from thermocline.parquet import (
     to_parquet_bytes,
     utc_date,
 )
-from thermocline.schema import SchemaError, TableSchema
+from thermocline.schema import VARCHAR_MAX, SchemaError, TableSchema
 from thermocline.settings import StreamIngestSettings
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def handle_stream_event(
     shard = shard_token(_stream_arn(records))
 
     try:
-        result = _decode_and_record(records, contracts, store)
+        result = _decode_and_record(records, contracts, store, settings.oversize_prefix)
     except (*_TRANSIENT, SchemaConflictError) as exc:
         # Nothing was written; retry the whole batch from its first record.
         first = _lowest_sequence_number(records)
@@ -150,6 +150,20 @@ def handle_stream_event(
     today = clock()
     failed: list[str] = []
     files = bytes_written = rows_written = 0
+
+    # Oversized values first: a lake file must never reference an object that is not there.
+    for key, data in result.oversize.items():
+        try:
+            s3_client.put_object(
+                Bucket=settings.lake_bucket, Key=key, Body=data, ContentType="application/json"
+            )
+        except _TRANSIENT as exc:
+            first = _lowest_sequence_number(records)
+            logger.warning("oversize value write failed, retrying batch", key=key, error=str(exc))
+            metrics.add_metric(name="BatchRetries", unit="Count", value=1)
+            if first is None:
+                raise
+            return {"batchItemFailures": [{"itemIdentifier": first}]}
 
     for table, batch in result.tables.items():
         for date, part in split_by_event_date(batch.arrow, utc_date(None, today)):
@@ -203,7 +217,9 @@ def handle_stream_event(
     return response
 
 
-def _decode_and_record(records: list[Any], contracts: Contracts, store: SchemaStore) -> DecodeResult:
+def _decode_and_record(
+    records: list[Any], contracts: Contracts, store: SchemaStore, oversize_prefix: str
+) -> DecodeResult:
     tables = target_tables(records, contracts)
     schemas: dict[str, TableSchema] = {}
     for table in tables:
@@ -214,7 +230,9 @@ def _decode_and_record(records: list[Any], contracts: Contracts, store: SchemaSt
         if loaded is not None:
             schemas[table] = loaded
     for _attempt in range(_SCHEMA_ATTEMPTS):
-        result = decode_batch(records, contracts, schemas)
+        result = decode_batch(
+            records, contracts, schemas, spill_over=VARCHAR_MAX, spill_prefix=_slash(oversize_prefix)
+        )
         lost = []
         for table in sorted(result.changed_schemas):
             schema = result.schemas[table]
@@ -232,6 +250,10 @@ def _decode_and_record(records: list[Any], contracts: Contracts, store: SchemaSt
                 schemas[table] = reloaded
         logger.info("schema changed concurrently, decoding again", tables=lost)
     raise SchemaConflictError(f"schema of {lost} kept changing")
+
+
+def _slash(prefix: str) -> str:
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
 
 def _originals(originals: list[str], padded: list[str], part: Any) -> list[str]:
@@ -327,6 +349,8 @@ def _observe(
         metrics.add_metric(name="StringsTruncated", unit="Count", value=result.truncated_values)
     if result.overflow_values:
         metrics.add_metric(name="ValuesOverflowed", unit="Count", value=result.overflow_values)
+    if result.oversize:
+        metrics.add_metric(name="OversizeValues", unit="Count", value=len(result.oversize))
     if result.widened:
         metrics.add_metric(name="ColumnsWidened", unit="Count", value=len(result.widened))
         for table, column, new_type in result.widened:
