@@ -355,6 +355,18 @@ def test_a_recorded_mapping_is_never_renamed_by_a_later_batch() -> None:
     assert schemas["example_table"].columns.keys() == {"id", "email"}  # the input is not modified
 
 
+def test_a_contract_changed_after_recording_does_not_retype_a_recorded_column() -> None:
+    def contract(type_: str) -> Any:
+        route = {"target": "t", "columns": {"v": type_}}
+        return parse_contracts({"version": 1, "sources": [{"table": "Example-*", "routes": [route]}]})
+
+    first = decode_batch([record({"id": {"S": "a"}, "v": {"N": "1.25"}})], contract("DECIMAL(12,2)"))
+    second = decode_batch([record({"id": {"S": "b"}, "v": {"N": "2.5"}})], contract("BIGINT"), first.schemas)
+    assert read_lake_metadata(second.tables["t"].arrow)["columns"]["v"] == "DECIMAL(12,2)"
+    assert second.tables["t"].arrow.column("v").to_pylist() == [Decimal("2.50")]
+    assert second.contract_conflicts == [("t", "v", "DECIMAL(12,2)", "BIGINT")]
+
+
 def test_a_recorded_schema_round_trips_through_json() -> None:
     result = decode_batch(load_event("dynamodb-all-types.json")["Records"])
     schema = result.schemas["example_types"]

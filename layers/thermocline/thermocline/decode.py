@@ -116,6 +116,8 @@ class DecodeResult:
     truncated_values: int = 0
     overflow_values: int = 0
     widened: list[tuple[str, str, str]] = field(default_factory=list)  # (table, column, new type)
+    # Contract declarations that differ from the recorded type: (table, column, recorded, declared).
+    contract_conflicts: list[tuple[str, str, str, str]] = field(default_factory=list)
     # Values too large for a warehouse row, moved out of it: lake key → the value's JSON (UTF-8).
     oversize: dict[str, bytes] = field(default_factory=dict)
     oldest_event_us: int | None = None  # of every record with a readable event time, for ingest lag
@@ -493,7 +495,7 @@ class _Decoder:
             schema = TableSchema(table=table)
             self.schemas[table] = schema
             self.result.changed_schemas.add(table)
-        changed = _apply_contract(schema, route, keys)
+        changed = _apply_contract(schema, route, keys, self.result.contract_conflicts)
         if changed:
             self.result.changed_schemas.add(table)
         batch = self.batches[table] = _Batch(schema=schema, route=route)
@@ -1091,7 +1093,12 @@ def _widen(column: Column, value: Any) -> ColumnType | None:
         return None
 
 
-def _apply_contract(schema: TableSchema, route: Route | None, keys: Mapping[str, Any]) -> bool:
+def _apply_contract(
+    schema: TableSchema,
+    route: Route | None,
+    keys: Mapping[str, Any],
+    conflicts: list[tuple[str, str, str, str]],
+) -> bool:
     """Record key columns first, then the contract's declared columns; set PK/sort/dist. True if changed."""
     changed = False
     for attribute, av in keys.items():
@@ -1105,9 +1112,13 @@ def _apply_contract(schema: TableSchema, route: Route | None, keys: Mapping[str,
             changed = True
     if route is not None:
         for attribute, type_ in route.columns.items():
-            if attribute not in schema.by_attribute:
+            recorded = schema.by_attribute.get(attribute)
+            if recorded is None:
                 schema.add(attribute, type_, declared=True)
                 changed = True
+            elif recorded.type != type_:
+                # The recorded type wins: files already in the lake and the warehouse table use it.
+                conflicts.append((schema.table, recorded.name, recorded.type.sql, type_.sql))
     if not schema.primary_key:
         pk_attributes = (route.primary_key if route and route.primary_key else None) or list(keys)
         schema.primary_key = [schema.by_attribute[a].name for a in pk_attributes if a in schema.by_attribute]

@@ -351,6 +351,14 @@ def _observe(
         metrics.add_metric(name="ValuesOverflowed", unit="Count", value=result.overflow_values)
     if result.oversize:
         metrics.add_metric(name="OversizeValues", unit="Count", value=len(result.oversize))
+    for table, column, recorded, declared in result.contract_conflicts:
+        logger.warning(
+            "contract declares a type the table already records differently; the recorded type is kept",
+            table=table,
+            column=column,
+            recorded=recorded,
+            declared=declared,
+        )
     if result.widened:
         metrics.add_metric(name="ColumnsWidened", unit="Count", value=len(result.widened))
         for table, column, new_type in result.widened:
