@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from thermocline import aws, warehouse
 from thermocline.observability import logger, metrics, tracer
 from thermocline.services.analytics_report import run_report

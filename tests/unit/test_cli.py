@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from thermocline.cli import main
 
 GOOD_RECORD = {

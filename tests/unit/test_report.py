@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 import sqlglot
+
 from thermocline import report
 
 COLUMNS = ["region", "month", "sales", "orders", "previous_sales", "growth_pct"]
