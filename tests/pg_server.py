@@ -44,8 +44,11 @@ class PostgresServer:
         return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{dbname}"
 
     def stop(self) -> None:
-        subprocess.run([*self._as_user, _bin("pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"],
-                       capture_output=True, check=False)
+        subprocess.run(
+            [*self._as_user, _bin("pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 
@@ -61,14 +64,41 @@ def start(port: int) -> PostgresServer:
     pwfile.write_text(PASSWORD)
     if as_user:
         shutil.chown(pwfile, "postgres")
-    run = [*as_user, _bin("initdb"), "-D", str(datadir), "-U", user, "--auth=md5", f"--pwfile={pwfile}",
-           "-E", "UTF8", "--locale=C"]
+    run = [
+        *as_user,
+        _bin("initdb"),
+        "-D",
+        str(datadir),
+        "-U",
+        user,
+        "--auth=md5",
+        f"--pwfile={pwfile}",
+        "-E",
+        "UTF8",
+        "--locale=C",
+    ]
     result = subprocess.run(run, capture_output=True, text=True)
     if result.returncode != 0:
         raise PostgresUnavailableError(f"initdb failed: {result.stderr.strip()}")
     opts = f"-h 127.0.0.1 -p {port} -k {root} -c fsync=off -c full_page_writes=off -c max_connections=50"
-    result = subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(datadir), "-o", opts, "-l",
-                             str(root / "log"), "-w", "-t", "60", "start"], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            *as_user,
+            _bin("pg_ctl"),
+            "-D",
+            str(datadir),
+            "-o",
+            opts,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         log = (root / "log").read_text() if (root / "log").exists() else ""
         raise PostgresUnavailableError(f"pg_ctl start failed: {result.stderr.strip()} {log[-2000:]}")

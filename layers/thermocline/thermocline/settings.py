@@ -26,9 +26,7 @@ class _EnvSettings(BaseModel):
         try:
             return cls(**values)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors()
-            )
+            problems = "; ".join(f"{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors())
             raise SettingsError(f"{cls.__name__}: {problems}") from None
 
 

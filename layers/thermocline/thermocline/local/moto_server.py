@@ -50,8 +50,11 @@ def start(port: int | None = None, log_path: Path | None = None, timeout: float 
     port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-    cmd = [exe, "-H", "127.0.0.1", "-p", str(port)] if exe else [
-        sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    cmd = (
+        [exe, "-H", "127.0.0.1", "-p", str(port)]
+        if exe
+        else [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    )
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
