@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -53,7 +54,6 @@ __all__ = [
     "decode_batch",
     "decode_stream_records",
     "pad_sequence_number",
-    "route_record",
     "source_table_name",
     "target_tables",
 ]
@@ -231,14 +231,6 @@ def _keys_of(record: Mapping[str, Any]) -> dict[str, Any]:
     return keys
 
 
-def route_record(record: Mapping[str, Any], contracts: Contracts | None = None) -> str:
-    """The warehouse table a record goes to (raises :class:`RecordDecodeError` if it cannot be routed)."""
-    try:
-        return _Router(contracts).route(source_table_name(record), _keys_of(record))[0]
-    except _Undecodable as exc:
-        raise RecordDecodeError(str(exc)) from None
-
-
 def target_tables(records: Iterable[Any], contracts: Contracts | None = None) -> set[str]:
     """Every warehouse table a batch routes to (records that cannot be routed are skipped here)."""
     router = _Router(contracts)
@@ -269,8 +261,6 @@ def _canonical_number(text: Any) -> str:
         number_shape(text)
     except ValueError:
         raise _Undecodable(f"N value is not a number: {text[:60]!r}") from None
-    from decimal import Decimal
-
     return str(Decimal(text))
 
 
@@ -884,8 +874,6 @@ def _conv_timestamp(column: Column, tag: str, value: Any) -> Any:
         text = _check_number(value)
         shape = number_shape(text)
         if shape.scale <= 6 and shape.int_digits <= 11:
-            from decimal import Decimal
-
             return int(Decimal(text) * 1_000_000)
         raise _Overflow(_encode_str(text))
     return _null_or_overflow(tag, value)
