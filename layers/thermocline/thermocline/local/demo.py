@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from rich.table import Table
 
 from thermocline import warehouse
 from thermocline.local import reconcile as rec
+from thermocline.local.poller import DeliveryStats
 from thermocline.local.session import REPORT, LocalStack
 from thermocline.local.workload import PHASES, Workload, run_phase
 
@@ -80,6 +82,14 @@ def _download(s3: Any, uris: list[str], out_dir: Path) -> list[str]:
     return paths
 
 
+def _delivery_step(progress: Progress, label: str, stats: DeliveryStats, deliver: Callable[[], Any]) -> None:
+    """Run one delivery (stream poll or queue drain) as a progress line counting what it delivered."""
+    task = progress.add_task(label, total=None)
+    before = stats.records
+    deliver()
+    progress.update(task, total=stats.records - before, completed=stats.records - before)
+
+
 def run_demo(
     orders: int, state_dir: Path, out_dir: Path, console: Console | None = None, *, redeliver: bool = False
 ) -> DemoSummary:
@@ -116,17 +126,9 @@ def run_demo(
             )
             progress.update(task, total=progress.tasks[task].completed)
             t1 = time.monotonic()
-            before = poller.stats.records
-            task = progress.add_task(f"{phase}: stream → lake", total=None)
-            poller.poll()
-            delivered = poller.stats.records - before
-            progress.update(task, total=delivered, completed=delivered)
+            _delivery_step(progress, f"{phase}: stream → lake", poller.stats, poller.poll)
             t2 = time.monotonic()
-            before_loaded = drainer.stats.records
-            task = progress.add_task(f"{phase}: lake → warehouse (files)", total=None)
-            drainer.drain()
-            loaded = drainer.stats.records - before_loaded
-            progress.update(task, total=loaded, completed=loaded)
+            _delivery_step(progress, f"{phase}: lake → warehouse (files)", drainer.stats, drainer.drain)
             t3 = time.monotonic()
             ingest_seconds += t2 - t1
             load_seconds += t3 - t2
