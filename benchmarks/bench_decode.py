@@ -21,6 +21,7 @@ import sys
 import time
 import tracemalloc
 from decimal import Decimal
+from queue import Empty
 from typing import Any
 
 TARGET_RATIO = 5.0
@@ -194,7 +195,13 @@ def measure(path: str, size: int, repeat: int) -> dict[str, float]:
     queue = ctx.Queue()
     proc = ctx.Process(target=_measure, args=(path, size, repeat, queue))
     proc.start()
-    result = queue.get(timeout=900)
+    while True:
+        try:
+            result = queue.get(timeout=1)
+            break
+        except Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"the {path} measurement at {size} records failed (see above)") from None
     proc.join()
     return result
 

@@ -429,3 +429,17 @@ def test_decoding_is_deterministic_byte_for_byte() -> None:
         for t, x in decode_stream_records(json.loads(json.dumps(records)), contracts).items()
     }
     assert a == b
+
+
+def test_the_pure_modules_import_no_aws_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, thermocline, thermocline.decode, thermocline.parquet, thermocline.schema, "
+        "thermocline.contracts, thermocline.names\n"
+        "thermocline.decode_stream_records([])\n"
+        "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore'))\n"
+        "assert not leaked, leaked\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -327,6 +327,10 @@ def _json_map(value: Any) -> str:
             text = _encode_str(x) if x.isascii() else _json_str(x)
         elif tag == "N":
             text = x if x.isdigit() and x.isascii() and (x[0] != "0" or len(x) == 1) else _check_number(x)
+        elif tag == "M":
+            text = _json_map(x)
+        elif tag == "BOOL" and (x is True or x is False):
+            text = "true" if x else "false"
         else:
             text = _json_value(tag, x)
         prefix = prefixes.get(key)
@@ -337,7 +341,12 @@ def _json_map(value: Any) -> str:
 def _json_list(value: Any) -> str:
     if type(value) is not list:
         raise _Undecodable("L value is not a list")
-    return "[" + ",".join([_json_value(t, x) for av in value for ((t, x),) in (av.items(),)]) + "]"
+    parts = []
+    append = parts.append
+    for av in value:
+        ((tag, x),) = av.items()
+        append(_json_map(x) if tag == "M" else _json_value(tag, x))
+    return "[" + ",".join(parts) + "]"
 
 
 def _json_str(text: Any) -> str:
