@@ -175,6 +175,19 @@ def test_with_a_spill_limit_no_row_value_exceeds_it_and_large_values_are_kept_wh
     assert refs["doc"]["bytes"] == len(result.oversize[refs["doc"]["key"]])
 
 
+def test_a_key_too_long_for_its_column_is_rejected_never_truncated() -> None:
+    contracts = parse_contracts(
+        {
+            "version": 1,
+            "sources": [{"table": "Example-*", "routes": [{"target": "t", "columns": {"id": "VARCHAR(8)"}}]}],
+        }
+    )
+    result = decode_batch([record({"id": {"S": "short"}}), record({"id": {"S": "much-too-long"}})], contracts)
+    assert result.tables["t"].arrow.column("id").to_pylist() == ["short"]
+    assert [r.index for r in result.rejects] == [1]
+    assert "primary key" in result.rejects[0].reason
+
+
 def test_binary_from_boto3_bytes_and_from_lambda_base64_is_the_same() -> None:
     from_lambda = one_table([record({"id": {"S": "a"}, "b": {"B": base64.b64encode(b"\x00\xff").decode()}})])
     from_boto3 = one_table([record({"id": {"S": "a"}, "b": {"B": b"\x00\xff"}})])

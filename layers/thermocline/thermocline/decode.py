@@ -552,7 +552,7 @@ class _Decoder:
             if type(image) is not dict:
                 raise _Undecodable("item image is not a map")
             if op == "D" and image is not keys:
-                # An old image may lack nothing, but make sure the key is always there.
+                # An old image normally holds the key attributes; a delete row must always have them.
                 missing = {k: v for k, v in keys.items() if k not in image}
                 if missing:
                     image = {**image, **missing}
@@ -659,6 +659,11 @@ class _Decoder:
                     plan[attribute] = _plan_entry(column, column_values)
                     converted = _CONVERT[widened_type.kind](column, tag, value)
                 except _Truncated as cut:
+                    if column.name in schema.primary_key:
+                        # Truncated keys could collide: the record is quarantined instead.
+                        raise _Undecodable(
+                            f"primary key attribute {attribute!r} is longer than column type {column.type.sql}"
+                        ) from None
                     converted = cut.prefix
                     if overflow is None:
                         overflow = []
