@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from thermocline.contracts import Contracts, Route
 from thermocline.names import safe_identifier
+from thermocline.parquet import with_lake_metadata
 from thermocline.schema import (
     BOOLEAN,
     OVERFLOW_COLUMN,
@@ -736,8 +737,6 @@ class _Decoder:
     # -- build ---------------------------------------------------------------------------------------
 
     def finish(self) -> DecodeResult:
-        from thermocline.parquet import with_lake_metadata
-
         for table, batch in self.batches.items():
             if batch.rows == 0:
                 continue
