@@ -171,7 +171,7 @@ def test_with_a_spill_limit_no_row_value_exceeds_it_and_large_values_are_kept_wh
     assert set(refs) == {"text", "doc"}
     assert json.loads(result.oversize[refs["text"]["key"]]) == long
     assert json.loads(result.oversize[refs["doc"]["key"]]) == {f"k{i}": "v" * 100 for i in range(1000)}
-    assert refs["text"]["key"].startswith("big/example_table/")
+    assert refs["text"]["key"].startswith("big/example_table/_oversize/")
     assert refs["doc"]["bytes"] == len(result.oversize[refs["doc"]["key"]])
 
 

@@ -472,7 +472,7 @@ class _Decoder:
         contracts: Contracts | None,
         schemas: Mapping[str, TableSchema] | None,
         spill_over: int | None = None,
-        spill_prefix: str = "oversize/",
+        spill_prefix: str = "cdc/",
     ) -> None:
         self.records = records
         self.spill_over = spill_over
@@ -721,7 +721,9 @@ class _Decoder:
             attribute, value_json = entries[i]
             data = value_json.encode("utf-8")
             digest = hashlib.sha256(data).hexdigest()
-            key = f"{self.spill_prefix}{table}/{digest}.json"
+            # Beside the table's lake files, in a folder Athena, Spectrum and Hive skip (leading "_"), and
+            # not a .parquet object, so the loader's discovery never sees it.
+            key = f"{self.spill_prefix}{table}/_oversize/{digest}.json"
             self.result.oversize[key] = data
             entries[i] = (
                 attribute,
@@ -1017,14 +1019,15 @@ def decode_batch(
     schemas: Mapping[str, TableSchema] | None = None,
     *,
     spill_over: int | None = None,
-    spill_prefix: str = "oversize/",
+    spill_prefix: str = "cdc/",
 ) -> DecodeResult:
     """Decode a batch, collecting undecodable records as :class:`Reject` instead of raising.
 
     ``schemas`` are the recorded schemas of the target tables (not modified; updated copies come back in
     ``result.schemas``, the changed ones named in ``result.changed_schemas``). With ``spill_over`` (bytes),
     no SUPER value or ``_overflow`` object in a row exceeds it: larger values are returned in
-    ``result.oversize`` (key under ``spill_prefix`` → JSON) and referenced from ``_overflow``.
+    ``result.oversize`` (key ``<spill_prefix><table>/_oversize/<sha256>.json`` → JSON) and referenced
+    from ``_overflow``.
     """
     decoder = _Decoder(records, contracts, schemas, spill_over, spill_prefix)
     # Decoding allocates a great many short strings and tuples and creates no reference cycles. With the

@@ -37,8 +37,6 @@ class StreamIngestSettings(_EnvSettings):
     quarantine_prefix: str = "quarantine/"
     # Recorded attribute→column mapping of each warehouse table, one JSON object per table.
     schema_prefix: str = "_schemas/"
-    # Values too large for a warehouse row (over 65,535 bytes), stored whole and referenced from _overflow.
-    oversize_prefix: str = "oversize/"
 
 
 class WarehouseLoadSettings(_EnvSettings):

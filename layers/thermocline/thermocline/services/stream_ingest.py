@@ -137,7 +137,7 @@ def handle_stream_event(
     shard = shard_token(_stream_arn(records))
 
     try:
-        result = _decode_and_record(records, contracts, store, settings.oversize_prefix)
+        result = _decode_and_record(records, contracts, store, settings.lake_prefix)
     except (*_TRANSIENT, SchemaConflictError) as exc:
         # Nothing was written; retry the whole batch from its first record.
         first = _lowest_sequence_number(records)
@@ -218,7 +218,7 @@ def handle_stream_event(
 
 
 def _decode_and_record(
-    records: list[Any], contracts: Contracts, store: SchemaStore, oversize_prefix: str
+    records: list[Any], contracts: Contracts, store: SchemaStore, lake_prefix: str
 ) -> DecodeResult:
     tables = target_tables(records, contracts)
     schemas: dict[str, TableSchema] = {}
@@ -231,7 +231,7 @@ def _decode_and_record(
             schemas[table] = loaded
     for _attempt in range(_SCHEMA_ATTEMPTS):
         result = decode_batch(
-            records, contracts, schemas, spill_over=VARCHAR_MAX, spill_prefix=_slash(oversize_prefix)
+            records, contracts, schemas, spill_over=VARCHAR_MAX, spill_prefix=_slash(lake_prefix)
         )
         lost = []
         for table in sorted(result.changed_schemas):
