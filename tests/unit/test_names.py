@@ -6,6 +6,7 @@ import duckdb
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from thermocline.names import (
     MAX_IDENTIFIER_BYTES,
     qualified_name,
