@@ -238,7 +238,9 @@ def _decode_and_record(
             schema = result.schemas[table]
             if table in schemas and schema.same_as(schemas[table]):
                 continue
-            if not store.save(schema):
+            if store.save(schema):
+                schemas[table] = schema.copy()
+            else:
                 lost.append(table)
         if not lost:
             for table in sorted(result.changed_schemas):
