@@ -296,6 +296,14 @@ def test_the_demo_contract_splits_the_single_table_design() -> None:
     assert orders["dist_key"] == "pk"
 
 
+def test_contracts_may_be_given_as_a_path() -> None:
+    from thermocline.contracts import PACKAGED_CONTRACTS
+
+    for contracts in (PACKAGED_CONTRACTS, str(PACKAGED_CONTRACTS / "demo-store.yaml")):
+        tables = decode_stream_records(load_event("dynamodb-store.json"), contracts)
+        assert "orders" in tables and "order_lines" in tables
+
+
 def test_a_remove_under_keys_only_reaches_the_table_its_insert_went_to() -> None:
     arn = "arn:aws:dynamodb:us-east-1:1:table/prod-store/stream/x"
     keys = {"pk": {"S": "USER#9"}, "sk": {"S": "ORDER#77#LINE#002"}}

@@ -21,6 +21,7 @@ import binascii
 import gc
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from thermocline.contracts import Contracts, Route
+from thermocline.contracts import Contracts, Route, load_contracts
 from thermocline.names import safe_identifier
 from thermocline.parquet import with_lake_metadata
 from thermocline.schema import (
@@ -1045,7 +1046,8 @@ def decode_batch(
 
 
 def decode_stream_records(
-    records: list[dict[str, Any]] | Mapping[str, Any], contracts: Contracts | str | None = None
+    records: list[dict[str, Any]] | Mapping[str, Any],
+    contracts: Contracts | str | os.PathLike[str] | None = None,
 ) -> dict[str, pa.Table]:
     """Decode the ``Records`` of a Lambda DynamoDB Streams event into one Arrow table per target table.
 
@@ -1059,9 +1061,7 @@ def decode_stream_records(
         records = records.get("Records")  # type: ignore[assignment]
     if not isinstance(records, list):
         raise RecordDecodeError("expected the Records list of a DynamoDB Streams event")
-    if isinstance(contracts, str):
-        from thermocline.contracts import load_contracts
-
+    if isinstance(contracts, (str, os.PathLike)):
         contracts = load_contracts(contracts)
     result = decode_batch(records, contracts)
     if result.rejects:
