@@ -103,6 +103,17 @@ def main() -> int:
         if not origin.startswith(layer):
             raise AssertionError(f"{name} was imported from {origin}, not from the layer")
     parquet_round_trip()
+    fast_path = "pure Python"
+    if list(Path(layer, "thermocline").glob("_speedups.*.so")):
+        # Built for this interpreter: it must load, and agree with the reference encoder.
+        from thermocline import decode
+
+        if decode._super_json is None or decode._stage_row is None:
+            raise AssertionError("thermocline._speedups is in the layer but does not load under this Python")
+        sample = {"a": {"N": "1.50"}, "b": {"L": [{"S": 'x"'}, {"BOOL": True}, {"NULL": True}]}}
+        if decode._super_json("M", sample) != decode._json_value("M", sample):
+            raise AssertionError("thermocline._speedups disagrees with the pure-Python encoder")
+        fast_path = "C fast path"
     os.environ.update(LAMBDA_ENV)
     for function in args.function:
         spec = importlib.util.spec_from_file_location(f"app_{function.name}", function / "app.py")
@@ -114,7 +125,7 @@ def main() -> int:
             raise AssertionError(f"{function}/app.py has no lambda_handler")
     print(
         f"check_layer: {len(MODULES)} modules and {len(args.function)} handlers import, Parquet round-trips,"
-        f" under Python {sys.version.split()[0]}"
+        f" decoding on the {fast_path}, under Python {sys.version.split()[0]}"
     )
     return 0
 

@@ -65,6 +65,16 @@ _OPS = {"INSERT": "I", "MODIFY": "U", "REMOVE": "D"}
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 _ARN_TABLE = re.compile(r":table/([^/]+)")
 _DIGITS = re.compile(r"[0-9]{1,40}")
+try:
+    # The C fast paths (thermocline/_speedups.c): SUPER values as JSON, and staging a record whose attributes
+    # all take `_Decoder._stage`'s fast paths. They decide only the well-formed common case and otherwise
+    # change nothing, so the pure-Python code below stays the reference for every result.
+    from thermocline._speedups import stage_row as _stage_row
+    from thermocline._speedups import super_json as _super_json
+except ImportError:
+    _stage_row = None
+    _super_json = None
+
 _encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C encoder, no ASCII escaping
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?", re.ASCII)
 
@@ -392,6 +402,15 @@ def _json_value(tag: str, value: Any) -> str:
     raise _Undecodable(f"unknown DynamoDB type tag {str(tag)[:40]!r}")
 
 
+def _super_text(tag: str, value: Any) -> str:
+    """A SUPER value's JSON text: the C fast path when it can decide, else `_json_value` (the reference)."""
+    if _super_json is not None:
+        text = _super_json(tag, value)
+        if text is not None:
+            return text
+    return _json_value(tag, value)
+
+
 def _set_items(value: Any, tag: str) -> list[Any]:
     if type(value) is not list:
         raise _Undecodable(f"{tag} value is not a list")
@@ -406,7 +425,7 @@ def av_to_json(av: Any) -> str:
     """
     try:
         ((tag, value),) = av.items()
-        return _json_value(tag, value)
+        return _super_text(tag, value)
     except (AttributeError, TypeError, ValueError) as exc:
         raise _Undecodable(f"not a DynamoDB AttributeValue: {exc}") from None
 
@@ -594,6 +613,8 @@ class _Decoder:
         All or nothing: on any error the lists are cut back, widened types restored and columns recorded
         for this record forgotten, then the error propagates.
         """
+        if _stage_row is not None and _stage_row(image, batch.plan, batch.rows, self.spill_over):
+            return None, [], []
         schema = batch.schema
         plan = batch.plan
         values = batch.values
@@ -642,7 +663,7 @@ class _Decoder:
                         else:
                             converted = convert(column, tag, value)
                     elif fast_check is None and tag != "NULL":
-                        converted = _json_value(tag, value)
+                        converted = _super_text(tag, value)
                     else:
                         converted = convert(column, tag, value)
                 except _Overflow as over:
@@ -875,7 +896,7 @@ def _conv_varbyte(column: Column, tag: str, value: Any) -> Any:
 def _conv_super(column: Column, tag: str, value: Any) -> Any:
     if tag == "NULL":
         return None
-    return _json_value(tag, value)
+    return _super_text(tag, value)
 
 
 def _conv_timestamp(column: Column, tag: str, value: Any) -> Any:
