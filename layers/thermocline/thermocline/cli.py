@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the whole pipeline on the local stack and reconcile it")
     demo.add_argument(
-        "--orders", type=int, default=6000, help="orders to generate (default 6000, about two minutes)"
+        "--orders", type=int, default=12000, help="orders to generate (default 12000, about two minutes)"
     )
     demo.add_argument("--state", default=str(DEFAULT_STATE / "demo"), help="state directory")
     demo.add_argument("--out", default="out", help="where the summary and report copies go (default out/)")
