@@ -100,8 +100,23 @@ def test_loads_too_large_for_one_statement_are_split(s3, settings, wh, monkeypat
         put_lake_file(s3, BUCKET, "orders", ORDERS_COLUMNS, batch, shard=f"shardId-{i}")
         for i, batch in enumerate(src.batches(src.random_changes(60, keys=20), 10))
     ]
+    executed: list[list[str]] = []
+    execute = wh.execute
+
+    def recording_execute(statements):
+        executed.append(list(statements))
+        return execute(statements)
+
+    monkeypatch.setattr(wh, "execute", recording_execute)
     report = load_files(keys, settings=settings, warehouse=wh, s3_client=s3)
     assert sorted(report.loaded) == sorted(keys)
     assert warehouse_rows(wh, "orders", ORDERS_COLUMNS) == src.expected()
-    loads = wh.query("SELECT COUNT(DISTINCT load_id) FROM thermocline.load_ledger").rows[0][0]
-    assert 1 < loads <= len(keys)
+    ledger = wh.query("SELECT file_key FROM thermocline.load_ledger").rows
+    assert sorted(k for (k,) in ledger) == sorted(keys), "every file is recorded exactly once"
+    loads = [s for s in executed if any("load_ledger" in sql and "INSERT" in sql.upper() for sql in s)]
+    files_per_load = [sum(any(key in sql for sql in statements) for key in keys) for statements in loads]
+    assert len(loads) > 1, "the six files could not share one load"
+    assert sum(files_per_load) == len(keys)
+    # Each load either fits the statement limit or holds a single file, which cannot be split further.
+    for statements, files in zip(loads, files_per_load, strict=True):
+        assert files == 1 or max(len(sql.encode()) for sql in statements) <= 1000
