@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,8 +20,5 @@ s3 = aws.client("s3")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    wh = warehouse.connect(settings.warehouse_url, s3_client=s3)
-    try:
+    with contextlib.closing(warehouse.connect(settings.warehouse_url, s3_client=s3)) as wh:
         return run_report(event, settings=settings, warehouse=wh, s3_client=s3).as_dict()
-    finally:
-        wh.close()

@@ -9,6 +9,7 @@ thermocline up [--state DIR]                   moto's server with the template d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -121,8 +122,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from thermocline import warehouse
         from thermocline.names import quote_ident
 
-        wh = warehouse.connect(local.warehouse_url, s3_client=local.client("s3"))
-        try:
+        with contextlib.closing(warehouse.connect(local.warehouse_url, s3_client=local.client("s3"))) as wh:
             tables = wh.query(
                 "SELECT table_schema, table_name FROM information_schema.tables "
                 "WHERE table_schema NOT IN ('information_schema', 'pg_catalog', 'thermocline') ORDER BY 2"
@@ -131,8 +131,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 name: wh.query(f"SELECT COUNT(*) FROM {quote_ident(schema)}.{quote_ident(name)}").rows[0][0]  # noqa: S608
                 for schema, name in tables
             }
-        finally:
-            wh.close()
     print(
         f"replayed {records} records from {len(events)} files in {time.monotonic() - started:.1f}s; "
         f"{drained.records} lake files loaded into {local.warehouse_url}"

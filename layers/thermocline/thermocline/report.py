@@ -13,7 +13,7 @@ import html
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -41,7 +41,6 @@ class ReportDefinition:
     title: str
     description: str = ""
     chart: Chart | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def available_reports() -> list[str]:
@@ -69,7 +68,7 @@ def parse_report(name: str, text: str) -> ReportDefinition:
     chart = _parse_chart(meta.pop("chart")) if "chart" in meta else None
     title = meta.pop("title", name.replace("_", " ").capitalize())
     description = meta.pop("description", "")
-    return ReportDefinition(name, text.strip().rstrip(";"), title, description, chart, meta)
+    return ReportDefinition(name, text.strip().rstrip(";"), title, description, chart)
 
 
 def _parse_chart(spec: str) -> Chart:

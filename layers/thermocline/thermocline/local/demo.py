@@ -8,6 +8,7 @@ a scan of the source table. The summary is printed and written to ``out/demo-sum
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -58,10 +59,6 @@ class DemoSummary:
     load_rows_per_second: float = 0.0
     skipped_resources: list[str] = field(default_factory=list)
     redelivered_records: int = 0
-
-
-def _table_name(stream_arn: str) -> str:
-    return stream_arn.split(":table/", 1)[1].split("/stream/", 1)[0]
 
 
 def _objects(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
@@ -115,8 +112,7 @@ def run_demo(
         summary.skipped_resources = list(local.stack.skipped)
         ddb, s3 = local.client("dynamodb"), local.client("s3")
         poller, drainer = local.stream_poller(redeliver=redeliver), local.load_drainer()
-        table = _table_name(poller.stream_arn)
-        lake_bucket = local.environment_for("StreamIngestFunction")["LAKE_BUCKET"]
+        table, lake_bucket = local.resource("Table"), local.resource("LakeBucket")
         workload = Workload(orders=orders)
         for phase in PHASES:
             t0 = time.monotonic()
@@ -150,11 +146,8 @@ def run_demo(
 
         task = progress.add_task("reconcile warehouse vs DynamoDB", total=1)
         source = rec.scan_source(ddb, table)
-        wh = warehouse.connect(local.warehouse_url, s3_client=s3)
-        try:
+        with contextlib.closing(warehouse.connect(local.warehouse_url, s3_client=s3)) as wh:
             outcome = rec.reconcile(source, wh)
-        finally:
-            wh.close()
         progress.advance(task)
     summary.warehouse_rows = {t: got for t, (_, got) in outcome.rows.items()}
     summary.source_rows = {t: want for t, (want, _) in outcome.rows.items()}

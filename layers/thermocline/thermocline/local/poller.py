@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -267,7 +266,3 @@ class QueueDrainer:
                 logger.warning("queue messages failed and stay on the queue", failed=len(failed))
                 break
         return self.stats
-
-
-def dumps(event: dict[str, Any]) -> str:
-    return json.dumps(event, indent=2, default=str)

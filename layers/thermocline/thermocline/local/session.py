@@ -53,40 +53,34 @@ class LocalStack:
         self.warehouse_url = warehouse_url or f"duckdb:///{self.state_dir / 'warehouse.duckdb'}"
         self.log_level = log_level
         self.function_env = function_env or {}
-        self._server: moto_server.MotoServer | None = None
-        self._env: Any = None
+        # Quiet runs (demo, replay) keep handler logs and metric lines off the terminal; `invoke` shows them.
+        self.quiet = logging.getLevelName(log_level) > logging.INFO
+        self._open = contextlib.ExitStack()
         self.info: stack.StackInfo | None = None
         self._runtimes: dict[str, FunctionRuntime] = {}
 
     # ---- lifecycle ----------------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        if self.endpoint is None:
-            self._server = moto_server.start(log_path=self.state_dir / "moto.log")
-            self.endpoint = self._server.endpoint
-        env = {**_LOCAL_AWS, "AWS_ENDPOINT_URL": self.endpoint}
-        # Handlers share this process's one Powertools logger: its level is the stack's.
-        logger.setLevel(self.log_level)
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            os.environ.pop(name, None)
-        self._env = environment(env)
-        self._env.__enter__()
-        try:
-            self.info = stack.deploy(self.endpoint, region=env["AWS_REGION"])
-        except Exception:
-            self.__exit__(None, None, None)
-            raise
+        with self._open as opened:
+            if self.endpoint is None:
+                server = moto_server.start(log_path=self.state_dir / "moto.log")
+                opened.callback(server.stop)
+                self.endpoint = server.endpoint
+            # Handlers share this process's one Powertools logger: its level is the stack's.
+            logger.setLevel(self.log_level)
+            for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+                os.environ.pop(name, None)
+            opened.enter_context(environment({**_LOCAL_AWS, "AWS_ENDPOINT_URL": self.endpoint}))
+            self.info = stack.deploy(self.endpoint, region=_LOCAL_AWS["AWS_REGION"])
+            # Up: from here the stack stays open until __exit__.
+            self._open = opened.pop_all()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._env is not None:
-            self._env.__exit__(None, None, None)
-            self._env = None
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        self._open.close()
 
     # ---- resources ----------------------------------------------------------------------------------
     @property
@@ -111,10 +105,8 @@ class LocalStack:
             **_LOCAL_AWS,
             "AWS_ENDPOINT_URL": str(self.endpoint),
             "POWERTOOLS_LOG_LEVEL": self.log_level,
-            "POWERTOOLS_TRACE_DISABLED": "true",
         }
-        if logging.getLevelName(self.log_level) > logging.INFO:
-            # Quiet runs (demo, replay) keep EMF metric lines off the terminal; `invoke` shows them.
+        if self.quiet:
             env["POWERTOOLS_METRICS_DISABLED"] = "true"
         if "WAREHOUSE_URL" in env:
             env["WAREHOUSE_URL"] = self.warehouse_url
@@ -138,7 +130,7 @@ class LocalStack:
         return self._runtimes[logical_id]
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
-        if logging.getLevelName(self.log_level) > logging.INFO:
+        if self.quiet:
             # Powertools prints the cold-start metric even with metrics disabled; quiet runs drop it.
             with contextlib.redirect_stdout(io.StringIO()):
                 return self.runtime(logical_id).invoke(event)
