@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import ROOT, load_event
 from thermocline.aws import client
+from thermocline.local.runtime import LambdaContext
 from thermocline.parquet import read_lake_metadata
 from thermocline.services.stream_ingest import handle_stream_event
 from thermocline.settings import StreamIngestSettings
@@ -175,7 +176,9 @@ def test_the_lambda_handler_runs_every_sample_event(aws_env: str, monkeypatch: p
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
     for path in sorted(Path(ROOT / "events").glob("dynamodb-*.json")):
-        assert app.lambda_handler(json.loads(path.read_text()), None) == {"batchItemFailures": []}, path.name
+        event = json.loads(path.read_text())
+        context = LambdaContext("StreamIngestFunction")
+        assert app.lambda_handler(event, context) == {"batchItemFailures": []}, path.name
     assert keys(s3, "cdc/")
 
 
