@@ -166,7 +166,11 @@ static int put_attribute(Buf *b, PyObject *av, int depth) {
     return put_value(b, tag, value, depth);
 }
 
-static int put_set(Buf *b, PyObject *value, int numbers) {
+/* Encoders of one list element: an ASCII string, a number, or a nested AttributeValue. */
+enum { ITEM_STRING, ITEM_NUMBER, ITEM_ATTRIBUTE };
+
+/* A JSON array of a list's elements (L, SS, NS). */
+static int put_array(Buf *b, PyObject *value, int item, int depth) {
     if (!PyList_CheckExact(value)) {
         return FALLBACK;
     }
@@ -178,8 +182,10 @@ static int put_set(Buf *b, PyObject *value, int numbers) {
         if (i && buf_char(b, ',') < 0) {
             return ERROR;
         }
-        PyObject *item = PyList_GET_ITEM(value, i);
-        int rc = numbers ? put_number(b, item) : put_string(b, item);
+        PyObject *element = PyList_GET_ITEM(value, i);
+        int rc = item == ITEM_STRING   ? put_string(b, element)
+                 : item == ITEM_NUMBER ? put_number(b, element)
+                                       : put_attribute(b, element, depth + 1);
         if (rc != OK) {
             return rc;
         }
@@ -232,25 +238,8 @@ static int put_value(Buf *b, PyObject *tag, PyObject *value, int depth) {
             }
             return buf_char(b, '}') < 0 ? ERROR : OK;
         }
-        case 'L': {
-            if (!PyList_CheckExact(value)) {
-                return FALLBACK;
-            }
-            if (buf_char(b, '[') < 0) {
-                return ERROR;
-            }
-            Py_ssize_t n = PyList_GET_SIZE(value);
-            for (Py_ssize_t i = 0; i < n; i++) {
-                if (i && buf_char(b, ',') < 0) {
-                    return ERROR;
-                }
-                int rc = put_attribute(b, PyList_GET_ITEM(value, i), depth + 1);
-                if (rc != OK) {
-                    return rc;
-                }
-            }
-            return buf_char(b, ']') < 0 ? ERROR : OK;
-        }
+        case 'L':
+            return put_array(b, value, ITEM_ATTRIBUTE, depth);
         default:
             return FALLBACK;
         }
@@ -268,10 +257,10 @@ static int put_value(Buf *b, PyObject *tag, PyObject *value, int depth) {
         return buf_put(b, "null", 4) < 0 ? ERROR : OK;
     }
     if (tag_is(tag, "SS")) {
-        return put_set(b, value, 0);
+        return put_array(b, value, ITEM_STRING, depth);
     }
     if (tag_is(tag, "NS")) {
-        return put_set(b, value, 1);
+        return put_array(b, value, ITEM_NUMBER, depth);
     }
     return FALLBACK;
 }
