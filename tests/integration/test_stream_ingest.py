@@ -321,3 +321,25 @@ def test_values_too_large_for_a_warehouse_row_are_stored_whole_beside_the_lake(
     stored = s3.get_object(Bucket=BUCKET, Key=reference["key"])["Body"].read()
     assert reference["key"].startswith("cdc/people/_oversize/") and reference["key"].endswith(".json")
     assert json.loads(stored) == long
+
+
+def test_a_failed_oversize_write_retries_the_batch_before_any_lake_file_references_it(
+    s3: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    real_put = s3.put_object
+
+    def no_oversize(**kwargs: Any) -> Any:
+        if "/_oversize/" in kwargs["Key"]:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "reduce your rate"}}, "PutObject")
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(s3, "put_object", no_oversize)
+    event = people_batch(1, {"bio": {"S": "x" * 70_000}})
+    event["Records"] = people_batch(2, {"v": {"N": "1"}})["Records"] + event["Records"]
+    response = handle_stream_event(event, settings=settings, s3_client=s3)
+
+    lowest = min(r["dynamodb"]["SequenceNumber"] for r in event["Records"])
+    assert response == {"batchItemFailures": [{"itemIdentifier": lowest}]}
+    assert not [k for k in keys(s3, "cdc/") if k.endswith(".parquet")]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -13,6 +14,7 @@ from thermocline import decode_stream_records
 from thermocline.contracts import load_contracts
 from thermocline.parquet import (
     lake_key,
+    oversize_key,
     quarantine_key,
     read_lake_metadata,
     shard_token,
@@ -32,9 +34,11 @@ def test_lake_keys_follow_the_contract_and_are_deterministic() -> None:
     assert quarantine_key("quarantine/", None, "2026-11-25", shard, first) == (
         f"quarantine/unknown/dt=2026-11-25/{shard}-{first}.json"
     )
+    # Outside every dt= partition and not .parquet: the loader's discovery must never pick it up.
+    assert oversize_key("cdc", "orders", "ab12") == "cdc/orders/_oversize/ab12.json"
 
 
-def test_lake_files_are_compressed_parquet_that_pyarrow_and_duckdb_read_alike() -> None:
+def test_lake_files_are_compressed_parquet_that_pyarrow_and_duckdb_read_alike(tmp_path: Path) -> None:
     tables = decode_stream_records(load_event("dynamodb-store.json"), load_contracts(None))
     data = to_parquet_bytes(tables["order_lines"])
     parquet = pq.ParquetFile(io.BytesIO(data))
@@ -46,7 +50,9 @@ def test_lake_files_are_compressed_parquet_that_pyarrow_and_duckdb_read_alike() 
     assert meta["attributes"]["unit_price"] == "unit_price"
 
     con = duckdb.connect()
-    con.execute("CREATE TABLE f AS SELECT * FROM read_parquet(?)", [_write(data)])
+    path = tmp_path / "order_lines.parquet"
+    path.write_bytes(data)
+    con.execute("CREATE TABLE f AS SELECT * FROM read_parquet(?)", [str(path)])
     rows = con.execute("SELECT sku, unit_price, _op, _event_time FROM f ORDER BY _seq").fetchall()
     assert [(r[0], r[1], r[2]) for r in rows] == [
         ("BK-0042", Decimal("49.50"), "I"),
@@ -72,11 +78,3 @@ def test_rows_split_into_one_partition_per_utc_event_date() -> None:
         ("1970-01-02", ["2"]),
         ("2026-11-25", ["3"]),
     ]
-
-
-def _write(data: bytes) -> str:
-    import tempfile
-
-    with tempfile.NamedTemporaryFile(suffix=".parquet", delete=False) as f:
-        f.write(data)
-        return f.name

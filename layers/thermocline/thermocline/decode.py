@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from thermocline.contracts import Contracts, Route, load_contracts
 from thermocline.names import safe_identifier
-from thermocline.parquet import with_lake_metadata
+from thermocline.parquet import oversize_key, with_lake_metadata
 from thermocline.schema import (
     BOOLEAN,
     OVERFLOW_COLUMN,
@@ -52,6 +52,7 @@ __all__ = [
     "DecodeResult",
     "Reject",
     "RecordDecodeError",
+    "SEQ_WIDTH",
     "TableBatch",
     "decode_batch",
     "decode_stream_records",
@@ -743,9 +744,7 @@ class _Decoder:
             attribute, value_json = entries[i]
             data = value_json.encode("utf-8")
             digest = hashlib.sha256(data).hexdigest()
-            # Beside the table's lake files, in a folder Athena, Spectrum and Hive skip (leading "_"), and
-            # not a .parquet object, so the loader's discovery never sees it.
-            key = f"{self.spill_prefix}{table}/_oversize/{digest}.json"
+            key = oversize_key(self.spill_prefix, table, digest)
             self.result.oversize[key] = data
             entries[i] = (
                 attribute,
@@ -1048,8 +1047,8 @@ def decode_batch(
     ``schemas`` are the recorded schemas of the target tables (not modified; updated copies come back in
     ``result.schemas``, the changed ones named in ``result.changed_schemas``). With ``spill_over`` (bytes),
     no SUPER value or ``_overflow`` object in a row exceeds it: larger values are returned in
-    ``result.oversize`` (key ``<spill_prefix><table>/_oversize/<sha256>.json`` → JSON) and referenced
-    from ``_overflow``.
+    ``result.oversize`` (lake key → JSON; see :func:`~thermocline.parquet.oversize_key`, under
+    ``spill_prefix``) and referenced from ``_overflow``.
     """
     decoder = _Decoder(records, contracts, schemas, spill_over, spill_prefix)
     # Decoding allocates a great many short strings and tuples and creates no reference cycles. With the

@@ -22,6 +22,7 @@ __all__ = [
     "METADATA_KEY",
     "lake_key",
     "lake_metadata",
+    "oversize_key",
     "quarantine_key",
     "read_lake_metadata",
     "shard_token",
@@ -128,6 +129,15 @@ def lake_key(prefix: str, table: str, date: str, shard: str, first_seq: str, las
 def quarantine_key(prefix: str, table: str | None, date: str, shard: str, seq: str) -> str:
     """``quarantine/<table-or-unknown>/dt=YYYY-MM-DD/<shard>-<seq>.json``."""
     return f"{_prefix(prefix)}{table or 'unknown'}/dt={date}/{shard}-{seq}.json"
+
+
+def oversize_key(prefix: str, table: str, sha256: str) -> str:
+    """``cdc/<table>/_oversize/<sha256>.json``: a value too large for a warehouse row, stored whole.
+
+    Beside the table's lake files, in a folder Athena, Spectrum and Hive skip (leading ``_``), and not a
+    ``.parquet`` object, so the loader's discovery never sees it.
+    """
+    return f"{_prefix(prefix)}{table}/_oversize/{sha256}.json"
 
 
 def utc_date(epoch_us: int | None, default: datetime) -> str:

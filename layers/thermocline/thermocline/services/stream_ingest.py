@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from thermocline.contracts import Contracts, load_contracts
-from thermocline.decode import DecodeResult, Reject, decode_batch, target_tables
+from thermocline.decode import SEQ_WIDTH, DecodeResult, Reject, decode_batch, target_tables
 from thermocline.observability import logger
 from thermocline.observability import metrics as default_metrics
 from thermocline.parquet import (
@@ -140,12 +140,8 @@ def handle_stream_event(
         result = _decode_and_record(records, contracts, store, settings.lake_prefix)
     except (*_TRANSIENT, SchemaConflictError) as exc:
         # Nothing was written; retry the whole batch from its first record.
-        first = _lowest_sequence_number(records)
         logger.warning("schema store unavailable, retrying batch", error=str(exc), records=len(records))
-        metrics.add_metric(name="BatchRetries", unit="Count", value=1)
-        if first is None:
-            raise
-        return {"batchItemFailures": [{"itemIdentifier": first}]}
+        return _retry_whole_batch(records, metrics, exc)
 
     today = clock()
     failed: list[str] = []
@@ -158,12 +154,8 @@ def handle_stream_event(
                 Bucket=settings.lake_bucket, Key=key, Body=data, ContentType="application/json"
             )
         except _TRANSIENT as exc:
-            first = _lowest_sequence_number(records)
             logger.warning("oversize value write failed, retrying batch", key=key, error=str(exc))
-            metrics.add_metric(name="BatchRetries", unit="Count", value=1)
-            if first is None:
-                raise
-            return {"batchItemFailures": [{"itemIdentifier": first}]}
+            return _retry_whole_batch(records, metrics, exc)
 
     for table, batch in result.tables.items():
         for date, part in split_by_event_date(batch.arrow, utc_date(None, today)):
@@ -199,7 +191,7 @@ def handle_stream_event(
     _observe(metrics, result, records, files, bytes_written, rows_written, quarantined, today)
     response: dict[str, Any] = {"batchItemFailures": []}
     if failed:
-        lowest = min(failed, key=lambda s: s.rjust(40, "0"))
+        lowest = min(failed, key=_seq_order)
         response["batchItemFailures"] = [{"itemIdentifier": lowest}]
         metrics.add_metric(name="WriteFailures", unit="Count", value=len(failed))
         logger.warning("batch partially failed", retry_from=lowest, failed_records=len(failed))
@@ -230,9 +222,7 @@ def _decode_and_record(
         if loaded is not None:
             schemas[table] = loaded
     for _attempt in range(_SCHEMA_ATTEMPTS):
-        result = decode_batch(
-            records, contracts, schemas, spill_over=VARCHAR_MAX, spill_prefix=_slash(lake_prefix)
-        )
+        result = decode_batch(records, contracts, schemas, spill_over=VARCHAR_MAX, spill_prefix=lake_prefix)
         lost = []
         for table in sorted(result.changed_schemas):
             schema = result.schemas[table]
@@ -254,10 +244,6 @@ def _decode_and_record(
     raise SchemaConflictError(f"schema of {lost} kept changing")
 
 
-def _slash(prefix: str) -> str:
-    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
-
-
 def _originals(originals: list[str], padded: list[str], part: Any) -> list[str]:
     wanted = set(part["_seq"].to_pylist())
     return [o for o, p in zip(originals, padded, strict=True) if p in wanted]
@@ -270,7 +256,14 @@ def _stream_arn(records: list[Any]) -> str:
     return "unknown"
 
 
-def _lowest_sequence_number(records: list[Any]) -> str | None:
+def _seq_order(seq: str) -> str:
+    """Sort key of a sequence number: numeric order, as Lambda compares them for checkpointing."""
+    return seq.rjust(SEQ_WIDTH, "0")
+
+
+def _retry_whole_batch(records: list[Any], metrics: Metrics, exc: BaseException) -> dict[str, Any]:
+    """The response that has Lambda retry every record: fail from the batch's lowest sequence number."""
+    metrics.add_metric(name="BatchRetries", unit="Count", value=1)
     seqs = [
         r["dynamodb"]["SequenceNumber"]
         for r in records
@@ -279,7 +272,9 @@ def _lowest_sequence_number(records: list[Any]) -> str | None:
         and isinstance(r["dynamodb"].get("SequenceNumber"), str)
         and r["dynamodb"]["SequenceNumber"]
     ]
-    return min(seqs, key=lambda s: s.rjust(40, "0")) if seqs else None
+    if not seqs:
+        raise exc  # no record to name: fail the invocation, which retries the batch too
+    return {"batchItemFailures": [{"itemIdentifier": min(seqs, key=_seq_order)}]}
 
 
 def _json_default(value: Any) -> Any:
@@ -301,7 +296,7 @@ def _quarantine(
         # No usable sequence number: name the object by its content, still deterministic.
         seq = "record-" + hashlib.sha256(payload).hexdigest()[:16]
     else:
-        seq = seq.rjust(40, "0")
+        seq = _seq_order(seq)
     key = quarantine_key(
         settings.quarantine_prefix, reject.table, utc_date(reject.event_time_us, today), shard, seq
     )
