@@ -151,13 +151,13 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def staging_type(redshift_type: str) -> str:
-    """The staging column type for a file column: SUPER is staged as its JSON text."""
-    return f"VARCHAR({MAX_VARCHAR})" if redshift_type.strip().upper() == "SUPER" else redshift_type
-
-
 def _is_super(redshift_type: str) -> bool:
     return redshift_type.strip().upper() == "SUPER"
+
+
+def staging_type(redshift_type: str) -> str:
+    """The staging column type for a file column: SUPER is staged as its JSON text."""
+    return f"VARCHAR({MAX_VARCHAR})" if _is_super(redshift_type) else redshift_type
 
 
 def _ledger() -> str:
@@ -262,24 +262,22 @@ def retype_column_sql(table: str, column: str, new_type: str) -> list[str]:
     loads match target columns by name. The tombstone table's key column, if it is one, follows.
     """
     target = quote_ident(table)
+    return [f"LOCK {target}", *_retype(target, column, new_type)]
+
+
+def retype_tombstone_key_sql(table: str, column: str, new_type: str) -> list[str]:
+    """The same change to a primary key column in ``table``'s tombstone table."""
+    return _retype(_tombstones(table), column, new_type)
+
+
+def _retype(target: str, column: str, new_type: str) -> list[str]:
+    """Add, copy, drop, rename: ``target`` is already quoted (and qualified where needed)."""
     col, tmp = quote_ident(column), quote_ident(_WIDENING)
     return [
-        f"LOCK {target}",
         f"ALTER TABLE {target} ADD COLUMN {tmp} {new_type}",
         f"UPDATE {target} SET {tmp} = {col}",
         f"ALTER TABLE {target} DROP COLUMN {col}",
         f"ALTER TABLE {target} RENAME COLUMN {tmp} TO {col}",
-    ]
-
-
-def retype_tombstone_key_sql(table: str, column: str, new_type: str) -> list[str]:
-    tombs = _tombstones(table)
-    col, tmp = quote_ident(column), quote_ident(_WIDENING)
-    return [
-        f"ALTER TABLE {tombs} ADD COLUMN {tmp} {new_type}",
-        f"UPDATE {tombs} SET {tmp} = {col}",
-        f"ALTER TABLE {tombs} DROP COLUMN {col}",
-        f"ALTER TABLE {tombs} RENAME COLUMN {tmp} TO {col}",
     ]
 
 
@@ -318,7 +316,7 @@ def _stage(spec: TableSpec, manifest_url: str, iam_role: str | None) -> list[str
     ]
 
 
-def _ledger_insert(spec: TableSpec, files: Sequence[LedgerEntry], load_id: str) -> str:
+def _ledger_insert(table: str, files: Sequence[LedgerEntry], load_id: str) -> str:
     """One INSERT for all files; each key appears once, so 200 files stay far below 100 KB of SQL."""
     ledger = _ledger()
     rows = []
@@ -340,7 +338,7 @@ def _ledger_insert(spec: TableSpec, files: Sequence[LedgerEntry], load_id: str) 
         rows.append("SELECT " + ", ".join(values))
     return (
         f"INSERT INTO {ledger} (file_key, table_name, status, content_length, row_count, load_id, loaded_at, reason) "
-        f"SELECT f.file_key, {sql_literal(spec.table)}, f.status, f.content_length, f.row_count, "
+        f"SELECT f.file_key, {sql_literal(table)}, f.status, f.content_length, f.row_count, "
         f"{sql_literal(load_id)}, GETDATE(), f.reason FROM ({' UNION ALL '.join(rows)}) AS f "
         f"WHERE NOT EXISTS (SELECT 1 FROM {ledger} WHERE {ledger}.file_key = f.file_key)"
     )
@@ -350,16 +348,13 @@ def _ledger_insert(spec: TableSpec, files: Sequence[LedgerEntry], load_id: str) 
 LEDGER_FILES_PER_INSERT = 200
 
 
-def _ledger_inserts(spec: TableSpec, files: Sequence[LedgerEntry], load_id: str) -> list[str]:
-    """As many ledger INSERTs as the files need (a large snapshot's refresh records thousands)."""
-    step = LEDGER_FILES_PER_INSERT
-    return [_ledger_insert(spec, files[i : i + step], load_id) for i in range(0, len(files), step)]
-
-
 def ledger_insert_sql(table: str, files: Sequence[LedgerEntry], load_id: str) -> list[str]:
-    """Record files without loading them (quarantined files)."""
-    spec_like = TableSpec(table=table, primary_key=("_",), columns=(("_", "VARCHAR(1)"),))
-    return [_ledger_insert(spec_like, files, load_id)]
+    """As many ledger INSERTs as the files need (a large snapshot's refresh records thousands).
+
+    Also how files are recorded without being loaded (quarantined files).
+    """
+    step = LEDGER_FILES_PER_INSERT
+    return [_ledger_insert(table, files[i : i + step], load_id) for i in range(0, len(files), step)]
 
 
 def load_sql(
@@ -385,6 +380,9 @@ def load_sql(
     partition = ", ".join(quote_ident(c) for c in pk)
     data = spec.data_columns
     meta = [c for c in TARGET_META_COLUMNS if c != "_deleted"]
+    # Data and bookkeeping columns of a target row made from a version in ``latest``; ``_deleted`` follows.
+    insert_cols = ", ".join(quote_ident(c) for c in [*(n for n, _ in data), *meta, "_deleted"])
+    insert_values = [_value(latest, n, t) for n, t in data] + [f"{latest}.{quote_ident(c)}" for c in meta]
 
     statements = [f"LOCK {target}", *_stage(spec, manifest_url, iam_role)]
     statements += [
@@ -410,13 +408,11 @@ def load_sql(
         sets = ", ".join(
             f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in ["_seq", "_event_time", "_ttl_expired"]
         )
-        insert_cols = [n for n, _ in data] + meta + ["_deleted"]
-        values = [_value(latest, n, t) for n, t in data] + [f"{latest}.{quote_ident(c)}" for c in meta]
         statements += [
             f'UPDATE {target} SET "_deleted" = TRUE, {sets} FROM {latest} '
             f"WHERE {_match(target, latest, pk)} AND {latest}.\"_op\" = 'D'",
-            f"INSERT INTO {target} ({', '.join(quote_ident(c) for c in insert_cols)}) "
-            f"SELECT {', '.join(values)}, TRUE FROM {latest} WHERE {latest}.\"_op\" = 'D' "
+            f"INSERT INTO {target} ({insert_cols}) "
+            f"SELECT {', '.join(insert_values)}, TRUE FROM {latest} WHERE {latest}.\"_op\" = 'D' "
             f"AND NOT EXISTS (SELECT 1 FROM {target} WHERE {_match(target, latest, pk)})",
         ]
     statements.append(f"DELETE FROM {latest} WHERE \"_op\" = 'D'")
@@ -424,16 +420,12 @@ def load_sql(
     updates = [f"{quote_ident(n)} = {_value(latest, n, t)}" for n, t in data if n not in pk]
     updates += [f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in meta]
     updates.append('"_deleted" = FALSE')
-    insert_cols = [n for n, _ in data] + meta + ["_deleted"]
-    insert_values = [_value(latest, n, t) for n, t in data] + [f"{latest}.{quote_ident(c)}" for c in meta]
-    insert_values.append("FALSE")
     statements.append(
         f"MERGE INTO {target} USING {latest} ON {_match(target, latest, pk)} "
         f"WHEN MATCHED THEN UPDATE SET {', '.join(updates)} "
-        f"WHEN NOT MATCHED THEN INSERT ({', '.join(quote_ident(c) for c in insert_cols)}) "
-        f"VALUES ({', '.join(insert_values)})"
+        f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({', '.join(insert_values)}, FALSE)"
     )
-    statements += _ledger_inserts(spec, files, load_id)
+    statements += ledger_insert_sql(spec.table, files, load_id)
     statements += [f"DROP TABLE {latest}", f"DROP TABLE {stage}"]
     return statements
 
@@ -473,7 +465,7 @@ def full_refresh_sql(
         f"DELETE FROM {_tombstones(spec.table)}",
         f"INSERT INTO {target} ({', '.join(quote_ident(c) for c in insert_cols)}) "
         f"SELECT {', '.join(values)} FROM {stage}{where}",
-        *_ledger_inserts(spec, files, load_id),
+        *ledger_insert_sql(spec.table, files, load_id),
         f"DROP TABLE {stage}",
     ]
 
