@@ -13,6 +13,7 @@ whose data cannot be loaded is quarantined and the others go on.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import time
@@ -24,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from thermocline import merge_sql
-from thermocline.manifest import ManifestEntry, build_manifest, manifest_key, s3_url
+from thermocline.manifest import ManifestEntry, build_manifest, manifest_key, s3_url, split_s3_url
 from thermocline.merge_sql import LedgerEntry, TableSpec
 from thermocline.observability import logger, metrics
 from thermocline.settings import WarehouseLoadSettings
@@ -36,6 +37,7 @@ from thermocline.warehouse.base import (
     Warehouse,
     WarehouseError,
 )
+from thermocline.warehouse.redshift_data import MAX_STATEMENT_BYTES as _MAX_STATEMENT_BYTES
 
 __all__ = [
     "LakeFile",
@@ -49,8 +51,7 @@ __all__ = [
 ]
 
 _FOOTER_PROBE = 64 * 1024
-# The Redshift Data API refuses statements over 100 KB; every engine gets the same, portable loads.
-_MAX_STATEMENT_BYTES = 100 * 1024
+# Every engine gets loads the Data API would accept (_MAX_STATEMENT_BYTES): the same, portable loads.
 _LEDGER_LOOKUP_KEYS = 200
 _RETRY_BASE_SECONDS = 0.5
 
@@ -224,7 +225,7 @@ def _ensure_table(warehouse: Warehouse, spec: TableSpec) -> None:
             warehouse.execute(statements)
     lengths = {str(r[0]).lower(): r[2] for r in rows}
     for name, ctype in spec.columns:
-        wanted = merge_sql.varchar_length(merge_sql.staging_type(ctype)) if ctype.upper() != "SUPER" else None
+        wanted = merge_sql.varchar_length(ctype)
         have = lengths.get(name.lower())
         if wanted and have and int(have) < wanted:
             # Alone: Redshift cannot alter a column's type inside a transaction block.
@@ -232,16 +233,16 @@ def _ensure_table(warehouse: Warehouse, spec: TableSpec) -> None:
             warehouse.execute([merge_sql.widen_column_sql(spec.table, name, f"VARCHAR({wanted})")])
 
 
+def _manifest_url(settings: WarehouseLoadSettings, table: str, load_id: str) -> str:
+    return s3_url(settings.lake_bucket, manifest_key(settings.manifest_prefix, table, load_id))
+
+
 def _write_manifest(
-    s3_client: Any, settings: WarehouseLoadSettings, table: str, files: Sequence[LakeFile]
-) -> str:
-    load_id = _load_id()
+    s3_client: Any, settings: WarehouseLoadSettings, manifest_url: str, files: Sequence[LakeFile]
+) -> None:
     body = build_manifest([ManifestEntry(s3_url(settings.lake_bucket, f.key), f.size) for f in files])
-    key = manifest_key(settings.manifest_prefix, table, load_id)
-    s3_client.put_object(
-        Bucket=settings.lake_bucket, Key=key, Body=body.encode(), ContentType="application/json"
-    )
-    return load_id
+    bucket, key = split_s3_url(manifest_url)
+    s3_client.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
 
 
 def _quarantine(
@@ -292,11 +293,9 @@ def _load_chunk(
 ) -> None:
     spec = files[0].spec
     pending = list(files)
-    attempt = 0
     while pending:
-        attempt += 1
-        load_id = _write_manifest(s3_client, settings, spec.table, pending)
-        manifest = s3_url(settings.lake_bucket, manifest_key(settings.manifest_prefix, spec.table, load_id))
+        load_id = _load_id()
+        manifest = _manifest_url(settings, spec.table, load_id)
         statements = merge_sql.load_sql(
             spec,
             manifest_url=manifest,
@@ -311,18 +310,13 @@ def _load_chunk(
             _load_chunk(warehouse, s3_client, settings, pending[:half], report)
             _load_chunk(warehouse, s3_client, settings, pending[half:], report)
             return
+        _write_manifest(s3_client, settings, manifest, pending)
         try:
-            warehouse.execute(statements)
+            _retrying(settings, f"load {spec.table}", functools.partial(warehouse.execute, statements))
         except TransientLoadError as exc:
-            if attempt >= settings.load_attempts:
-                logger.error("load failed, leaving files for redelivery", table=spec.table, error=str(exc))
-                report.failed += [f.key for f in pending]
-                return
-            logger.warning(
-                "transient load error, retrying", table=spec.table, attempt=attempt, error=str(exc)
-            )
-            time.sleep(_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
-            continue
+            logger.error("load failed, leaving files for redelivery", table=spec.table, error=str(exc))
+            report.failed += [f.key for f in pending]
+            return
         except BadDataError as exc:
             urls = {s3_url(settings.lake_bucket, f.key): f for f in pending}
             bad = [urls[u] for u in exc.files if u in urls]
@@ -447,20 +441,17 @@ def full_refresh(
     _retrying(settings, "bookkeeping", lambda: warehouse.execute(merge_sql.ensure_bookkeeping_sql()))
     _retrying(settings, "schema", lambda: _ensure_table(warehouse, spec))
 
-    def run() -> None:
-        load_id = _write_manifest(s3_client, settings, spec.table, files)
-        manifest = s3_url(settings.lake_bucket, manifest_key(settings.manifest_prefix, spec.table, load_id))
-        warehouse.execute(
-            merge_sql.full_refresh_sql(
-                spec,
-                manifest_url=manifest,
-                files=[LedgerEntry(f.key, f.size, f.rows) for f in files],
-                load_id=load_id,
-                iam_role=settings.copy_iam_role,
-            )
-        )
-
-    _retrying(settings, "full refresh", run)
+    load_id = _load_id()
+    manifest = _manifest_url(settings, spec.table, load_id)
+    _write_manifest(s3_client, settings, manifest, files)
+    statements = merge_sql.full_refresh_sql(
+        spec,
+        manifest_url=manifest,
+        files=[LedgerEntry(f.key, f.size, f.rows) for f in files],
+        load_id=load_id,
+        iam_role=settings.copy_iam_role,
+    )
+    _retrying(settings, "full refresh", functools.partial(warehouse.execute, statements))
     report.loaded += [f.key for f in files]
     report.rows[spec.table] = sum(f.rows for f in files)
     logger.info("full refresh", table=spec.table, files=len(files), rows=report.rows[spec.table])
@@ -560,7 +551,8 @@ def _drain(
             s3_client=s3_client,
         )
         total.merge(report)
-        done = [(mid, handle) for mid, (_, handle) in batch.items() if mid not in set(failed)]
+        failed_ids = set(failed)
+        done = [(mid, handle) for mid, (_, handle) in batch.items() if mid not in failed_ids]
         for start in range(0, len(done), 10):
             sqs_client.delete_message_batch(
                 QueueUrl=settings.load_queue_url,
