@@ -84,9 +84,6 @@ class Contracts:
                 return source
         return None
 
-    def targets(self) -> dict[str, Route]:
-        return {r.target: r for s in self.sources for r in s.routes}
-
 
 def _key_text(av: Any) -> str | None:
     """The text a key pattern is matched against: the S/N/B value as it appears in the record."""

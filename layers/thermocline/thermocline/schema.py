@@ -245,7 +245,8 @@ class TableSchema:
     sort_key: list[str] = field(default_factory=list)
     dist_key: str | None = None
     revision: int = 0
-    by_attribute: dict[str, Column] = field(default_factory=dict, repr=False)
+    # Derived from ``columns`` (kept in step by add/remove): the column holding each source attribute.
+    by_attribute: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.by_attribute = {c.attribute: c for c in self.columns.values()}
@@ -254,8 +255,8 @@ class TableSchema:
         """Record a new attribute under a fresh safe column name (collisions get ``_2``, ``_3``...)."""
         if attribute in self.by_attribute:
             raise SchemaError(f"attribute already recorded: {attribute!r}")
-        taken = _Taken(self.columns)
-        name = unique_identifier(safe_identifier(attribute), taken)
+        # A new column may not take a recorded name or a reserved metadata column's.
+        name = unique_identifier(safe_identifier(attribute), RESERVED_COLUMNS | self.columns.keys())
         column = Column(name, attribute, type_, declared)
         self.columns[name] = column
         self.by_attribute[attribute] = column
@@ -302,13 +303,3 @@ class TableSchema:
         mine.pop("revision")
         theirs.pop("revision")
         return mine == theirs
-
-
-class _Taken:
-    """Names a new column may not use: recorded columns and the reserved metadata columns."""
-
-    def __init__(self, columns: dict[str, Column]) -> None:
-        self._columns = columns
-
-    def __contains__(self, name: object) -> bool:
-        return name in RESERVED_COLUMNS or name in self._columns
