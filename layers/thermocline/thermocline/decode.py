@@ -478,7 +478,8 @@ class _Batch:
     ttl: list[bool] = field(default_factory=list)
     source: list[str] = field(default_factory=list)
     record_index: list[int] = field(default_factory=list)
-    # attribute → (column, its value list, converter): one dict lookup per attribute in the hot loop.
+    # attribute → _plan_entry (column, its value list, converter, fast tag, fast check): one dict lookup
+    # per attribute in the hot loop.
     plan: dict[str, tuple[Column, list[Any], Any, str, Any]] = field(default_factory=dict)
 
     @property
