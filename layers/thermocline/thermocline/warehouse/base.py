@@ -162,6 +162,12 @@ def parse_lock(sql: str) -> str | None:
     return match.group(1) if match else None
 
 
+def postgres_lock_sql(table: str) -> str:
+    """``LOCK`` on PostgreSQL: SHARE ROW EXCLUSIVE conflicts with itself, so two loaders of one table
+    queue up, while readers keep reading."""
+    return f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"
+
+
 _PROCESS_LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _PROCESS_LOCKS_GUARD = threading.Lock()
 
@@ -241,6 +247,25 @@ def read_parquet(entry: ManifestEntry, body: bytes, expected_columns: int) -> An
             ],
         )
     return table
+
+
+def arrow_rows(arrow: Any) -> list[tuple[Any, ...]]:
+    """The rows of an Arrow table as Python tuples, for drivers that insert row by row."""
+    columns = [col.to_pylist() for col in arrow.columns]
+    return list(zip(*columns, strict=True))
+
+
+def load_error_details(result: QueryResult) -> list[LoadErrorDetail]:
+    """The rows of ``merge_sql.load_error_detail_sql`` (Redshift's ``sys_load_error_detail``) as details."""
+    return [
+        LoadErrorDetail(
+            file=str(row["file_name"]) if row.get("file_name") else None,
+            line=int(row["line_number"]) if row.get("line_number") is not None else None,
+            column=str(row["column_name"]) if row.get("column_name") else None,
+            reason=str(row.get("error_message") or "").strip(),
+        )
+        for row in result.as_dicts()
+    ]
 
 
 def log_statement(engine: str, sql: str) -> None:

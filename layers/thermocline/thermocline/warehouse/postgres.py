@@ -2,8 +2,7 @@
 
 Redshift-dialect SQL is translated with sqlglot (SUPER becomes JSONB, primary keys are not declared
 because Redshift does not enforce them). COPY is emulated by streaming the manifest's Parquet objects
-through ``COPY ... FROM STDIN``. ``LOCK t`` becomes ``SHARE ROW EXCLUSIVE``: it conflicts with itself, so
-two loaders of one table queue up, while readers keep reading.
+through ``COPY ... FROM STDIN``. ``LOCK t`` becomes ``SHARE ROW EXCLUSIVE`` (``base.postgres_lock_sql``).
 """
 
 from __future__ import annotations
@@ -22,9 +21,11 @@ from thermocline.warehouse.base import (
     TerminalLoadError,
     TransientLoadError,
     WarehouseError,
+    arrow_rows,
     log_statement,
     parse_copy,
     parse_lock,
+    postgres_lock_sql,
     read_manifest_files,
     read_parquet,
     translate,
@@ -41,17 +42,12 @@ _TRANSIENT = (
 
 
 def classify_postgres_error(exc: Exception, doing: str) -> WarehouseError:
-    """The error kind of a PostgreSQL error (shared with the redshift_connector engine's test mode)."""
+    """The error kind of a psycopg error."""
     if isinstance(exc, _TRANSIENT):
         return TransientLoadError(f"{doing}: {exc}")
     if isinstance(exc, psycopg.DataError):
         return BadDataError(f"{doing}: {exc}", details=[LoadErrorDetail(None, None, None, str(exc))])
     return TerminalLoadError(f"{doing}: {exc}")
-
-
-def arrow_rows(arrow: Any) -> list[tuple[Any, ...]]:
-    columns = [col.to_pylist() for col in arrow.columns]
-    return list(zip(*columns, strict=True))
 
 
 class PostgresWarehouse:
@@ -80,7 +76,7 @@ class PostgresWarehouse:
         log_statement(self.dialect, sql)
         table = parse_lock(sql)
         if table is not None:
-            cur.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+            cur.execute(postgres_lock_sql(table))
             return
         copy = parse_copy(sql)
         if copy is not None:

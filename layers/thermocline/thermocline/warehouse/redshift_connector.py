@@ -27,9 +27,12 @@ from thermocline.warehouse.base import (
     TerminalLoadError,
     TransientLoadError,
     WarehouseError,
+    arrow_rows,
+    load_error_details,
     log_statement,
     parse_copy,
     parse_lock,
+    postgres_lock_sql,
     read_manifest_files,
     read_parquet,
     translate,
@@ -156,7 +159,7 @@ class RedshiftConnectorWarehouse:
             return
         table = parse_lock(sql)
         if table is not None:
-            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute(postgres_lock_sql(table))
             return
         copy = parse_copy(sql)
         if copy is not None:
@@ -169,13 +172,9 @@ class RedshiftConnectorWarehouse:
         width = len(cursor.description or [])
         for entry, body in read_manifest_files(self._s3, manifest_url):
             arrow = read_parquet(entry, body, width)
-            columns = [col.to_pylist() for col in arrow.columns]
             # The driver sends bytes as Redshift's VARBYTE hex text, which PostgreSQL would store as
             # those ASCII characters; bytea's own text form ('\\x' + hex) keeps the bytes.
-            rows = [
-                [("\\x" + v.hex()) if isinstance(v, bytes) else v for v in r]
-                for r in zip(*columns, strict=True)
-            ]
+            rows = [[("\\x" + v.hex()) if isinstance(v, bytes) else v for v in r] for r in arrow_rows(arrow)]
             if not rows:
                 continue
             placeholders = ", ".join(["%s"] * width)
@@ -195,19 +194,10 @@ class RedshiftConnectorWarehouse:
             copy_id = int(self._simple("SELECT pg_last_copy_id()").fetchone()[0])
             if copy_id < 0 or copy_id == copy_before:
                 return []
-            result = self.query(load_error_detail_sql(copy_id))
+            return load_error_details(self.query(load_error_detail_sql(copy_id)))
         except (redshift_connector.Error, WarehouseError, TypeError, ValueError) as exc:
             logger.warning("could not read sys_load_error_detail", error=str(exc))
             return []
-        return [
-            LoadErrorDetail(
-                file=row.get("file_name"),
-                line=row.get("line_number"),
-                column=row.get("column_name"),
-                reason=str(row.get("error_message") or "").strip(),
-            )
-            for row in result.as_dicts()
-        ]
 
     def query(self, sql: str) -> QueryResult:
         log_statement(self.dialect, sql)

@@ -24,6 +24,7 @@ from thermocline.warehouse.base import (
     TerminalLoadError,
     TransientLoadError,
     WarehouseError,
+    load_error_details,
     log_statement,
 )
 
@@ -233,15 +234,7 @@ class RedshiftDataWarehouse:
         except WarehouseError as exc:
             logger.warning("could not read sys_load_error_detail", query_id=query_id, error=str(exc))
             return []
-        return [
-            LoadErrorDetail(
-                file=str(row["file_name"]) if row.get("file_name") else None,
-                line=int(row["line_number"]) if row.get("line_number") is not None else None,
-                column=str(row["column_name"]) if row.get("column_name") else None,
-                reason=str(row.get("error_message") or "").strip(),
-            )
-            for row in result.as_dicts()
-        ]
+        return load_error_details(result)
 
 
 def _field_value(field: dict[str, Any]) -> Any:
