@@ -34,6 +34,15 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(data)
 
 
+def _shutdown(*socks: socket.socket) -> None:
+    """End both directions of a relayed connection, so the other pump stops too."""
+    for sock in socks:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def _rewrite_startup(payload: bytes) -> bytes:
     (protocol,) = struct.unpack("!i", payload[:4])
     if protocol != _PROTOCOL_3:
@@ -122,11 +131,7 @@ class RedshiftShim:
         except OSError:
             pass
         finally:
-            for sock in (src, dst):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _shutdown(src, dst)
 
     @staticmethod
     def _pump_messages(src: socket.socket, dst: socket.socket) -> None:
@@ -141,8 +146,4 @@ class RedshiftShim:
         except (ConnectionError, OSError):
             pass
         finally:
-            for sock in (src, dst):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _shutdown(src, dst)

@@ -36,7 +36,7 @@ def wh(settings, s3):
     engine.close()
 
 
-def _notification(keys: list[str], sizes: dict[str, int] | None = None) -> str:
+def _notification(keys: list[str]) -> str:
     return json.dumps(
         {
             "Records": [

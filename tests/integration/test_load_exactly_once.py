@@ -21,6 +21,7 @@ import pytest
 from tests.integration.load_fixtures import (
     ORDERS_COLUMNS,
     SourceModel,
+    normalize_row,
     parquet_bytes,
     put_lake_file,
     warehouse_rows,
@@ -91,6 +92,13 @@ def _sqs(keys: list[str]) -> dict:
     }
 
 
+def _load_each(keys: list[str], settings, wh, s3) -> None:
+    """Load the files one at a time, in the order given; each must load."""
+    for key in keys:
+        report = load_files([key], settings=settings, warehouse=wh, s3_client=s3)
+        assert report.loaded == [key]
+
+
 def _ledger(wh) -> list[tuple]:
     return wh.query(
         "SELECT file_key, COUNT(*) FROM thermocline.load_ledger GROUP BY file_key ORDER BY file_key"
@@ -122,9 +130,7 @@ def test_batches_delivered_out_of_order(s3, settings, connect):
     keys = _write_batches(s3, src, changes, 20, "shardId-A")
     random.Random(3).shuffle(keys)
     wh = connect()
-    for key in keys:
-        report = load_files([key], settings=settings, warehouse=wh, s3_client=s3)
-        assert report.loaded == [key]
+    _load_each(keys, settings, wh, s3)
     assert warehouse_rows(wh, "orders", ORDERS_COLUMNS) == src.expected()
     # Deleted keys must stay deleted even though older inserts arrived after their delete.
     deleted = {(r["pk"], r["sk"]) for r in changes} - set(src.state)
@@ -155,6 +161,7 @@ def test_two_loaders_at_once(s3, settings, connect):
         t.start()
     for t in threads:
         t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a loader is still running after two minutes"
     assert not errors, errors
     wh = connect()
     assert warehouse_rows(wh, "orders", ORDERS_COLUMNS) == src.expected()
@@ -220,8 +227,7 @@ def test_soft_deletes_flag_rows(s3, engine_url, connect):
     keys = _write_batches(s3, src, changes, 25, "shardId-A")
     random.Random(1).shuffle(keys)
     wh = connect()
-    for key in keys:
-        load_files([key], settings=settings, warehouse=wh, s3_client=s3)
+    _load_each(keys, settings, wh, s3)
     live = warehouse_rows(wh, "orders", ORDERS_COLUMNS, where='WHERE NOT "_deleted"')
     assert live == src.expected()
     flagged = wh.query('SELECT pk, sk, _ttl_expired FROM orders WHERE "_deleted"').rows
@@ -257,8 +263,6 @@ def test_schema_growth_adds_columns(s3, settings, connect):
             expected[key] = {c: row.get(c) for c in ORDERS_COLUMNS}
         else:
             expected[key] = {**{c: row.get(c) for c in src.columns}, "score": None, "items": None}
-    from tests.integration.load_fixtures import normalize_row
-
     assert rows == {k: normalize_row(v, ORDERS_COLUMNS) for k, v in expected.items()}
 
 
@@ -343,7 +347,5 @@ def test_full_refresh_is_atomic_for_readers(s3, settings, connect, engine_url):
     finally:
         type(loader)._run = original
     assert seen == [old_count]
-    from tests.integration.load_fixtures import normalize_row
-
     expected = {(k, "ORDER"): normalize_row(v, ORDERS_COLUMNS) for k, v in snapshot.items()}
     assert warehouse_rows(reader, "orders", ORDERS_COLUMNS) == expected
