@@ -79,3 +79,17 @@ def test_files_without_usable_metadata_are_unreadable(metadata):
     schema = pa.schema([pa.field("pk", pa.string())]).with_metadata(metadata)
     with pytest.raises(UnreadableLakeFileError):
         spec_from_arrow_schema(schema)
+
+
+def test_the_lambda_path_loads_no_translator_and_no_driver():
+    # Inside Lambda the Data API engine sends SQL as written: the handler's cold start need not import
+    # sqlglot (only the local engines translate) nor any database driver.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, thermocline.services.warehouse_load, thermocline.warehouse.redshift_data; "
+        "print(sorted(m for m in ('sqlglot', 'duckdb', 'psycopg', 'redshift_connector') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -16,13 +16,13 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
-
-import sqlglot
-from sqlglot import exp
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from thermocline.manifest import ManifestEntry, parse_manifest, split_s3_url
 from thermocline.observability import logger
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 __all__ = [
     "BadDataError",
@@ -112,18 +112,22 @@ class Warehouse(Protocol):
 
 # --- translation ---------------------------------------------------------------------------------------
 
+# Keyed by sqlglot's DataType.Type names: sqlglot is imported only when a local engine translates, so the
+# Lambda path (the Data API sends SQL as written) does not load it at cold start.
 _TYPE_MAP = {
-    "duckdb": {exp.DataType.Type.SUPER: "JSON", exp.DataType.Type.VARBINARY: "BLOB"},
-    "postgres": {exp.DataType.Type.SUPER: "JSONB", exp.DataType.Type.VARBINARY: "BYTEA"},
+    "duckdb": {"SUPER": "JSON", "VARBINARY": "BLOB"},
+    "postgres": {"SUPER": "JSONB", "VARBINARY": "BYTEA"},
 }
 
 
 def _local_types(node: exp.Expression, dialect: str) -> exp.Expression:
+    from sqlglot import exp
+
     if isinstance(node, exp.DataType):
-        mapped = _TYPE_MAP[dialect].get(node.this)
+        mapped = _TYPE_MAP[dialect].get(node.this.name)
         if mapped:
             return exp.DataType.build(mapped, dialect=dialect)
-        if dialect == "duckdb" and node.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR):
+        if dialect == "duckdb" and node.this.name in ("VARCHAR", "CHAR"):
             # DuckDB ignores lengths; dropping them keeps its output readable.
             return exp.DataType.build("VARCHAR")
     if isinstance(node, exp.PrimaryKey):
@@ -136,6 +140,8 @@ def _local_types(node: exp.Expression, dialect: str) -> exp.Expression:
 
 def translate(sql: str, dialect: str) -> str:
     """Translate one Redshift-dialect statement to ``dialect`` (``duckdb`` or ``postgres``)."""
+    import sqlglot
+
     tree = sqlglot.parse_one(sql, read="redshift")
     tree = tree.transform(_local_types, dialect=dialect)
     return tree.sql(dialect=dialect)
