@@ -209,12 +209,11 @@ def _ledger_status(warehouse: Warehouse, keys: Sequence[str]) -> dict[str, str]:
 
 def _ensure_table(warehouse: Warehouse, spec: TableSpec) -> None:
     rows = warehouse.query(merge_sql.table_columns_sql(spec.table)).rows
-    existing = {str(r[0]): str(r[1]) for r in rows} if rows else None
-    statements = merge_sql.ensure_table_sql(spec, existing)
-    warehouse.execute(statements)
-    if not rows:
-        return
     types = {str(r[0]).lower(): str(r[1]) for r in rows}
+    # No columns: the table does not exist yet, and is created with the file's types.
+    warehouse.execute(merge_sql.ensure_table_sql(spec, types or None))
+    if not types:
+        return
     for name, ctype in spec.data_columns:
         have_type = types.get(name.lower())
         if have_type and merge_sql.is_integer_to_decimal(have_type, ctype):
