@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
-from tests import pg_server
-from thermocline.local import moto_server
+pytest.register_assert_rewrite("tests.golden_files")
+
+from tests import pg_server  # noqa: E402
+from thermocline.local import moto_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
