@@ -98,7 +98,7 @@ def test_a_directory_of_contracts_loads_in_name_order(tmp_path: Path) -> None:
         ),
         (
             {"version": 1, "sources": [{"table": "t", "routes": [{"target": "a"}, {"target": "a"}]}]},
-            "two routes",
+            "reached by two routes",
         ),
     ],
 )
@@ -112,5 +112,103 @@ def test_a_missing_or_invalid_file_is_reported_by_name(tmp_path: Path) -> None:
         load_contracts(tmp_path / "nope.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: [1\n")
-    with pytest.raises(ContractError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ContractError, match=r"bad.yaml:\d+:\d+: not valid YAML"):
         load_contracts(bad)
+
+
+def _two_sources(first: dict, second: dict) -> dict:
+    return {"version": 1, "sources": [{"table": "A", **first}, {"table": "B", **second}]}
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            _two_sources({"routes": [{"target": "t"}]}, {"routes": [{"target": "t"}]}),
+            r"target 't' is reached by two routes .*each must declare the same primary_key",
+        ),
+        (
+            _two_sources(
+                {"routes": [{"target": "t", "primary_key": ["pk"]}]},
+                {"routes": [{"target": "t", "primary_key": ["id"]}]},
+            ),
+            r"table 'B'.*different primary_key.*\['pk'\] vs \['id'\]",
+        ),
+        (
+            _two_sources({"routes": [{"target": "t", "primary_key": ["pk"]}]}, {"unmatched": "t"}),
+            r"sources\[1\] \(table 'B'\)\.unmatched: target 't'",
+        ),
+        (
+            _two_sources(
+                {"routes": [{"target": "t", "primary_key": ["pk"], "columns": {"n": "BIGINT"}}]},
+                {"routes": [{"target": "t", "primary_key": ["pk"], "columns": {"n": "VARCHAR(5)"}}]},
+            ),
+            "declaring column 'n' as BIGINT and VARCHAR",
+        ),
+        (
+            {"version": 1, "sources": [{"table": "T", "routes": [{"target": "t", "primary_key": []}]}]},
+            "primary_key is empty",
+        ),
+        (
+            {
+                "version": 1,
+                "sources": [{"table": "T", "routes": [{"target": "t", "primary_key": ["a", "a"]}]}],
+            },
+            "names an attribute twice",
+        ),
+        (
+            {
+                "version": 1,
+                "sources": [
+                    {
+                        "table": "T",
+                        "routes": [{"target": "t", "primary_key": ["m"], "columns": {"m": "SUPER"}}],
+                    }
+                ],
+            },
+            "primary_key attribute 'm' is declared SUPER",
+        ),
+        (
+            {
+                "version": 1,
+                "sources": [{"table": "T", "routes": [{"target": "t", "columns": {"x": "INTEGR"}}]}],
+            },
+            r"sources\[0\] \(table 'T'\)\.routes\[0\] \(target t\): column 'x': unsupported column type",
+        ),
+        ({"version": 1, "sources": [{"table": "T", "rutes": []}]}, "unknown keys"),
+    ],
+)
+def test_contradictory_or_malformed_contracts_name_the_source_and_the_rule(
+    document: dict, message: str
+) -> None:
+    with pytest.raises(ContractError, match=message) as raised:
+        parse_contracts(document, "contracts.yaml")
+    assert str(raised.value).startswith("contracts.yaml: ")
+    assert "\n" not in str(raised.value)
+
+
+def test_routes_in_two_files_that_contradict_each_other_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "version: 1\nsources: [{table: A, routes: [{target: t, primary_key: [pk]}]}]\n"
+    )
+    (tmp_path / "b.yaml").write_text(
+        "version: 1\nsources: [{table: B, routes: [{target: t, primary_key: [id]}]}]\n"
+    )
+    with pytest.raises(ContractError, match=r"b.yaml: sources\[0\] \(table 'B'\).*a.yaml"):
+        load_contracts(tmp_path)
+
+
+def test_routes_that_agree_on_keys_may_share_a_target() -> None:
+    route = {"target": "t", "primary_key": ["pk", "sk"], "columns": {"n": "BIGINT"}}
+    contracts = parse_contracts(_two_sources({"routes": [route]}, {"routes": [route]}))
+    assert [s.routes[0].target for s in contracts.sources] == ["t", "t"]
+
+
+def test_a_yaml_error_is_one_line_with_file_line_and_column(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nsources:\n  - table: T\n    routes: [\n")
+    with pytest.raises(ContractError) as raised:
+        load_contracts(bad)
+    message = str(raised.value)
+    assert message.startswith(f"{bad}:5:1: not valid YAML: ")
+    assert "\n" not in message

@@ -236,7 +236,7 @@ def test_ttl_expiry_is_told_apart_from_a_user_delete() -> None:
 
 
 @pytest.mark.parametrize("view", ["KEYS_ONLY", "OLD_IMAGE"])
-def test_views_without_new_image_write_deletes_and_count_the_changes_they_cannot(view: str) -> None:
+def test_views_without_new_image_write_deletes_and_quarantine_the_changes_they_cannot(view: str) -> None:
     keys = {"id": {"S": "a"}}
     old = {"id": {"S": "a"}, "v": {"N": "1"}} if view == "OLD_IMAGE" else None
     recs = [
@@ -249,7 +249,8 @@ def test_views_without_new_image_write_deletes_and_count_the_changes_they_cannot
     assert table.column("_op").to_pylist() == ["D"]
     assert table.column("id").to_pylist() == ["a"]
     assert [(t, v) for t, v, _ in result.imageless] == [("example_table", view)] * 2
-    assert not result.rejects
+    assert [r.index for r in result.rejects] == [0, 1]
+    assert all(f"no NewImage (stream view type {view})" in r.reason for r in result.rejects)
 
 
 def test_new_image_view_writes_inserts_and_updates_and_deletes_by_key() -> None:
@@ -464,3 +465,31 @@ def test_the_pure_modules_import_no_aws_sdk() -> None:
         "assert not leaked, leaked\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_contract_primary_key_outside_the_keys_is_honoured_and_a_record_without_it_quarantined() -> None:
+    contracts = parse_contracts(
+        {
+            "version": 1,
+            "sources": [
+                {"table": "Example-*", "routes": [{"target": "orders", "primary_key": ["order_id"]}]}
+            ],
+        }
+    )
+    user = {"id": {"S": "USER#1"}}
+    recs = [
+        record({**user, "order_id": {"S": f"o{n}"}, "total": {"N": str(n)}}, keys=user) for n in (1, 2, 3)
+    ]
+    recs.append(record({**user, "total": {"N": "9"}}, keys=user))  # no order_id: cannot be merged
+    result = decode_batch(recs, contracts)
+    batch = result.tables["orders"]
+    assert batch.schema.primary_key == ["order_id"]
+    assert batch.arrow.column("order_id").to_pylist() == ["o1", "o2", "o3"]
+    assert read_lake_metadata(batch.arrow)["primary_key"] == ["order_id"]
+    (reject,) = result.rejects
+    assert reject.index == 3 and "primary key attribute 'order_id' is missing" in reject.reason
+
+
+def test_a_new_image_without_its_key_attribute_takes_the_key_from_keys() -> None:
+    table = one_table([record({"v": {"N": "1"}}, keys={"id": {"S": "a"}})])
+    assert table.column("id").to_pylist() == ["a"]

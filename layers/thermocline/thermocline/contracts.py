@@ -33,7 +33,15 @@ import yaml
 from thermocline.names import safe_identifier
 from thermocline.schema import ColumnType, SchemaError
 
-__all__ = ["ContractError", "Contracts", "Route", "SourceContract", "load_contracts", "parse_contracts"]
+__all__ = [
+    "ContractError",
+    "Contracts",
+    "Route",
+    "SourceContract",
+    "check_targets",
+    "load_contracts",
+    "parse_contracts",
+]
 
 PACKAGED_CONTRACTS = Path(__file__).resolve().parent / "contracts"
 
@@ -127,11 +135,15 @@ def _route(spec: Any, where: str) -> Route:
     if unknown:
         raise ContractError(f"{where}: unknown keys {sorted(unknown)}")
     target = _target(spec.get("target"), where)
+    where = f"{where} (target {target})"
     match = spec.get("match") or {}
     if not isinstance(match, dict):
         raise ContractError(f"{where}: match maps key attributes to patterns")
+    declared = spec.get("columns") or {}
+    if not isinstance(declared, dict):
+        raise ContractError(f"{where}: columns maps attribute names to types")
     columns: dict[str, ColumnType] = {}
-    for attribute, type_text in (spec.get("columns") or {}).items():
+    for attribute, type_text in declared.items():
         try:
             columns[str(attribute)] = ColumnType.parse(str(type_text))
         except SchemaError as exc:
@@ -139,10 +151,18 @@ def _route(spec: Any, where: str) -> Route:
     dist = spec.get("dist_key")
     if dist is not None and not isinstance(dist, str):
         raise ContractError(f"{where}: dist_key is one attribute name")
+    primary_key = _names(spec.get("primary_key"), f"{where}.primary_key")
+    if "primary_key" in spec and not primary_key:
+        raise ContractError(f"{where}: primary_key is empty (leave it out to use the record's Keys)")
+    if len(set(primary_key)) != len(primary_key):
+        raise ContractError(f"{where}: primary_key names an attribute twice: {list(primary_key)}")
+    for attribute in primary_key:
+        if attribute in columns and columns[attribute].kind == "SUPER":
+            raise ContractError(f"{where}: primary_key attribute {attribute!r} is declared SUPER")
     return Route(
         target=target,
         match=tuple((str(k), _pattern(v, f"{where}.match.{k}")) for k, v in match.items()),
-        primary_key=_names(spec.get("primary_key"), f"{where}.primary_key"),
+        primary_key=primary_key,
         sort_key=_names(spec.get("sort_key"), f"{where}.sort_key"),
         dist_key=dist,
         columns=columns,
@@ -151,29 +171,90 @@ def _route(spec: Any, where: str) -> Route:
 
 def parse_contracts(document: Any, origin: str = "<contracts>") -> Contracts:
     """Validate one parsed YAML document into :class:`Contracts`."""
+    contracts = _parse(document, origin)
+    check_targets(contracts)
+    return contracts
+
+
+def _parse(document: Any, origin: str) -> Contracts:
     if document is None:
         return Contracts()
     if not isinstance(document, dict) or document.get("version") != 1:
         raise ContractError(f"{origin}: expected a mapping with 'version: 1'")
+    unknown = set(document) - {"version", "sources"}
+    if unknown:
+        raise ContractError(f"{origin}: unknown keys {sorted(unknown)}")
+    listed = document.get("sources") or []
+    if not isinstance(listed, list):
+        raise ContractError(f"{origin}: sources is a list")
     sources = []
-    for i, src in enumerate(document.get("sources") or []):
+    for i, src in enumerate(listed):
         where = f"{origin}: sources[{i}]"
         if not isinstance(src, dict) or not isinstance(src.get("table"), str):
             raise ContractError(f"{where}: needs 'table' (a glob on the DynamoDB table name)")
-        routes = tuple(_route(r, f"{where}.routes[{j}]") for j, r in enumerate(src.get("routes") or []))
-        targets = [r.target for r in routes]
-        if len(set(targets)) != len(targets):
-            raise ContractError(f"{where}: a target appears in two routes")
+        where = f"{where} (table {src['table']!r})"
+        unknown = set(src) - {"table", "routes", "unmatched"}
+        if unknown:
+            raise ContractError(f"{where}: unknown keys {sorted(unknown)}")
+        routes_spec = src.get("routes") or []
+        if not isinstance(routes_spec, list):
+            raise ContractError(f"{where}: routes is a list")
+        routes = tuple(_route(r, f"{where}.routes[{j}]") for j, r in enumerate(routes_spec))
         unmatched = src.get("unmatched")
         sources.append(
             SourceContract(
                 table_glob=src["table"],
                 routes=routes,
                 unmatched=_target(unmatched, f"{where}.unmatched") if unmatched is not None else None,
-                origin=origin,
+                origin=where,
             )
         )
     return Contracts(tuple(sources))
+
+
+def _shape(route: Route | None) -> tuple[Any, ...]:
+    if route is None:  # an `unmatched` target: default keys, nothing declared
+        return ((), (), None)
+    return (route.primary_key, route.sort_key, route.dist_key)
+
+
+def check_targets(contracts: Contracts) -> None:
+    """Routes that meet in one warehouse table must describe it alike, or rows would be lost.
+
+    A table reached by more than one route (in one source or several, in one file or several) must be
+    given the same ``primary_key`` by each, explicitly: with default keys, two sources' records could hold
+    different key attributes and merge on NULL keys. Their sort and distribution keys must agree, and an
+    attribute declared by two of them must be declared with the same type.
+    """
+    seen: dict[str, tuple[str, Route | None]] = {}
+    for source in contracts.sources:
+        entries: list[tuple[str, Route | None]] = [
+            (f"{source.origin}.routes[{j}]", r) for j, r in enumerate(source.routes)
+        ]
+        if source.unmatched is not None:
+            entries.append((f"{source.origin}.unmatched", None))
+        for where, route in entries:
+            target = route.target if route is not None else source.unmatched
+            assert target is not None
+            first = seen.get(target)
+            if first is None:
+                seen[target] = (where, route)
+                continue
+            first_where, first_route = first
+            both = f"target {target!r} is reached by two routes ({first_where} and {where})"
+            if route is None or first_route is None or not route.primary_key or not first_route.primary_key:
+                raise ContractError(f"{where}: {both}; each must declare the same primary_key")
+            if _shape(route) != _shape(first_route):
+                raise ContractError(
+                    f"{where}: {both} with different primary_key, sort_key or dist_key: "
+                    f"{list(first_route.primary_key)} vs {list(route.primary_key)}"
+                )
+            for attribute, type_ in route.columns.items():
+                other = first_route.columns.get(attribute)
+                if other is not None and other != type_:
+                    raise ContractError(
+                        f"{where}: {both} declaring column {attribute!r} as {other.sql} and {type_.sql}"
+                    )
 
 
 def load_contracts(path: str | Path | None = None) -> Contracts:
@@ -192,7 +273,21 @@ def load_contracts(path: str | Path | None = None) -> Contracts:
     for file in files:
         try:
             document = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ContractError(f"{file}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ContractError(f"{file}: not UTF-8 text") from None
         except yaml.YAMLError as exc:
-            raise ContractError(f"{file}: not valid YAML: {exc}") from None
-        sources.extend(parse_contracts(document, str(file)).sources)
-    return Contracts(tuple(sources))
+            raise ContractError(_yaml_error(file, exc)) from None
+        sources.extend(_parse(document, str(file)).sources)
+    contracts = Contracts(tuple(sources))
+    check_targets(contracts)
+    return contracts
+
+
+def _yaml_error(file: Path, exc: yaml.YAMLError) -> str:
+    """One line: ``file:line:column: not valid YAML: problem``."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{where}: not valid YAML: {' '.join(str(problem).split())}"

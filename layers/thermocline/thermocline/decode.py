@@ -123,8 +123,8 @@ class DecodeResult:
     rejects: list[Reject] = field(default_factory=list)
     schemas: dict[str, TableSchema] = field(default_factory=dict)
     changed_schemas: set[str] = field(default_factory=set)
-    # INSERT/MODIFY records whose stream view type carries no new image (KEYS_ONLY, OLD_IMAGE): counted and
-    # logged, never written as rows, since a keys-only row would blank the item in the warehouse.
+    # INSERT/MODIFY records whose stream view type carries no new image (KEYS_ONLY, OLD_IMAGE): quarantined
+    # (also in ``rejects``) and counted, never written as rows, since a keys-only row would blank the item.
     imageless: list[tuple[str, str, str]] = field(default_factory=list)  # (table, view type, seq)
     truncated_values: int = 0
     overflow_values: int = 0
@@ -487,6 +487,18 @@ class _Batch:
         return len(self.op)
 
 
+def _missing_key(batch: _Batch, row: int) -> str | None:
+    """Why row ``row`` has no value in a primary key column, or None: a row without its key cannot be
+    merged, so the record is quarantined instead."""
+    values = batch.values
+    for name in batch.schema.primary_key:
+        column_values = values.get(name)
+        if column_values is None or len(column_values) <= row or column_values[row] is None:
+            attribute = batch.schema.columns[name].attribute
+            return f"primary key attribute {attribute!r} is missing or NULL"
+    return None
+
+
 class _Decoder:
     def __init__(
         self,
@@ -508,7 +520,9 @@ class _Decoder:
 
     # -- schema -------------------------------------------------------------------------------------
 
-    def _batch_for(self, table: str, route: Route | None, keys: Mapping[str, Any]) -> _Batch:
+    def _batch_for(
+        self, table: str, route: Route | None, keys: Mapping[str, Any], image: Mapping[str, Any]
+    ) -> _Batch:
         batch = self.batches.get(table)
         if batch is not None:
             return batch
@@ -517,7 +531,7 @@ class _Decoder:
             schema = TableSchema(table=table)
             self.schemas[table] = schema
             self.result.changed_schemas.add(table)
-        changed = _apply_contract(schema, route, keys, self.result.contract_conflicts)
+        changed = _apply_contract(schema, route, keys, image, self.result.contract_conflicts)
         if changed:
             self.result.changed_schemas.add(table)
         batch = self.batches[table] = _Batch(schema=schema, route=route)
@@ -568,10 +582,15 @@ class _Decoder:
             else:
                 image = body.get("NewImage")
                 ttl = False
-                if not image:
-                    view = body.get("StreamViewType") or "unknown"
-                    self.result.imageless.append((table, str(view), seq_text or ""))
-                    return
+                if image is None or image == {}:
+                    # Nothing to write (a keys-only row would blank the item in the warehouse), but the
+                    # change is kept: quarantined with the reason, and counted.
+                    view = str(body.get("StreamViewType") or "unknown")
+                    self.result.imageless.append((table, view, seq_text or ""))
+                    raise _Undecodable(
+                        f"{record.get('eventName')} record has no NewImage (stream view type {view}); "
+                        "replicate from a NEW_IMAGE or NEW_AND_OLD_IMAGES stream"
+                    )
             if type(image) is not dict:
                 raise _Undecodable("item image is not a map")
             if op == "D" and image is not keys:
@@ -579,7 +598,10 @@ class _Decoder:
                 missing = {k: v for k, v in keys.items() if k not in image}
                 if missing:
                     image = {**image, **missing}
-            batch = self._batch_for(table, route, keys)
+            elif any(k not in image for k in keys):
+                # Keys are authoritative; a new image lacking one would become a row without its key.
+                image = {**image, **{k: v for k, v in keys.items() if k not in image}}
+            batch = self._batch_for(table, route, keys, image)
             overflow, added, widened = self._stage(batch, image)
         except _Undecodable as exc:
             self.result.rejects.append(
@@ -616,6 +638,11 @@ class _Decoder:
         for this record forgotten, then the error propagates.
         """
         if _stage_row is not None and _stage_row(image, batch.plan, batch.rows, self.spill_over):
+            missing = _missing_key(batch, batch.rows)
+            if missing is not None:
+                for column_values in batch.values.values():
+                    del column_values[batch.rows :]
+                raise _Undecodable(missing)
             return None, [], []
         schema = batch.schema
         plan = batch.plan
@@ -712,6 +739,9 @@ class _Decoder:
                 if filled != row:
                     column_values.extend([None] * (row - filled))
                 column_values.append(converted)
+            missing = _missing_key(batch, row)
+            if missing is not None:
+                raise _Undecodable(missing)
         except BaseException:
             for column_values in values.values():
                 del column_values[row:]
@@ -1122,9 +1152,14 @@ def _apply_contract(
     schema: TableSchema,
     route: Route | None,
     keys: Mapping[str, Any],
+    image: Mapping[str, Any],
     conflicts: list[tuple[str, str, str, str]],
 ) -> bool:
-    """Record key columns first, then the contract's declared columns; set PK/sort/dist. True if changed."""
+    """Record key columns first, then the contract's declared columns; set PK/sort/dist. True if changed.
+
+    A contract's ``primary_key`` is honoured even when it names attributes outside the record's ``Keys``:
+    such an attribute is recorded from the item (typed by the contract or its first value), and a record
+    that lacks it is quarantined (``_missing_key``), never merged on a NULL key."""
     changed = False
     for attribute, av in keys.items():
         if attribute not in schema.by_attribute:
@@ -1146,7 +1181,15 @@ def _apply_contract(
                 conflicts.append((schema.table, recorded.name, recorded.type.sql, type_.sql))
     if not schema.primary_key:
         pk_attributes = (route.primary_key if route and route.primary_key else None) or list(keys)
-        schema.primary_key = [schema.by_attribute[a].name for a in pk_attributes if a in schema.by_attribute]
+        for attribute in pk_attributes:
+            if attribute in schema.by_attribute:
+                continue
+            av = image.get(attribute)
+            new_type = _infer_type(*_single(av)) if av is not None else None
+            if new_type is None:
+                raise _Undecodable(f"primary key attribute {attribute!r} is missing or NULL")
+            schema.add(attribute, new_type)
+        schema.primary_key = [schema.by_attribute[a].name for a in pk_attributes]
         changed = True
     if route is not None and not schema.sort_key and route.sort_key:
         schema.sort_key = [schema.by_attribute[a].name for a in route.sort_key if a in schema.by_attribute]
