@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -33,6 +33,7 @@ __all__ = [
     "Warehouse",
     "WarehouseError",
     "translate",
+    "translate_query",
 ]
 
 
@@ -104,8 +105,12 @@ class Warehouse(Protocol):
     def execute(self, statements: Sequence[str]) -> None:
         """Run ``statements`` in one transaction: all or nothing."""
 
-    def query(self, sql: str) -> QueryResult:
-        """Run one Redshift-dialect query and return its rows."""
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        """Run one Redshift-dialect query and return its rows.
+
+        ``params`` binds the query's ``:name`` placeholders (the Data API's style); values travel apart
+        from the SQL text, never formatted into it.
+        """
 
     def close(self) -> None: ...
 
@@ -145,6 +150,35 @@ def translate(sql: str, dialect: str) -> str:
     tree = sqlglot.parse_one(sql, read="redshift")
     tree = tree.transform(_local_types, dialect=dialect)
     return tree.sql(dialect=dialect)
+
+
+def translate_query(sql: str, dialect: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """Translate a query with ``:name`` placeholders to ``dialect`` with positional ``$1``, ``$2``...
+
+    Both local engines take ``$n`` natively (DuckDB; psycopg's ``RawCursor`` for PostgreSQL), so no
+    ``%`` in the query's literals needs escaping. Returns the SQL and the values in ``$n`` order.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    names: list[str] = []
+
+    def number(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name:
+            if node.name not in names:
+                names.append(node.name)
+            return exp.Var(this=f"${names.index(node.name) + 1}")
+        return node
+
+    try:
+        tree = sqlglot.parse_one(sql, read="redshift").transform(number)
+    except sqlglot.errors.ParseError as exc:
+        raise TerminalLoadError(f"query: not valid Redshift SQL: {exc}") from exc
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise TerminalLoadError(f"query parameter {missing[0]!r} has no value")
+    text = tree.transform(_local_types, dialect=dialect).sql(dialect=dialect)
+    return text, [params[n] for n in names]
 
 
 # --- COPY and LOCK emulation ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ share a file share a process.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -28,6 +28,7 @@ from thermocline.warehouse.base import (
     read_manifest_files,
     read_parquet,
     translate,
+    translate_query,
 )
 
 _DATA_ERRORS = (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException)
@@ -102,10 +103,10 @@ class DuckDBWarehouse:
             finally:
                 self._conn.unregister("thermocline_copy_source")
 
-    def query(self, sql: str) -> QueryResult:
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         log_statement(self.dialect, sql)
         try:
-            cursor = self._conn.execute(translate(sql, self.dialect))
+            cursor = self._conn.execute(*translate_query(sql, self.dialect, params or {}))
             rows = cursor.fetchall()
         except duckdb.Error as exc:
             raise _classify(exc, "query") from exc

@@ -7,7 +7,7 @@ through ``COPY ... FROM STDIN``. ``LOCK t`` becomes ``SHARE ROW EXCLUSIVE`` (``b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -29,6 +29,7 @@ from thermocline.warehouse.base import (
     read_manifest_files,
     read_parquet,
     translate,
+    translate_query,
 )
 
 _TRANSIENT = (
@@ -99,11 +100,13 @@ class PostgresWarehouse:
                     "COPY failed", details=[LoadErrorDetail(entry.url, None, None, str(exc))]
                 ) from exc
 
-    def query(self, sql: str) -> QueryResult:
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         log_statement(self.dialect, sql)
         try:
-            with self._conn.cursor() as cur:
-                cur.execute(translate(sql, self.dialect))
+            text, values = translate_query(sql, self.dialect, params or {})
+            # RawCursor: PostgreSQL's own $n placeholders, values sent apart from the SQL text.
+            with psycopg.RawCursor(self._conn) as cur:
+                cur.execute(text, values)
                 rows = cur.fetchall() if cur.description else []
                 columns = [d.name for d in cur.description or []]
             self._conn.rollback()

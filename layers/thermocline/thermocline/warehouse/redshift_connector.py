@@ -12,7 +12,7 @@ shim): statements are then translated and COPY and LOCK emulated, as in the Post
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -36,6 +36,7 @@ from thermocline.warehouse.base import (
     read_manifest_files,
     read_parquet,
     translate,
+    translate_query,
 )
 
 # SQLSTATE classes and codes that succeed on retry: connection trouble, serialization failures and
@@ -199,11 +200,18 @@ class RedshiftConnectorWarehouse:
             logger.warning("could not read sys_load_error_detail", error=str(exc))
             return []
 
-    def query(self, sql: str) -> QueryResult:
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         log_statement(self.dialect, sql)
-        text = sql if self.dialect == "redshift" else translate(sql, self.dialect)
         try:
-            cursor = self._simple(text)
+            if self.dialect == "redshift":
+                # The driver binds :name placeholders itself (paramstyle "named").
+                cursor = redshift_connector.Cursor(self._conn, paramstyle="named")
+                cursor.execute(sql, dict(params) if params else None)
+            else:
+                text, values = translate_query(sql, self.dialect, params or {})
+                # Already numbered $n: the "numeric" style leaves them as they are.
+                cursor = redshift_connector.Cursor(self._conn, paramstyle="numeric")
+                cursor.execute(text, values or None)
             description = cursor.description or []
             rows = [tuple(r) for r in cursor.fetchall()] if description else []
             self._conn.rollback()

@@ -10,8 +10,9 @@ the ``SqlList`` shape of the API model): at most 40 statements per batch, 100 KB
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -131,10 +132,11 @@ class RedshiftDataWarehouse:
             statement_id = self._call("batch_execute_statement", Sqls=statements, **self._target)["Id"]
         self._wait(statement_id)
 
-    def query(self, sql: str) -> QueryResult:
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         self._check_limits([sql])
         log_statement(self.dialect, sql)
-        statement_id = self._call("execute_statement", Sql=sql, **self._target)["Id"]
+        bound = {"Parameters": _sql_parameters(params)} if params else {}
+        statement_id = self._call("execute_statement", Sql=sql, **bound, **self._target)["Id"]
         description = self._wait(statement_id)
         if not description.get("HasResultSet", True):
             return QueryResult(columns=[], rows=[])
@@ -235,6 +237,23 @@ class RedshiftDataWarehouse:
             logger.warning("could not read sys_load_error_detail", query_id=query_id, error=str(exc))
             return []
         return load_error_details(result)
+
+
+def _sql_parameters(params: Mapping[str, Any]) -> list[dict[str, str]]:
+    """``SqlParameter`` values are strings that Redshift converts to the type the query implies; they
+    cannot be empty or NULL (https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_SqlParameter.html)."""
+    out = []
+    for name, value in params.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, dt.date | dt.datetime):
+            text = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+        else:
+            text = "" if value is None else str(value)
+        if not text:
+            raise TerminalLoadError(f"query parameter {name!r}: the Data API takes no empty or NULL value")
+        out.append({"name": name, "value": text})
+    return out
 
 
 def _field_value(field: dict[str, Any]) -> Any:
