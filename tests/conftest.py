@@ -1,6 +1,6 @@
-"""Shared fixtures: sample events, moto's server and a real PostgreSQL server.
+"""Shared fixtures: sample events, moto's server, a real PostgreSQL server and a real Redis server.
 
-Tests that need a server are marked (``moto``, ``postgres``). When the server cannot be started they are
+Tests that need a server are marked (``moto``, ``postgres``, ``redis``). When the server cannot be started they are
 skipped with the reason printed, except when ``THERMOCLINE_REQUIRE_SERVICES=1`` (set by ``.ci/run``): then
 the failure to start is an error, so CI can never go green by skipping them.
 """
@@ -19,7 +19,7 @@ import pytest
 pytest.register_assert_rewrite("tests.golden_files")
 
 from tests import pg_server  # noqa: E402
-from thermocline.local import moto_server  # noqa: E402
+from thermocline.local import moto_server, redis_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -87,3 +87,25 @@ def postgres_dsn(postgres_server: pg_server.PostgresServer) -> Iterator[str]:
     yield postgres_server.dsn(name)
     with psycopg.connect(postgres_server.dsn(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    """A real Redis server (the distribution's redis-server), one per test session (per xdist worker)."""
+    try:
+        server = redis_server.start()
+    except (redis_server.RedisServerError, OSError) as exc:
+        _unavailable(f"Redis: {exc}")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server_url: str) -> Iterator[Any]:
+    """A client of the shared Redis server, emptied for each test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server_url)
+    client.flushall()
+    yield client
+    client.close()

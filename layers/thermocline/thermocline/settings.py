@@ -62,3 +62,21 @@ class AnalyticsReportSettings(_EnvSettings):
     warehouse_url: str
     reports_bucket: str
     report_name: str = Field(default="monthly_sales_growth_by_region")
+    # Optional: also keep each report's latest result in the hot views' Redis (see HotViewsSettings).
+    redis_url: str | None = None
+    redis_iam_cache: str | None = None
+    aws_region: str | None = None
+
+
+class HotViewsSettings(_EnvSettings):
+    # redis://host:port/0, or rediss://<user>@<endpoint>:6379 with REDIS_IAM_CACHE (the cache's name)
+    redis_url: str
+    redis_iam_cache: str | None = None
+    aws_region: str | None = None
+    contracts_path: str | None = None
+    # A folder of view definitions (*.yaml); unset: the views shipped in thermocline/hot/views/.
+    views_path: str | None = None
+    # Only to rebuild a view from the warehouse on demand.
+    warehouse_url: str | None = None
+    # How long an item's last applied sequence number is kept: past the stream's 24-hour retention.
+    guard_seconds: int = Field(default=2 * 24 * 3600, ge=25 * 3600)

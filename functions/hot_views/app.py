@@ -1,0 +1,37 @@
+"""HotViewsFunction: a DynamoDB Streams batch → the real-time views in Redis, exactly once
+(``thermocline.services.hot_views``); ``{"rebuild": "<view>"}`` rebuilds views from the warehouse.
+
+Returns the ``batchItemFailures`` response; the event source mapping has ReportBatchItemFailures on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from thermocline import warehouse
+from thermocline.hot.connection import connect
+from thermocline.hot.store import HotStore
+from thermocline.observability import logger, metrics, tracer
+from thermocline.services.hot_views import handle_hot_event
+from thermocline.settings import HotViewsSettings
+
+# Read once at cold start: a missing variable fails here, and the connection pool is reused.
+settings = HotViewsSettings.from_env()
+store = HotStore(
+    connect(settings.redis_url, iam_cache=settings.redis_iam_cache, region=settings.aws_region),
+    guard_seconds=settings.guard_seconds,
+)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle_hot_event(
+        event,
+        settings=settings,
+        store=store,
+        connect_warehouse=lambda: warehouse.connect(settings.warehouse_url or ""),
+    )
