@@ -33,8 +33,17 @@ lint: $(STAMP)
 SAM_VENV ?= .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_RUN := SAM_CLI_TELEMETRY=0 $(SAM)
-# A CPython 3.12 for the layer's smoke test (optional: pyenv's, or python3.12 on PATH).
-PYTHON312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python) $(shell command -v python3.12))
+# The Lambda platform of every function and layer: the template's parameters and the layers' build target
+# (scripts/build_layer.py reads LAMBDA_ARCHITECTURE and LAMBDA_RUNTIME) come from these two, so they agree.
+# Set them on the command line (`make build ARCH=arm64`); an ARCH in the environment is not taken.
+ARCH = x86_64
+RUNTIME = python3.12
+PLATFORM := Architecture=$(ARCH) PythonRuntime=$(RUNTIME)
+export LAMBDA_ARCHITECTURE := $(ARCH)
+export LAMBDA_RUNTIME := $(RUNTIME)
+# A CPython of the target version for the layer's smoke test (pyenv's, or pythonX.Y on PATH; optional).
+TARGET_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/$(RUNTIME:python%=%).*/bin/$(RUNTIME)) \
+	$(shell command -v $(RUNTIME)))
 
 $(SAM):
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
@@ -47,18 +56,21 @@ $(SAM):
 validate: $(SAM)
 	$(SAM_RUN) validate --lint
 
-## build: sam build; makefile builds fetch Lambda wheels with pip, so no python3.12 or Docker is needed
+## build: sam build for ARCH=x86_64|arm64 and RUNTIME=python3.12|python3.13, from any host without Docker
 build: $(SAM)
-	PYTHON=$(abspath $(SAM_VENV)/bin/python) $(SAM_RUN) build
+	PYTHON=$(abspath $(SAM_VENV)/bin/python) $(SAM_RUN) build --parameter-overrides $(PLATFORM)
 
-## layer-size: unzipped size of the built layer and functions, and a Python 3.12 smoke test of the layer
+## layer-size: unzipped size of the built layer and functions, its native files checked against the
+## target, and a smoke test of the layer when the host can run the target (same machine, same Python)
 layer-size: build
 	@$(SAM_VENV)/bin/python scripts/layer_size.py .aws-sam/build
-	@if [ -n "$(PYTHON312)" ]; then \
-		$(PYTHON312) scripts/check_layer.py .aws-sam/build/ThermoclineLayer/python \
+	@$(SAM_VENV)/bin/python scripts/check_native.py .aws-sam/build/ThermoclineLayer/python \
+		--extension thermocline._speedups --bytecode
+	@if [ -n "$(TARGET_PYTHON)" ] && [ "$$(uname -m)" = "$(subst arm64,aarch64,$(ARCH))" ]; then \
+		$(TARGET_PYTHON) scripts/check_layer.py .aws-sam/build/ThermoclineLayer/python \
 			$(foreach f,StreamIngestFunction WarehouseLoadFunction AnalyticsReportFunction,--function .aws-sam/build/$(f)) \
 			--runtime "$$($(SAM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; \
-	else echo "layer-size: no CPython 3.12 found, smoke test skipped"; fi
+	else echo "layer-size: this host cannot run $(RUNTIME) on $(ARCH); smoke test not run"; fi
 
 clean:
 	rm -rf .aws-sam out .thermocline

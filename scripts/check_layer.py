@@ -1,6 +1,6 @@
 """Smoke-test a built layer the way Lambda loads it: ``python3.12 scripts/check_layer.py <layer>/python``.
 
-Run it with a CPython 3.12 interpreter (the layer holds cp312 wheels). The layer directory goes first on
+Run it with the CPython the layer was built for (3.12 or 3.13), on its machine. The layer directory goes first on
 ``sys.path`` as ``/opt/python`` does in Lambda; boto3 and botocore, which the Lambda runtime provides and the
 layer leaves out, may be supplied with ``--runtime DIR`` (searched last, after the layer). Exits non-zero, naming the failure, when the
 trimmed pyarrow cannot write and read Parquet or a package the functions import is missing.
@@ -91,8 +91,11 @@ def main() -> int:
         "--function", action="append", default=[], type=Path, help="a built function directory"
     )
     args = parser.parse_args()
-    if sys.version_info[:2] != (3, 12):
-        print(f"check_layer: needs CPython 3.12, this is {sys.version.split()[0]}", file=sys.stderr)
+    if sys.version_info[:2] not in ((3, 12), (3, 13)):
+        print(
+            f"check_layer: needs the layer's CPython (3.12 or 3.13), this is {sys.version.split()[0]}",
+            file=sys.stderr,
+        )
         return 2
     layer = str(Path(args.layer).resolve())
     # /opt/python comes before the runtime's own packages, as in Lambda.

@@ -70,8 +70,6 @@ def test_environment_matches_docs_architecture(sam: dict[str, Any]) -> None:
 
 def test_functions_build_with_makefiles_on_python312(sam: dict[str, Any]) -> None:
     function_globals = sam["Globals"]["Function"]
-    assert function_globals["Runtime"] in ("python3.12", "python3.13")
-    assert function_globals["Architectures"] == ["x86_64"]
     assert function_globals["Handler"] == "app.lambda_handler"
     for name, code_uri in FUNCTIONS.items():
         resource = sam["Resources"][name]
@@ -82,6 +80,29 @@ def test_functions_build_with_makefiles_on_python312(sam: dict[str, Any]) -> Non
     assert layer["Properties"]["ContentUri"] == "layers/thermocline/"
     assert layer["Metadata"]["BuildMethod"] == "makefile"
     assert "build-ThermoclineLayer:" in (ROOT / "layers/thermocline/Makefile").read_text()
+
+
+def test_every_function_and_layer_runs_on_the_one_chosen_lambda_platform(sam: dict[str, Any]) -> None:
+    params = sam["Parameters"]
+    assert params["Architecture"]["AllowedValues"] == ["x86_64", "arm64"]
+    assert params["PythonRuntime"]["AllowedValues"] == ["python3.12", "python3.13"]
+    assert (params["Architecture"]["Default"], params["PythonRuntime"]["Default"]) == ("x86_64", "python3.12")
+    function_globals = sam["Globals"]["Function"]
+    assert function_globals["Runtime"] == {"Ref": "PythonRuntime"}
+    assert function_globals["Architectures"] == [{"Ref": "Architecture"}]
+    for name, resource in _of_type(sam, "AWS::Serverless::Function").items():
+        # A function of its own runtime or architecture would load layers built for another platform.
+        assert "Runtime" not in resource["Properties"], name
+        assert "Architectures" not in resource["Properties"], name
+    layers = _of_type(sam, "AWS::Serverless::LayerVersion")
+    assert layers
+    for name, layer in layers.items():
+        assert layer["Properties"]["CompatibleRuntimes"] == [{"Ref": "PythonRuntime"}], name
+        assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}], name
+        assert layer["Metadata"]["BuildArchitecture"] == {"Ref": "Architecture"}, name
+        # Its build reads the platform from LAMBDA_ARCHITECTURE / LAMBDA_RUNTIME, as `make build` sets them.
+        makefile = (ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+        assert "scripts/build_layer.py" in makefile, name
 
 
 def test_stream_source_is_bounded_bisected_and_has_a_failure_destination(cfn: dict[str, Any]) -> None:
