@@ -101,6 +101,9 @@ class TableSpec:
     columns: tuple[tuple[str, str], ...]
     sort_key: tuple[str, ...] = ()
     dist_key: str | None = None
+    # "export": the rows are the table's state at a point in time (a DynamoDB export), applied across the
+    # seam with the stream (``load_sql``); None: change rows.
+    kind: str | None = None
 
     def __post_init__(self) -> None:
         names = [name for name, _ in self.columns]
@@ -391,15 +394,23 @@ def load_sql(
         f"CREATE TEMP TABLE {latest} AS SELECT {file_cols} FROM (SELECT {file_cols}, ROW_NUMBER() OVER "
         f'(PARTITION BY {partition} ORDER BY "_seq" DESC) AS {_RANK} FROM {stage}) AS ranked '
         f"WHERE {_RANK} = 1",
-        # Versions the warehouse has already seen (replays, out-of-order batches) change nothing.
-        f"DELETE FROM {latest} USING {target} WHERE {_match(latest, target, pk)} "
-        f'AND {latest}."_seq" <= {target}."_seq"',
     ]
+    if spec.kind == "export":
+        statements += _export_seam(spec.table, pk, hard=delete_mode == "hard")
+    else:
+        # Versions the warehouse has already seen (replays, out-of-order batches) change nothing.
+        statements.append(
+            f"DELETE FROM {latest} USING {target} WHERE {_match(latest, target, pk)} "
+            f'AND {latest}."_seq" <= {target}."_seq"'
+        )
+        if delete_mode == "hard":
+            statements.append(
+                f"DELETE FROM {latest} USING {tombs} WHERE {_match(latest, tombs, pk)} "
+                f'AND {latest}."_seq" <= {tombs}."_seq"'
+            )
     if delete_mode == "hard":
         tomb_cols = ", ".join(quote_ident(c) for c in [*pk, "_seq", "_event_time", "_ttl_expired"])
         statements += [
-            f"DELETE FROM {latest} USING {tombs} WHERE {_match(latest, tombs, pk)} "
-            f'AND {latest}."_seq" <= {tombs}."_seq"',
             f"DELETE FROM {target} USING {latest} WHERE {_match(target, latest, pk)} AND {latest}.\"_op\" = 'D'",
             f"DELETE FROM {tombs} USING {latest} WHERE {_match(tombs, latest, pk)}",
             f"INSERT INTO {tombs} ({tomb_cols}) SELECT {tomb_cols} FROM {latest} WHERE \"_op\" = 'D'",
@@ -427,6 +438,41 @@ def load_sql(
     )
     statements += ledger_insert_sql(spec.table, files, load_id)
     statements += [f"DROP TABLE {latest}", f"DROP TABLE {stage}"]
+    return statements
+
+
+# How much earlier than an export's time a warehouse version must be for the export to replace it. Stream
+# records carry ApproximateCreationDateTime rounded down to the second, so a change made at or after the
+# export time can carry a time up to one second before it; such a version must win.
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_StreamRecord.html
+SEAM_MARGIN_SECONDS = 1
+
+
+def _export_seam(table: str, pk: Sequence[str], *, hard: bool) -> list[str]:
+    """The seam between export rows (in the load's newest-per-key table) and what the warehouse holds.
+
+    An export row describes its key at the export time T (its ``_event_time``). It replaces the
+    warehouse's version, a row or a tombstone, only when that version is older than T (by more than
+    :data:`SEAM_MARGIN_SECONDS`); a version from the stream at or after T, or of unknown time, wins. The
+    row then takes over the sequence number of the version it replaced, so that later stream versions of
+    the key (higher sequence numbers) still replace it and replays of older ones still change nothing.
+    docs/backfill.md proves the cases.
+    """
+    target = quote_ident(table)
+    latest = quote_ident(LATEST_TABLE)
+    seam = f'DATEADD(second, -{SEAM_MARGIN_SECONDS}, {latest}."_event_time")'
+    holders = [target, _tombstones(table)] if hard else [target]
+    statements = []
+    for holder in holders:
+        statements.append(
+            f"DELETE FROM {latest} USING {holder} WHERE {_match(latest, holder, pk)} "
+            f'AND NOT COALESCE({holder}."_event_time" < {seam}, FALSE)'
+        )
+    for holder in holders:
+        statements.append(
+            f'UPDATE {latest} SET "_seq" = {holder}."_seq" FROM {holder} WHERE {_match(latest, holder, pk)} '
+            f'AND {holder}."_seq" > {latest}."_seq"'
+        )
     return statements
 
 

@@ -20,6 +20,7 @@ from thermocline.schema import METADATA_COLUMNS, OVERFLOW_COLUMN, TableSchema
 
 __all__ = [
     "METADATA_KEY",
+    "export_lake_key",
     "lake_key",
     "lake_metadata",
     "oversize_key",
@@ -39,17 +40,21 @@ COMPRESSION = "snappy"
 ROW_GROUP_ROWS = 1_000_000
 
 
-def lake_metadata(schema: TableSchema, file_columns: list[str] | None = None) -> dict[str, Any]:
+def lake_metadata(
+    schema: TableSchema, file_columns: list[str] | None = None, kind: str | None = None
+) -> dict[str, Any]:
     """The ``thermocline`` metadata JSON object for a file of ``schema``'s table.
 
     ``columns`` maps every data column of the file (the item's attributes and ``_overflow``; not the
     ``_op``/``_seq``/... bookkeeping columns, whose types are fixed) to its Redshift type; ``attributes``
-    maps each attribute column to the source attribute name it holds.
+    maps each attribute column to the source attribute name it holds. ``kind`` ``"export"`` marks rows
+    that are a table's state at a point in time (a DynamoDB export), which the loader applies across the
+    seam with the stream (docs/backfill.md); change files carry no ``kind``.
     """
     names = [c for c in (file_columns or list(schema.columns)) if c in schema.columns]
     columns = {name: schema.columns[name].type.sql for name in names}
     columns[OVERFLOW_COLUMN] = "SUPER"
-    return {
+    meta: dict[str, Any] = {
         "version": 1,
         "table": schema.table,
         "primary_key": list(schema.primary_key),
@@ -60,10 +65,13 @@ def lake_metadata(schema: TableSchema, file_columns: list[str] | None = None) ->
         "overflow_column": OVERFLOW_COLUMN,
         "metadata_columns": list(METADATA_COLUMNS),
     }
+    if kind is not None:
+        meta["kind"] = kind
+    return meta
 
 
-def with_lake_metadata(table: pa.Table, schema: TableSchema) -> pa.Table:
-    meta = lake_metadata(schema, table.column_names)
+def with_lake_metadata(table: pa.Table, schema: TableSchema, kind: str | None = None) -> pa.Table:
+    meta = lake_metadata(schema, table.column_names, kind)
     # ensure_ascii keeps the metadata valid UTF-8 even for attribute names no encoder would accept.
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, ensure_ascii=True).encode()})
 
@@ -124,6 +132,16 @@ def lake_key(prefix: str, table: str, date: str, shard: str, first_seq: str, las
     A pure function of the batch: a retried batch overwrites its own file instead of adding a duplicate.
     """
     return f"{_prefix(prefix)}{table}/dt={date}/{shard}-{first_seq}-{last_seq}.parquet"
+
+
+def export_lake_key(prefix: str, table: str, date: str, export_arn: str, file_index: int, chunk: int) -> str:
+    """``cdc/<table>/dt=YYYY-MM-DD/x<export-token>-<file>-<chunk>.parquet`` for rows of a table export.
+
+    A pure function of the export and the chunk of its data file, so a chunk written again after an
+    interruption overwrites its own file.
+    """
+    token = "x" + hashlib.sha256(export_arn.encode("utf-8")).hexdigest()[:12]
+    return f"{_prefix(prefix)}{table}/dt={date}/{token}-{file_index:06d}-{chunk:06d}.parquet"
 
 
 def quarantine_key(prefix: str, table: str | None, date: str, shard: str, seq: str) -> str:

@@ -39,6 +39,20 @@ class StreamIngestSettings(_EnvSettings):
     schema_prefix: str = "_schemas/"
 
 
+class BackfillSettings(StreamIngestSettings):
+    """StreamIngestFunction's lake settings (the export writes the same lake) and the backfill's own."""
+
+    table_name: str | None = None  # the source table the function backfills when an event names none
+    # Exports are written to the lake bucket under this prefix (no lake notification fires there).
+    export_prefix: str = "_exports/dynamodb/"
+    progress_prefix: str = "_backfill/"
+    # Items decoded and written per lake file: bounds memory whatever the size of a data file.
+    chunk_items: int = Field(default=50_000, ge=1, le=1_000_000)
+    backfill_queue_url: str | None = None
+    # Seconds between looks at an export still in progress (an SQS delay: at most 900).
+    export_poll_seconds: int = Field(default=120, ge=0, le=900)
+
+
 class WarehouseLoadSettings(_EnvSettings):
     lake_bucket: str
     warehouse_url: str

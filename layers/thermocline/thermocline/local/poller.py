@@ -128,6 +128,12 @@ class StreamPoller:
         self._iterators[shard_id] = iterator
         return records
 
+    def discard(self) -> int:
+        """Move past every record written so far without delivering it: the local stand-in for changes
+        the pipeline never saw (made before the stream existed, or aged out of its 24-hour retention)."""
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        return sum(len(self._read_shard(shard["ShardId"])) for shard in shards)
+
     def poll(self) -> DeliveryStats:
         """Deliver every record written so far, shard by shard, in order."""
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]

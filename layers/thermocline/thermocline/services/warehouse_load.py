@@ -146,6 +146,7 @@ def spec_from_arrow_schema(schema: Any) -> TableSpec:
             columns=tuple(columns),
             sort_key=tuple(meta.get("sort_key") or ()),
             dist_key=meta.get("dist_key") or None,
+            kind=meta.get("kind") or None,
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise UnreadableLakeFileError(f"bad 'thermocline' metadata: {exc}") from None
@@ -372,7 +373,9 @@ def load_files(
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[LakeFile]] = {}
+    # Export rows (a table's state at a point in time) never share a load with change rows: the seam
+    # between them is decided against the warehouse (merge_sql.load_sql).
+    groups: dict[tuple[str, tuple[tuple[str, str], ...], str], list[LakeFile]] = {}
     for key in (k for k in wanted if k not in done):
         try:
             lake_file = read_lake_file(s3_client, settings.lake_bucket, key)
@@ -396,9 +399,10 @@ def load_files(
         except BotoCoreError:
             report.failed.append(key)
             continue
-        groups.setdefault((lake_file.spec.table, lake_file.spec.columns), []).append(lake_file)
+        spec = lake_file.spec
+        groups.setdefault((spec.table, spec.columns, spec.kind or ""), []).append(lake_file)
 
-    for (table, _), files in sorted(groups.items(), key=lambda item: item[0][0]):
+    for (table, _, _), files in sorted(groups.items(), key=lambda item: (item[0][0], item[0][2])):
         spec = files[0].spec
         if not spec.is_cdc:
             logger.error("snapshot files arrived on the CDC path; use full_refresh", table=table)
