@@ -4,14 +4,19 @@ thermocline demo [--orders N]                  the whole pipeline, reconciled (m
 thermocline invoke <LogicalId> --event FILE    one handler, as `sam local invoke -e FILE` would run it
 thermocline replay FILE... --state DIR         captured Streams events → lake → DuckDB at DIR/warehouse.duckdb
 thermocline up [--state DIR]                   moto's server with the template deployed, until Ctrl-C
+
+exit status: 0 success; 1 something did not reach the warehouse (records or lake files quarantined, records
+or files failed: each is listed with its reason) or the demo did not reconcile; 2 bad usage (a file, the
+contracts, the state directory or a function name: one line on stderr, before the local stack starts).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,17 +33,29 @@ def _load_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not an event file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
 
 
-def validate_stream_event(path: Path) -> dict[str, Any]:
-    """Check that a file holds a Lambda DynamoDB Streams event; the error names the file and the problem."""
-    event = _load_json(path)
-    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
-        raise UsageError(f'{path}: not a DynamoDB Streams event (expected an object with a "Records" list)')
+def validate_stream_event(path: Path, table: str | None = None) -> dict[str, Any]:
+    """Read a captured Streams batch (a Lambda event, or ``aws dynamodbstreams get-records`` output) as the
+    Lambda event to replay; the error names the file and the problem.
+
+    Only what makes the file unusable as a whole is refused here; a record that cannot be decoded is
+    quarantined with its reason by the function, as in AWS, and the rest of the file goes on.
+    """
+    from thermocline.local.captured import CaptureError, lambda_event
+
+    try:
+        event = lambda_event(_load_json(path), table=table)
+    except CaptureError as exc:
+        raise UsageError(f"{path}: {exc}") from None
     if not event["Records"]:
         raise UsageError(f"{path}: the event has no records")
     for i, record in enumerate(event["Records"]):
@@ -47,32 +64,58 @@ def validate_stream_event(path: Path) -> dict[str, Any]:
             raise UsageError(f"{where}: not an object")
         if record.get("eventSource") != "aws:dynamodb":
             raise UsageError(f"{where}: eventSource is {record.get('eventSource')!r}, not 'aws:dynamodb'")
-        if record.get("eventName") not in ("INSERT", "MODIFY", "REMOVE"):
-            raise UsageError(
-                f"{where}: eventName is {record.get('eventName')!r}, not INSERT, MODIFY or REMOVE"
-            )
-        arn = record.get("eventSourceARN")
-        if not isinstance(arn, str) or not arn.strip():
-            raise UsageError(f"{where}: eventSourceARN is missing (it names the source table)")
-        ddb = record.get("dynamodb")
-        if not isinstance(ddb, dict):
-            raise UsageError(f"{where}: no dynamodb object")
-        if not isinstance(ddb.get("Keys"), dict) or not ddb["Keys"]:
-            raise UsageError(f"{where}: dynamodb.Keys is missing or empty")
-        if not str(ddb.get("SequenceNumber", "")).isdigit():
-            raise UsageError(f"{where}: dynamodb.SequenceNumber is missing or not a number")
     return event
+
+
+def _state_dir(value: str) -> Path:
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--state {value}: exists and is not a directory")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is not None and not path.exists() and not parent.is_dir():
+        raise UsageError(f"--state {value}: {parent} is not a directory")
+    return path
+
+
+def _contracts(value: str) -> Path:
+    from thermocline.contracts import ContractError, load_contracts
+
+    try:
+        load_contracts(value)
+    except ContractError as exc:
+        raise UsageError(f"--contracts: {exc}") from None
+    return Path(value).resolve()
+
+
+def _function(name: str) -> None:
+    from thermocline.local import stack
+
+    template = stack.load_template(stack.default_template())
+    functions = sorted(
+        logical_id
+        for logical_id, resource in (template.get("Resources") or {}).items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    )
+    if name not in functions:
+        raise UsageError(f"no function {name!r} in template.yaml (functions: {', '.join(functions)})")
+
+
+def _waiting(state: Path) -> None:
+    print(f"thermocline: {state} is in use by another command; waiting for it to finish", file=sys.stderr)
 
 
 def _stack(args: argparse.Namespace, **kwargs: Any) -> Any:
     from thermocline.local.session import LocalStack
 
-    return LocalStack(Path(args.state), endpoint=getattr(args, "endpoint", None), **kwargs)
+    return LocalStack(Path(args.state), endpoint=getattr(args, "endpoint", None), on_busy=_waiting, **kwargs)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from thermocline.local.demo import run_demo
 
+    _state_dir(args.state)
+    if args.orders < 1:
+        raise UsageError(f"--orders must be at least 1, got {args.orders}")
     summary = run_demo(args.orders, Path(args.state), Path(args.out), redeliver=args.redeliver)
     return 0 if summary.reconciled else 1
 
@@ -81,67 +124,38 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     event = _load_json(Path(args.event))
     if not isinstance(event, dict):
         raise UsageError(f"{args.event}: a Lambda event must be a JSON object")
-    with _stack(args, log_level=args.log_level) as local:
-        if args.function not in local.stack.functions:
-            known = ", ".join(sorted(local.stack.functions))
-            raise UsageError(f"no function {args.function!r} in template.yaml (functions: {known})")
+    _state_dir(args.state)
+    _function(args.function)
+    with _stack(args, log_level=args.log_level, keep_lake=True) as local:
         response = local.invoke(args.function, event)
     print(json.dumps(response, indent=2, default=str))
     return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from thermocline.local.session import INGEST
+    from thermocline.local.replay import replay
 
-    # Every file is checked before anything is written, so a bad file leaves nothing half-loaded.
-    events = [(Path(p), validate_stream_event(Path(p))) for p in args.files]
+    # Everything is checked before the local stack starts: a bad argument leaves nothing half-done.
+    events = [(Path(p), validate_stream_event(Path(p), args.table)) for p in args.files]
+    state = _state_dir(args.state)
     if args.contracts:
-        contracts = Path(args.contracts).resolve()
+        contracts = _contracts(args.contracts)
     else:
         # Default routing: a contracts directory with no contracts in it, so even a table whose name
         # matches a shipped contract (the demo's `*-store`) is routed by its own name and Keys.
-        contracts = Path(args.state).resolve() / "default-routing"
+        contracts = state.resolve() / "default-routing"
         contracts.mkdir(parents=True, exist_ok=True)
     function_env = {"CONTRACTS_PATH": str(contracts)}
-    started = time.monotonic()
-    with _stack(args, log_level=args.log_level, function_env=function_env) as local:
-        failures = 0
-        records = 0
-        for path, event in events:
-            response = local.invoke(INGEST, event)
-            failed = (response or {}).get("batchItemFailures") or []
-            records += len(event["Records"])
-            if failed:
-                failures += 1
-                print(
-                    f"{path}: {len(failed)} records reported as failed: "
-                    f"{', '.join(f['itemIdentifier'] for f in failed)}",
-                    file=sys.stderr,
-                )
-        drained = local.load_drainer().drain()
-        from thermocline import warehouse
-        from thermocline.names import quote_ident
-
-        with contextlib.closing(warehouse.connect(local.warehouse_url, s3_client=local.client("s3"))) as wh:
-            tables = wh.query(
-                "SELECT table_schema, table_name FROM information_schema.tables "
-                "WHERE table_schema NOT IN ('information_schema', 'pg_catalog', 'thermocline') ORDER BY 2"
-            ).rows
-            counts = {
-                name: wh.query(f"SELECT COUNT(*) FROM {quote_ident(schema)}.{quote_ident(name)}").rows[0][0]  # noqa: S608
-                for schema, name in tables
-            }
-    print(
-        f"replayed {records} records from {len(events)} files in {time.monotonic() - started:.1f}s; "
-        f"{drained.records} lake files loaded into {local.warehouse_url}"
-    )
-    for table, count in counts.items():
-        print(f"  {table}: {count} rows")
-    return 1 if failures or drained.failed_batches else 0
+    with _stack(args, log_level=args.log_level, function_env=function_env, keep_lake=True) as local:
+        summary = replay(local, events)
+    for line in summary.lines():
+        print(line)
+    return 0 if summary.complete else 1
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    with _stack(args, log_level=args.log_level) as local:
+    _state_dir(args.state)
+    with _stack(args, log_level=args.log_level, keep_lake=True) as local:
         print(f"moto server: {local.endpoint}")
         print(f"warehouse:   {local.warehouse_url}")
         for logical_id, physical in sorted(local.stack.resources.items()):
@@ -183,8 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--log-level", default="INFO")
     invoke.set_defaults(func=cmd_invoke)
 
-    replay = sub.add_parser("replay", help="push captured DynamoDB Streams events into the DuckDB warehouse")
+    replay = sub.add_parser(
+        "replay",
+        help="push captured DynamoDB Streams events into the DuckDB warehouse",
+        description="Replay captured DynamoDB Streams batches (Lambda events, or `aws dynamodbstreams "
+        "get-records` output with --table) through StreamIngestFunction and the loader into "
+        "DIR/warehouse.duckdb. DIR keeps the local account's lake (DIR/lake: schemas, lake files, "
+        "quarantine), so several runs add up to one run with all their files, in any order.",
+        epilog="exit status: 0 every record reached the warehouse; 1 records or lake files were "
+        "quarantined or not loaded (each is listed with its reason); 2 bad usage (one line on stderr, "
+        "nothing started). A second command on a busy DIR waits for the first.",
+    )
     replay.add_argument("files", nargs="+", help='event files shaped {"Records": [...]}')
+    replay.add_argument(
+        "--table", help="source table of records without eventSourceARN (aws dynamodbstreams get-records)"
+    )
     replay.add_argument(
         "--state", required=True, help="state directory; the warehouse is DIR/warehouse.duckdb"
     )
@@ -200,14 +227,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, _frame: Any) -> None:
+    # SIGTERM/SIGHUP unwind like Ctrl-C: the local stack's exit stops moto's server and saves the lake.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _terminate)
     try:
         return int(args.func(args))
     except UsageError as exc:
         print(f"thermocline {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"thermocline {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

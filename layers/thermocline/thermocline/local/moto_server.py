@@ -45,6 +45,16 @@ def is_up(endpoint: str) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when this process's parent dies, so a killed
+    command (even SIGKILL) never leaves a server behind (prctl(2), PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def start(port: int | None = None, log_path: Path | None = None, timeout: float = 30.0) -> MotoServer:
     """Start ``moto_server`` on 127.0.0.1 and wait until it answers."""
     port = port or free_port()
@@ -57,7 +67,14 @@ def start(port: int | None = None, log_path: Path | None = None, timeout: float 
     )
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
-    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    process = subprocess.Popen(
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,23 +1,28 @@
+# ruff: noqa: S608 -- the ledger queries quote every value with sql_literal and every name with quote_ident
 """The local stack: moto's server, the template deployed into it, a DuckDB warehouse, in-process handlers.
 
 ``LocalStack`` is what the CLI's ``demo``, ``invoke`` and ``replay`` run on. Its state directory holds the
-DuckDB warehouse (``warehouse.duckdb``) and moto's log; AWS resources live in moto's server for as long as
-the stack is open (or in an already running server given by ``endpoint``).
+DuckDB warehouse (``warehouse.duckdb``), moto's log and, with ``keep_lake``, the lake bucket (``lake/``,
+see ``lake_state``); other AWS resources live in moto's server for as long as the stack is open (or in an
+already running server given by ``endpoint``). One command at a time uses a state directory: a second
+waits for the first (``on_busy`` is told once).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import logging
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from thermocline import aws
-from thermocline.local import moto_server, stack
+from thermocline.local import lake_state, moto_server, stack
 from thermocline.local.poller import QueueDrainer, StreamPoller
 from thermocline.local.runtime import FunctionRuntime, environment
 from thermocline.observability import logger
@@ -47,8 +52,12 @@ class LocalStack:
         warehouse_url: str | None = None,
         log_level: str = "WARNING",
         function_env: dict[str, str] | None = None,
+        keep_lake: bool = False,
+        on_busy: Callable[[Path], None] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
+        self.keep_lake = keep_lake
+        self.on_busy = on_busy
         self.endpoint = endpoint
         self.warehouse_url = warehouse_url or f"duckdb:///{self.state_dir / 'warehouse.duckdb'}"
         self.log_level = log_level
@@ -63,6 +72,8 @@ class LocalStack:
     def __enter__(self) -> LocalStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self._open as opened:
+            opened.enter_context(self._state_lock())
+            own_server = self.endpoint is None
             if self.endpoint is None:
                 server = moto_server.start(log_path=self.state_dir / "moto.log")
                 opened.callback(server.stop)
@@ -73,6 +84,15 @@ class LocalStack:
                 os.environ.pop(name, None)
             opened.enter_context(environment({**_LOCAL_AWS, "AWS_ENDPOINT_URL": self.endpoint}))
             self.info = stack.deploy(self.endpoint, region=_LOCAL_AWS["AWS_REGION"])
+            if self.keep_lake and own_server:
+                # A server of our own starts empty: give it the lake of earlier runs, and keep the lake
+                # (saved before the server stops: ExitStack unwinds in reverse).
+                lake = self.state_dir / "lake"
+                bucket = self.resource("LakeBucket")
+                lake_state.restore(
+                    self.client("s3"), bucket, lake, loaded=lambda keys: set(self.ledger(keys))
+                )
+                opened.callback(lambda: lake_state.save(self.client("s3"), bucket, lake))
             # Up: from here the stack stays open until __exit__.
             self._open = opened.pop_all()
         return self
@@ -81,6 +101,42 @@ class LocalStack:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._open.close()
+
+    @contextlib.contextmanager
+    def _state_lock(self) -> Any:
+        with open(self.state_dir / ".lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if self.on_busy is not None:
+                    self.on_busy(self.state_dir)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def ledger(self, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """``file key → (status, reason)`` for those of ``keys`` the warehouse's load ledger holds."""
+        from thermocline import warehouse
+        from thermocline.merge_sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE, sql_literal
+        from thermocline.names import qualified_name
+
+        wanted = list(keys)
+        path = self.warehouse_url.removeprefix("duckdb://")
+        if not wanted or path == self.warehouse_url or not Path(path).exists():
+            return {}
+        ledger = qualified_name(BOOKKEEPING_SCHEMA, LEDGER_TABLE)
+        found: dict[str, tuple[str, str]] = {}
+        with contextlib.closing(warehouse.connect(self.warehouse_url)) as wh:
+            exists = wh.query(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE "
+                f"table_schema = {sql_literal(BOOKKEEPING_SCHEMA)} AND table_name = {sql_literal(LEDGER_TABLE)}"
+            ).rows[0][0]
+            for start in range(0, len(wanted), 200) if exists else ():
+                listed = ", ".join(sql_literal(k) for k in wanted[start : start + 200])
+                rows = wh.query(
+                    f"SELECT file_key, status, reason FROM {ledger} WHERE file_key IN ({listed})"
+                ).rows
+                found.update({str(r[0]): (str(r[1]), str(r[2] or "")) for r in rows})
+        return found
 
     # ---- resources ----------------------------------------------------------------------------------
     @property
