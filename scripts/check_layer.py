@@ -24,7 +24,6 @@ MODULES = (
     "pyarrow.parquet",
     "pyarrow.compute",
     "pyarrow.dataset",
-    "pydantic",
     "yaml",
     "aws_lambda_powertools",
     "aws_lambda_powertools.utilities.batch",
@@ -38,8 +37,7 @@ MODULES = (
     "thermocline.services.warehouse_load",
     "thermocline.services.analytics_report",
 )
-# Enough environment for the handlers' cold start (settings are read at import time); the function name
-# makes Powertools' Tracer load the X-Ray SDK, as inside Lambda.
+# Enough environment for the handlers' cold start (settings are read at import time), as inside Lambda.
 LAMBDA_ENV = {
     "AWS_LAMBDA_FUNCTION_NAME": "check-layer",
     "AWS_DEFAULT_REGION": "us-east-1",

@@ -56,7 +56,10 @@ def test_environment_matches_docs_architecture(sam: dict[str, Any]) -> None:
     rows = re.findall(r"^\| `(\w+Function)` \| `([^`]+)` \| (.+) \|$", doc, re.MULTILINE)
     assert {name for name, _, _ in rows} == set(FUNCTIONS)
     common = sam["Globals"]["Function"]["Environment"]["Variables"]
-    assert common == {"POWERTOOLS_METRICS_NAMESPACE": "Thermocline"}
+    assert common == {
+        "POWERTOOLS_METRICS_NAMESPACE": "Thermocline",
+        "THERMOCLINE_XRAY_SDK": {"Ref": "XRaySdkTracing"},
+    }
     for name, handler_path, env_cell in rows:
         props = sam["Resources"][name]["Properties"]
         assert props["CodeUri"] + "app.py" == handler_path
