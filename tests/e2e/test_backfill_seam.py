@@ -40,9 +40,9 @@ class Pipeline:
         self.poller = local.stream_poller()
         self.drainer = local.load_drainer()
         self.exports = LocalExports(self.ddb, self.s3, local.client("dynamodbstreams"), items_per_file=7)
-        self.settings = BackfillSettings(lake_bucket=self.lake, chunk_items=5, **self._contracts())
+        self.settings = BackfillSettings(lake_bucket=self.lake, chunk_items=5, **self.table_contracts())
 
-    def _contracts(self) -> dict[str, str]:
+    def table_contracts(self) -> dict[str, str]:
         path = self.local.environment_for("StreamIngestFunction").get("CONTRACTS_PATH")
         return {"contracts_path": path} if path else {}
 
@@ -83,7 +83,7 @@ class Pipeline:
             for o in self.s3.list_objects_v2(Bucket=self.lake, Prefix="_schemas/").get("Contents", [])
         ]
         schemas = {name: schema for name in names if (schema := store.load(name)) is not None}
-        contracts = backfill._contracts(self.settings.contracts_path)
+        contracts = backfill.table_contracts(self.settings.contracts_path)
         expected = expected_rows(self.s3, plan, summary, contracts, schemas)
         with contextlib.closing(self.warehouse()) as wh:
             return reconcile_warehouse(wh, summary, expected)
@@ -204,7 +204,9 @@ def test_reconcile_excludes_and_counts_items_changed_after_the_export_time(pipel
     plan, summary = backfill.export_plan(p.s3, p.ddb, status, 1000)
     store = SchemaStore(p.s3, p.lake, "_schemas/")
     schemas = {"orders": store.load("orders")}
-    expected = expected_rows(p.s3, plan, summary, backfill._contracts(p.settings.contracts_path), schemas)
+    expected = expected_rows(
+        p.s3, plan, summary, backfill.table_contracts(p.settings.contracts_path), schemas
+    )
     with contextlib.closing(p.warehouse()) as wh:
         report = reconcile_warehouse(wh, summary, expected)
     assert report.ok, "\n".join(report.lines())

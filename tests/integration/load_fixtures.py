@@ -63,6 +63,7 @@ def parquet_bytes(
     *,
     primary_key: tuple[str, ...] = ("pk", "sk"),
     cdc: bool = True,
+    kind: str | None = None,
 ) -> bytes:
     fields = [pa.field(name, _ARROW[ctype]) for name, ctype in columns.items()]
     if cdc:
@@ -77,6 +78,8 @@ def parquet_bytes(
         "dist_key": primary_key[0],
         "attributes": {c: c for c in columns},
     }
+    if kind:
+        meta["kind"] = kind
     arrays = [pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema]
     arrow = pa.Table.from_arrays(arrays, schema=schema.with_metadata({"thermocline": json.dumps(meta)}))
     buf = io.BytesIO()
@@ -94,10 +97,11 @@ def put_lake_file(
     shard: str = "shardId-00000001",
     cdc: bool = True,
     prefix: str = "cdc",
+    kind: str | None = None,
 ) -> str:
     seqs = [r["_seq"] for r in rows if r.get("_seq")] or ["0" * 40]
     key = f"{prefix}/{table}/dt=2026-11-01/{shard}-{min(seqs)}-{max(seqs)}.parquet"
-    s3.put_object(Bucket=bucket, Key=key, Body=parquet_bytes(table, columns, rows, cdc=cdc))
+    s3.put_object(Bucket=bucket, Key=key, Body=parquet_bytes(table, columns, rows, cdc=cdc, kind=kind))
     return key
 
 

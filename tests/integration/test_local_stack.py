@@ -74,7 +74,13 @@ def test_lake_bucket_is_versioned_and_private(deployed: stack.StackInfo) -> None
 
 def test_functions_get_the_environment_of_docs_architecture(deployed: stack.StackInfo) -> None:
     functions = deployed.functions
-    assert set(functions) == {"StreamIngestFunction", "WarehouseLoadFunction", "AnalyticsReportFunction"}
+    assert set(functions) == {
+        "StreamIngestFunction",
+        "WarehouseLoadFunction",
+        "AnalyticsReportFunction",
+        "BackfillFunction",
+        "ReconcileFunction",
+    }
     lake, reports = deployed.resources["LakeBucket"], deployed.resources["ReportsBucket"]
     warehouse = "redshift-data://thermocline-dev/thermocline"
     expected = {
@@ -86,6 +92,17 @@ def test_functions_get_the_environment_of_docs_architecture(deployed: stack.Stac
             "DELETE_MODE": "hard",
         },
         "AnalyticsReportFunction": {"WAREHOUSE_URL": warehouse, "REPORTS_BUCKET": reports},
+        "BackfillFunction": {
+            "LAKE_BUCKET": lake,
+            "TABLE_NAME": deployed.resources["Table"],
+            "BACKFILL_QUEUE_URL": deployed.resources["BackfillQueue"],
+            "CHUNK_ITEMS": "50000",
+        },
+        "ReconcileFunction": {
+            "LAKE_BUCKET": lake,
+            "TABLE_NAME": deployed.resources["Table"],
+            "WAREHOUSE_URL": warehouse,
+        },
     }
     for name, env in expected.items():
         spec = functions[name]

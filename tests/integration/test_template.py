@@ -21,6 +21,8 @@ FUNCTIONS = {
     "StreamIngestFunction": "functions/stream_ingest/",
     "WarehouseLoadFunction": "functions/warehouse_load/",
     "AnalyticsReportFunction": "functions/analytics_report/",
+    "BackfillFunction": "functions/backfill/",
+    "ReconcileFunction": "functions/reconcile/",
 }
 
 

@@ -112,6 +112,14 @@ class BackfillSettings(StreamIngestSettings):
     export_poll_seconds: int = Field(default=120, ge=0, le=900)
 
 
+class ReconcileSettings(BackfillSettings):
+    """BackfillFunction's export and lake settings, and the warehouse to compare."""
+
+    warehouse_url: str
+    # Reports (JSON) and the export started for the next run, per table.
+    reconcile_prefix: str = "_reconcile/"
+
+
 class WarehouseLoadSettings(_EnvSettings):
     lake_bucket: str
     warehouse_url: str

@@ -525,7 +525,8 @@ def _describe(endpoint: str, region: str, stack_name: str, code_dirs: dict[str, 
             logical_id=logical_id,
             code_dir=code_dirs.get(logical_id, Path()),
             handler=config["Handler"],
-            environment=dict(config.get("Environment", {}).get("Variables", {})),
+            # Lambda hands every variable to the function as text, whatever type the template gave it.
+            environment={k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()},
             timeout=int(config.get("Timeout", 3)),
             memory_size=int(config.get("MemorySize", 128)),
         )

@@ -54,7 +54,7 @@ class BackfillError(RuntimeError):
 
 
 @functools.lru_cache(maxsize=8)
-def _contracts(path: str | None) -> Contracts:
+def table_contracts(path: str | None) -> Contracts:
     return load_contracts(path)
 
 
@@ -162,7 +162,7 @@ def run_file(
     start = 0
     while start in done:
         start += 1
-    contracts = contracts if contracts is not None else _contracts(settings.contracts_path)
+    contracts = contracts if contracts is not None else table_contracts(settings.contracts_path)
     store = SchemaStore(s3, settings.lake_bucket, settings.schema_prefix)
     written = 0
     key = plan.files[index]["key"]

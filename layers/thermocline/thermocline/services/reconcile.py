@@ -30,12 +30,24 @@ from thermocline.merge_sql import (
     tombstone_table,
 )
 from thermocline.names import qualified_name, quote_ident
+from thermocline.observability import logger, metrics
 from thermocline.schema import TableSchema
+from thermocline.services.backfill import export_plan, table_contracts
+from thermocline.services.stream_ingest import SchemaStore
+from thermocline.settings import ReconcileSettings
 from thermocline.sources.dynamodb_export import ExportSummary, to_stream_records
+from thermocline.sources.dynamodb_export.exports import Exports, ExportStatus
 from thermocline.sources.dynamodb_export.progress import Plan
 from thermocline.sources.dynamodb_export.reader import read_chunks
 
-__all__ = ["Reconciliation", "TableDiff", "expected_rows", "reconcile_warehouse"]
+__all__ = [
+    "Reconciliation",
+    "TableDiff",
+    "expected_rows",
+    "handle_reconcile_event",
+    "reconcile_export",
+    "reconcile_warehouse",
+]
 
 EXAMPLES = 5
 _CATEGORIES = ("missing", "extra", "differing", "duplicated")
@@ -277,3 +289,75 @@ def _after(value: Any, cutoff: datetime) -> bool:
     if not isinstance(value, datetime):
         return False
     return (value if value.tzinfo else value.replace(tzinfo=UTC)) >= cutoff
+
+
+# --- one run ---------------------------------------------------------------------------------------------
+
+
+def recorded_schemas(s3: Any, bucket: str, prefix: str) -> dict[str, TableSchema]:
+    store = SchemaStore(s3, bucket, prefix)
+    schemas = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=store.prefix):
+        for obj in page.get("Contents", []):
+            name = obj["Key"].removeprefix(store.prefix).removesuffix(".json")
+            schema = store.load(name)
+            if schema is not None:
+                schemas[name] = schema
+    return schemas
+
+
+def reconcile_export(
+    s3: Any, ddb: Any, wh: Any, settings: ReconcileSettings, status: ExportStatus
+) -> Reconciliation:
+    """Compare the warehouse with a COMPLETED export; the report goes to S3, the mismatches to a metric."""
+    plan, summary = export_plan(s3, ddb, status, settings.chunk_items)
+    schemas = recorded_schemas(s3, settings.lake_bucket, settings.schema_prefix)
+    expected = expected_rows(s3, plan, summary, table_contracts(settings.contracts_path), schemas)
+    report = reconcile_warehouse(wh, summary, expected)
+    key = f"{settings.reconcile_prefix}{summary.table_name}/{summary.export_id}.json"
+    body = json.dumps(report.to_json(), indent=1).encode()
+    s3.put_object(Bucket=settings.lake_bucket, Key=key, Body=body, ContentType="application/json")
+    metrics.add_metric(name="ReconcileMismatches", unit="Count", value=report.mismatches)
+    metrics.add_metric(
+        name="ReconcileExcluded", unit="Count", value=sum(t.excluded for t in report.tables.values())
+    )
+    log = logger.info if report.ok else logger.error
+    log("reconciled", table=summary.table_name, ok=report.ok, mismatches=report.mismatches, report=key)
+    return report
+
+
+def handle_reconcile_event(
+    event: dict[str, Any], *, settings: ReconcileSettings, s3: Any, ddb: Any, exports: Exports, warehouse: Any
+) -> dict[str, Any]:
+    """Reconcile against the export the previous run started, then start the next run's export.
+
+    An export takes minutes to hours, longer than one invocation may wait; so each (scheduled) run compares
+    the warehouse with the export started by the run before, and items changed since are excluded.
+    """
+    table = event.get("table") or settings.table_name
+    if not table:
+        raise ValueError('name the table: {"table": "<name>"} or TABLE_NAME')
+    pending_key = f"{settings.reconcile_prefix}{table}/pending.json"
+    result: dict[str, Any] = {"table": table}
+    pending = _read_json(s3, settings.lake_bucket, pending_key)
+    if pending is not None:
+        status = exports.describe(pending["export_arn"])
+        if status.status == "IN_PROGRESS":
+            return {**result, "waiting_for": status.export_arn}
+        if status.status == "COMPLETED":
+            result["report"] = reconcile_export(s3, ddb, warehouse, settings, status).to_json()
+        else:
+            metrics.add_metric(name="ReconcileExportFailures", unit="Count", value=1)
+            logger.error("reconcile export failed", export_arn=status.export_arn, failure=status.failure)
+    table_arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
+    arn = exports.start(table_arn, settings.lake_bucket, f"{settings.export_prefix.rstrip('/')}/{table}")
+    body = json.dumps({"export_arn": arn}).encode()
+    s3.put_object(Bucket=settings.lake_bucket, Key=pending_key, Body=body, ContentType="application/json")
+    return {**result, "next_export_arn": arn}
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    except s3.exceptions.NoSuchKey:
+        return None
