@@ -84,11 +84,11 @@ def test_order_of_a_load():
     assert copy < dedupe < merge < ledger
     # Deletes are applied before the MERGE, whose source then holds no deletes.
     assert any(s.startswith('DELETE FROM "orders" USING') for s in statements[dedupe:merge])
-    assert statements[-2:] == ['DROP TABLE "thermocline_latest"', 'DROP TABLE "thermocline_stage"']
+    assert statements[-2:] == ['DROP TABLE "thermocline$latest"', 'DROP TABLE "thermocline$stage"']
 
 
 def test_staging_matches_the_files_columns_in_order_and_stages_super_as_text():
-    create = next(s for s in _load() if s.startswith('CREATE TEMP TABLE "thermocline_stage"'))
+    create = next(s for s in _load() if s.startswith('CREATE TEMP TABLE "thermocline$stage"'))
     tree = sqlglot.parse_one(create, read="redshift")
     columns = [(c.name, c.args["kind"].sql("redshift")) for c in tree.find_all(exp.ColumnDef)]
     assert [name for name, _ in columns] == SPEC.column_names
@@ -99,7 +99,7 @@ def test_staging_matches_the_files_columns_in_order_and_stages_super_as_text():
 def test_copy_uses_the_manifest_parquet_and_serializetojson():
     copy = next(s for s in _load() if s.startswith("COPY"))
     assert copy == (
-        "COPY \"thermocline_stage\" FROM 's3://lake/_manifests/orders/l1.manifest' "
+        "COPY \"thermocline$stage\" FROM 's3://lake/_manifests/orders/l1.manifest' "
         "IAM_ROLE 'arn:aws:iam::123456789012:role/copy' FORMAT AS PARQUET SERIALIZETOJSON MANIFEST"
     )
     default_role = merge_sql.copy_sql("s", "s3://b/m", None)
@@ -108,11 +108,11 @@ def test_copy_uses_the_manifest_parquet_and_serializetojson():
 
 def test_super_is_json_parsed_into_the_target_and_identifiers_are_quoted():
     merge = next(s for s in _load() if s.startswith("MERGE"))
-    assert 'JSON_PARSE("thermocline_latest"."items")' in merge
-    assert '"we""ird Col" = "thermocline_latest"."we""ird Col"' in merge
+    assert 'JSON_PARSE("thermocline$latest"."items")' in merge
+    assert '"we""ird Col" = "thermocline$latest"."we""ird Col"' in merge
     assert '"_deleted" = FALSE' in merge
     # The key is matched, never updated.
-    assert '"pk" = "thermocline_latest"."pk",' not in merge.split("UPDATE SET")[1]
+    assert '"pk" = "thermocline$latest"."pk",' not in merge.split("UPDATE SET")[1]
 
 
 def test_ledger_records_every_file_once_with_literals_escaped():
@@ -144,7 +144,7 @@ def test_full_refresh_replaces_without_truncate():
     assert 'DELETE FROM "orders"' in statements
     assert not any("TRUNCATE" in s.upper() for s in statements)
     insert = next(s for s in statements if s.startswith('INSERT INTO "orders"'))
-    assert 'WHERE "thermocline_stage"."_op" <> \'D\'' in insert
+    assert 'WHERE "thermocline$stage"."_op" <> \'D\'' in insert
 
 
 def test_ensure_table_declares_unenforced_key_and_adds_only_missing_columns():
@@ -218,7 +218,7 @@ def test_only_integer_to_decimal_is_retyped():
     assert not merge_sql.is_integer_to_decimal("bigint", "VARCHAR(65535)")
     statements = merge_sql.retype_column_sql("orders", "qty", "DECIMAL(38,18)")
     assert statements[0] == 'LOCK "orders"'
-    assert statements[-1] == 'ALTER TABLE "orders" RENAME COLUMN "_thermocline_widening" TO "qty"'
+    assert statements[-1] == 'ALTER TABLE "orders" RENAME COLUMN "thermocline$widening" TO "qty"'
 
 
 def test_a_large_snapshot_records_its_files_in_several_statements_of_one_transaction():

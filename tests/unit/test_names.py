@@ -81,3 +81,45 @@ def test_quoted_names_round_trip_through_a_real_sql_engine(name: str) -> None:
     con.execute(f"INSERT INTO t ({quote_ident(name)}) VALUES (7)")
     assert con.execute(f"SELECT {quote_ident(name)} FROM t").fetchall() == [(7,)]
     assert [d[0] for d in con.description] == [name]
+
+
+def test_tables_a_system_catalog_could_shadow_get_a_prefix() -> None:
+    from thermocline.names import table_identifier
+
+    assert table_identifier("STL_Query") == "src_stl_query"
+    assert table_identifier("pg_class") == "src_pg_class"
+    assert table_identifier("Example-Table") == "example_table"
+
+
+def test_loader_owned_and_system_column_names_are_never_given_to_an_attribute() -> None:
+    from thermocline.schema import BIGINT, TableSchema
+
+    schema = TableSchema("t")
+    names = [schema.add(a, BIGINT).name for a in ("_deleted", "xmin", "CTID", "oid", "_seq", "rowid")]
+    assert names == ["_deleted_2", "xmin_2", "ctid_2", "oid_2", "_seq_2", "rowid_2"]
+
+
+def test_source_tables_that_fold_to_one_name_get_distinct_tables_recorded_as_theirs() -> None:
+    from thermocline.decode import decode_batch
+
+    def rec(table: str, seq: int) -> dict:
+        return {
+            "eventName": "INSERT",
+            "eventSourceARN": f"arn:aws:dynamodb:us-east-1:1:table/{table}/stream/x",
+            "dynamodb": {
+                "Keys": {"id": {"S": "a"}},
+                "NewImage": {"id": {"S": "a"}},
+                "SequenceNumber": str(seq),
+            },
+        }
+
+    first = decode_batch([rec("my-table", 1), rec("my.table", 2), rec("My_Table", 3)])
+    owners = {t: s.source for t, s in first.schemas.items()}
+    assert owners == {
+        "my_table": "dynamodb:my-table",
+        "my_table_2": "dynamodb:my.table",
+        "my_table_3": "dynamodb:My_Table",
+    }
+    # A later batch of one of them alone, given the recorded schemas, decides the same.
+    later = decode_batch([rec("My_Table", 4)], schemas=first.schemas)
+    assert list(later.tables) == ["my_table_3"]

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from thermocline.names import safe_identifier
+from thermocline.names import SYSTEM_TABLE_PREFIXES, table_identifier
 from thermocline.schema import ColumnType, SchemaError
 
 __all__ = [
@@ -85,6 +85,16 @@ class SourceContract:
 class Contracts:
     sources: tuple[SourceContract, ...] = ()
 
+    @property
+    def targets(self) -> frozenset[str]:
+        """Every warehouse table a contract names (routes and ``unmatched``)."""
+        return frozenset(
+            name
+            for source in self.sources
+            for name in (*(r.target for r in source.routes), source.unmatched)
+            if name is not None
+        )
+
     def for_table(self, table_name: str) -> SourceContract | None:
         """The first source contract whose glob matches the DynamoDB table name, if any."""
         for source in self.sources:
@@ -123,8 +133,11 @@ def _names(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _target(name: Any, where: str) -> str:
-    if not isinstance(name, str) or safe_identifier(name) != name:
-        raise ContractError(f"{where}: target must be a lower-case identifier [a-z0-9_], got {name!r}")
+    if not isinstance(name, str) or table_identifier(name) != name:
+        raise ContractError(
+            f"{where}: target must be a lower-case identifier [a-z0-9_] not named like a system table "
+            f"({', '.join(SYSTEM_TABLE_PREFIXES)}...), got {name!r}"
+        )
     return name
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 
 from thermocline.contracts import Contracts, Route, load_contracts
-from thermocline.names import safe_identifier
+from thermocline.names import table_identifier, unique_identifier
 from thermocline.parquet import oversize_key, with_lake_metadata
 from thermocline.schema import (
     BOOLEAN,
@@ -211,27 +211,66 @@ def _is_ttl_delete(record: Mapping[str, Any]) -> bool:
 # ------------------------------------------------------------------------------------------------ routing
 
 
-class _Router:
-    """Record → (target table, route). Caches the contract lookup per source table."""
+CONTRACT_OWNER = "contract"
 
-    def __init__(self, contracts: Contracts | None) -> None:
+
+class _Router:
+    """Record → (target table, route, owner). Caches the contract lookup per source table.
+
+    Distinct source tables never share a warehouse table unless a contract routes them there: under
+    default routing a source table takes ``table_identifier(name)``, or ``_2``, ``_3``... when that
+    table already belongs to another source (``my-table``, ``my.table`` and ``My_Table`` all make
+    ``my_table``) or is a contract's target. Who owns a table is recorded in its schema (``source``),
+    so every function and every replay that reads the schemas decides the same.
+    """
+
+    def __init__(self, contracts: Contracts | None, schemas: Mapping[str, TableSchema] | None = None) -> None:
         self._contracts = contracts or Contracts()
         self._sources: dict[str, Any] = {}
+        self._defaults: dict[str, str] = {}
+        self._reserved = self._contracts.targets
+        self.owners: dict[str, str] = {
+            table: schema.source for table, schema in (schemas or {}).items() if schema.source
+        }
 
     def contract_for(self, source_table: str) -> Any:
         return self._sources.get(source_table)
 
-    def route(self, source_table: str, keys: Mapping[str, Any]) -> tuple[str, Route | None]:
+    def _default(self, source_table: str) -> str:
+        name = self._defaults.get(source_table)
+        if name is None:
+            owner = "dynamodb:" + source_table
+            base = table_identifier(source_table)
+            name = unique_identifier(
+                base, _Taken(lambda t: t in self._reserved or self.owners.get(t, owner) != owner)
+            )
+            self.owners[name] = owner
+            self._defaults[source_table] = name
+        return name
+
+    def route(self, source_table: str, keys: Mapping[str, Any]) -> tuple[str, Route | None, str]:
         try:
             source = self._sources[source_table]
         except KeyError:
             source = self._sources[source_table] = self._contracts.for_table(source_table)
         if source is None:
-            return safe_identifier(source_table), None
+            return self._default(source_table), None, "dynamodb:" + source_table
         route = source.route(keys)
         if route is not None:
-            return route.target, route
-        return source.unmatched or safe_identifier(source_table), None
+            return route.target, route, CONTRACT_OWNER
+        if source.unmatched:
+            return source.unmatched, None, CONTRACT_OWNER
+        return self._default(source_table), None, "dynamodb:" + source_table
+
+
+class _Taken:
+    """A container answering ``name in taken`` with a predicate (for ``unique_identifier``)."""
+
+    def __init__(self, predicate: Any) -> None:
+        self._predicate = predicate
+
+    def __contains__(self, name: object) -> bool:
+        return bool(self._predicate(name))
 
 
 def _keys_of(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -244,9 +283,14 @@ def _keys_of(record: Mapping[str, Any]) -> dict[str, Any]:
     return keys
 
 
-def target_tables(records: Iterable[Any], contracts: Contracts | None = None) -> set[str]:
-    """Every warehouse table a batch routes to (records that cannot be routed are skipped here)."""
-    router = _Router(contracts)
+def target_tables(
+    records: Iterable[Any],
+    contracts: Contracts | None = None,
+    schemas: Mapping[str, TableSchema] | None = None,
+) -> set[str]:
+    """Every warehouse table a batch routes to (records that cannot be routed are skipped here), given
+    the recorded ``schemas`` (which say who owns a table)."""
+    router = _Router(contracts, schemas)
     out = set()
     for record in records:
         try:
@@ -512,8 +556,8 @@ class _Decoder:
         self.spill_over = spill_over
         self.spill_prefix = spill_prefix
         self._sources: dict[str, str] = {}
-        self._fixed_routes: dict[str, tuple[str, Route | None]] = {}
-        self.router = _Router(contracts)
+        self._fixed_routes: dict[str, tuple[str, Route | None, str]] = {}
+        self.router = _Router(contracts, schemas)
         self.schemas: dict[str, TableSchema] = {k: v.copy() for k, v in (schemas or {}).items()}
         self.batches: dict[str, _Batch] = {}
         self.result = DecodeResult()
@@ -521,16 +565,19 @@ class _Decoder:
     # -- schema -------------------------------------------------------------------------------------
 
     def _batch_for(
-        self, table: str, route: Route | None, keys: Mapping[str, Any], image: Mapping[str, Any]
+        self, table: str, route: Route | None, keys: Mapping[str, Any], image: Mapping[str, Any], owner: str
     ) -> _Batch:
         batch = self.batches.get(table)
         if batch is not None:
             return batch
         schema = self.schemas.get(table)
         if schema is None:
-            schema = TableSchema(table=table)
+            schema = TableSchema(table=table, source=owner)
             self.schemas[table] = schema
             self.result.changed_schemas.add(table)
+        elif schema.source and schema.source != owner:
+            # A contract now routes into a table a source table took under default routing.
+            raise _Undecodable(f"warehouse table {table!r} already holds {schema.source}; route elsewhere")
         changed = _apply_contract(schema, route, keys, image, self.result.contract_conflicts)
         if changed:
             self.result.changed_schemas.add(table)
@@ -571,11 +618,11 @@ class _Decoder:
                 source_table = self._sources[arn] = source_table_name(record)
             fixed = self._fixed_routes.get(source_table)
             if fixed is not None:
-                table, route = fixed
+                table, route, owner = fixed
             else:
-                table, route = self.router.route(source_table, keys)
+                table, route, owner = self.router.route(source_table, keys)
                 if self.router.contract_for(source_table) is None:
-                    self._fixed_routes[source_table] = (table, route)
+                    self._fixed_routes[source_table] = (table, route, owner)
             if op == "D":
                 image = body.get("OldImage") or keys
                 ttl = _is_ttl_delete(record)
@@ -601,7 +648,7 @@ class _Decoder:
             elif any(k not in image for k in keys):
                 # Keys are authoritative; a new image lacking one would become a row without its key.
                 image = {**image, **{k: v for k, v in keys.items() if k not in image}}
-            batch = self._batch_for(table, route, keys, image)
+            batch = self._batch_for(table, route, keys, image, owner)
             overflow, added, widened = self._stage(batch, image)
         except _Undecodable as exc:
             self.result.rejects.append(

@@ -62,9 +62,11 @@ DeleteMode = Literal["hard", "soft"]
 
 BOOKKEEPING_SCHEMA = "thermocline"
 LEDGER_TABLE = "load_ledger"
-STAGE_TABLE = "thermocline_stage"
-LATEST_TABLE = "thermocline_latest"
-_RANK = "_thermocline_rn"
+# The loader's own temporary tables and columns carry a `$`, which no safe identifier (``[a-z0-9_]``)
+# holds, so no source table or attribute can ever be named like them.
+STAGE_TABLE = "thermocline$stage"
+LATEST_TABLE = "thermocline$latest"
+_RANK = quote_ident("thermocline$rank")
 
 # Columns every CDC lake file carries beside the item's attributes (architecture.md, "Lake files").
 CDC_COLUMNS: dict[str, str] = {
@@ -254,7 +256,7 @@ def widen_column_sql(table: str, column: str, new_type: str) -> str:
     return f"ALTER TABLE {quote_ident(table)} ALTER COLUMN {quote_ident(column)} TYPE {new_type}"
 
 
-_WIDENING = "_thermocline_widening"
+_WIDENING = "thermocline$widening"
 
 
 def retype_column_sql(table: str, column: str, new_type: str) -> list[str]:

@@ -18,9 +18,11 @@ from collections.abc import Container
 
 __all__ = [
     "MAX_IDENTIFIER_BYTES",
+    "SYSTEM_TABLE_PREFIXES",
     "quote_ident",
     "qualified_name",
     "safe_identifier",
+    "table_identifier",
     "unique_identifier",
 ]
 
@@ -42,6 +44,22 @@ def safe_identifier(name: str) -> str:
     ident = _UNSAFE_RUN.sub("_", name.lower()) or "_"
     if len(ident) > MAX_IDENTIFIER_BYTES:
         ident = ident[: MAX_IDENTIFIER_BYTES - _HASH_LEN - 1] + "_" + _digest(name)
+    return ident
+
+
+# Names of system catalogs, which the engines search before the current schema: a table of ours named
+# like one (a source table `STL_Query`) would be shadowed by it. PostgreSQL's and Redshift's catalog tables
+# and views begin with these (https://docs.aws.amazon.com/redshift/latest/dg/cm_chap_system-tables.html).
+SYSTEM_TABLE_PREFIXES = ("pg_", "stl_", "stv_", "svl_", "svv_", "svcs_", "stcs_", "sys_", "duckdb_")
+_SOURCE_PREFIX = "src_"
+
+
+def table_identifier(name: str) -> str:
+    """The warehouse table for a source table under default routing: :func:`safe_identifier`, with
+    ``src_`` in front of a name a system catalog could shadow (``STL_Query`` → ``src_stl_query``)."""
+    ident = safe_identifier(name)
+    if ident.startswith(SYSTEM_TABLE_PREFIXES):
+        ident = safe_identifier(_SOURCE_PREFIX + ident)
     return ident
 
 

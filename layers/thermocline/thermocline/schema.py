@@ -23,6 +23,7 @@ __all__ = [
     "METADATA_COLUMNS",
     "OVERFLOW_COLUMN",
     "RESERVED_COLUMNS",
+    "SYSTEM_COLUMNS",
     "Column",
     "ColumnType",
     "SchemaError",
@@ -36,7 +37,15 @@ METADATA_COLUMNS = ("_op", "_seq", "_event_time", "_ttl_expired", "_source")
 # SUPER column holding, per row, the attributes whose value did not fit their column (JSON object keyed by
 # the source attribute name).
 OVERFLOW_COLUMN = "_overflow"
-RESERVED_COLUMNS = frozenset((*METADATA_COLUMNS, OVERFLOW_COLUMN))
+# Names an attribute may never take (it gets the collision suffix instead, `_deleted` → `_deleted_2`): the
+# lake's columns, the warehouse's own (`_deleted`), and system columns the engines keep on every table, which
+# no quoting makes available: PostgreSQL's
+# (https://www.postgresql.org/docs/current/ddl-system-columns.html) and Redshift's (which adds its
+# hidden insert/delete transaction and row ids), and DuckDB's `rowid`.
+SYSTEM_COLUMNS = frozenset(
+    ("oid", "tableoid", "xmin", "xmax", "cmin", "cmax", "ctid", "insertxid", "deletexid", "rowid")
+)
+RESERVED_COLUMNS = frozenset((*METADATA_COLUMNS, OVERFLOW_COLUMN, "_deleted", *SYSTEM_COLUMNS))
 
 VARCHAR_MAX = 65535  # bytes: https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html
 VARBYTE_MAX = 1024000  # bytes; a DynamoDB item is at most 400 KB, so any B value fits.
@@ -245,6 +254,9 @@ class TableSchema:
     sort_key: list[str] = field(default_factory=list)
     dist_key: str | None = None
     revision: int = 0
+    # Who the table belongs to: ``dynamodb:<table>`` under default routing, ``contract`` for a contract's
+    # target, None in schemas recorded before owners were. A source table never writes into another's.
+    source: str | None = None
     # Derived from ``columns`` (kept in step by add/remove): the column holding each source attribute.
     by_attribute: dict[str, Column] = field(init=False, repr=False, compare=False)
 
@@ -275,6 +287,7 @@ class TableSchema:
             "primary_key": self.primary_key,
             "sort_key": self.sort_key,
             "dist_key": self.dist_key,
+            "source": self.source,
             "columns": {name: col.to_json() for name, col in self.columns.items()},
         }
 
@@ -293,6 +306,7 @@ class TableSchema:
             sort_key=list(data.get("sort_key") or []),
             dist_key=data.get("dist_key"),
             revision=int(data.get("revision", 0)),
+            source=data.get("source"),
         )
 
     def copy(self) -> TableSchema:

@@ -212,15 +212,23 @@ def handle_stream_event(
 def _decode_and_record(
     records: list[Any], contracts: Contracts, store: SchemaStore, lake_prefix: str
 ) -> DecodeResult:
-    tables = target_tables(records, contracts)
     schemas: dict[str, TableSchema] = {}
-    for table in tables:
-        try:
-            loaded = store.load(table)
-        except (SchemaError, ValueError, KeyError) as exc:
-            raise SchemaConflictError(f"recorded schema of {table} is unreadable: {exc}") from exc
-        if loaded is not None:
-            schemas[table] = loaded
+    read: set[str] = set()
+
+    def read_schemas() -> None:
+        # Routing depends on the schemas (who owns a table), and may name a table whose schema is not
+        # read yet (`my_table` belongs to another source: `my_table_2`): read until it names no new one.
+        while wanted := target_tables(records, contracts, schemas) - read:
+            for table in sorted(wanted):
+                read.add(table)
+                try:
+                    loaded = store.load(table)
+                except (SchemaError, ValueError, KeyError) as exc:
+                    raise SchemaConflictError(f"recorded schema of {table} is unreadable: {exc}") from exc
+                if loaded is not None:
+                    schemas[table] = loaded
+
+    read_schemas()
     for _attempt in range(_SCHEMA_ATTEMPTS):
         result = decode_batch(records, contracts, schemas, spill_over=VARCHAR_MAX, spill_prefix=lake_prefix)
         lost = []
@@ -240,6 +248,7 @@ def _decode_and_record(
             reloaded = store.load(table)
             if reloaded is not None:
                 schemas[table] = reloaded
+        read_schemas()
         logger.info("schema changed concurrently, decoding again", tables=lost)
     raise SchemaConflictError(f"schema of {lost} kept changing")
 
