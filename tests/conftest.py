@@ -18,8 +18,7 @@ import pytest
 
 pytest.register_assert_rewrite("tests.golden_files")
 
-from tests import pg_server  # noqa: E402
-from thermocline.local import moto_server, redis_server  # noqa: E402
+from thermocline.local import moto_server, pg_server, redis_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from thermocline.names import SYSTEM_TABLE_PREFIXES, table_identifier
-from thermocline.schema import ColumnType, SchemaError
+from thermocline.schema import STREAM_KINDS, ColumnType, SchemaError
 
 __all__ = [
     "ContractError",
@@ -161,6 +161,11 @@ def _route(spec: Any, where: str) -> Route:
             columns[str(attribute)] = ColumnType.parse(str(type_text))
         except SchemaError as exc:
             raise ContractError(f"{where}: column {attribute!r}: {exc}") from None
+        if columns[str(attribute)].kind not in STREAM_KINDS:
+            raise ContractError(
+                f"{where}: column {attribute!r}: {type_text} is not a type DynamoDB values are decoded to "
+                f"({', '.join(sorted(STREAM_KINDS))})"
+            )
     dist = spec.get("dist_key")
     if dist is not None and not isinstance(dist, str):
         raise ContractError(f"{where}: dist_key is one attribute name")

@@ -109,7 +109,9 @@ class TableSpec:
 
     def __post_init__(self) -> None:
         names = [name for name, _ in self.columns]
-        if not self.primary_key:
+        # A snapshot (full refresh) may come without a key: relational exports do not record one, and
+        # Redshift's planner trusts a declared key, so none is better than a guessed one.
+        if not self.primary_key and self.is_cdc:
             raise ValueError(f"table {self.table}: no primary key")
         missing = [c for c in self.primary_key if c not in names]
         if missing:
@@ -221,9 +223,8 @@ def ensure_table_sql(spec: TableSpec, existing: Mapping[str, str] | None) -> lis
     target = quote_ident(spec.table)
     pk = ", ".join(quote_ident(c) for c in spec.primary_key)
     if existing is None:
-        ddl = (
-            f"CREATE TABLE IF NOT EXISTS {target} ({_column_defs(spec.target_columns())}, PRIMARY KEY ({pk}))"
-        )
+        key = f", PRIMARY KEY ({pk})" if spec.primary_key else ""
+        ddl = f"CREATE TABLE IF NOT EXISTS {target} ({_column_defs(spec.target_columns())}{key})"
         if spec.dist_key:
             ddl += f" DISTKEY({quote_ident(spec.dist_key)})"
         if spec.sort_key:

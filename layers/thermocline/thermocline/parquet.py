@@ -27,6 +27,8 @@ __all__ = [
     "quarantine_key",
     "read_lake_metadata",
     "shard_token",
+    "snapshot_key",
+    "snapshot_stamp",
     "split_by_event_date",
     "to_parquet_bytes",
     "with_lake_metadata",
@@ -156,6 +158,20 @@ def oversize_key(prefix: str, table: str, sha256: str) -> str:
     ``.parquet`` object, so the loader's discovery never sees it.
     """
     return f"{_prefix(prefix)}{table}/_oversize/{sha256}.json"
+
+
+def snapshot_stamp(snapshot_time: datetime) -> str:
+    """``YYYYMMDDTHHMMSSffffffZ``: fixed width, so text order is time order (the newest applied export
+    of a table is the largest key in the ledger)."""
+    return snapshot_time.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def snapshot_key(prefix: str, table: str, snapshot_time: datetime, export_id: str, index: int) -> str:
+    """``snapshot/<table>/at=<stamp>/<export-id>/part-<index>.parquet``: one lake file per exported part.
+
+    A pure function of the export, so a retried export rewrites its own files.
+    """
+    return f"{_prefix(prefix)}{table}/at={snapshot_stamp(snapshot_time)}/{export_id}/part-{index:05d}.parquet"
 
 
 def utc_date(epoch_us: int | None, default: datetime) -> str:

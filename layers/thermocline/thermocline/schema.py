@@ -26,6 +26,7 @@ __all__ = [
     "SYSTEM_COLUMNS",
     "Column",
     "ColumnType",
+    "STREAM_KINDS",
     "SchemaError",
     "TableSchema",
     "NumberShape",
@@ -65,7 +66,9 @@ class SchemaError(ValueError):
 class ColumnType:
     """One Redshift column type, as used in the lake file contract."""
 
-    kind: str  # BIGINT | DECIMAL | DOUBLE PRECISION | VARCHAR | VARBYTE | BOOLEAN | SUPER | TIMESTAMP
+    # BIGINT | DECIMAL | DOUBLE PRECISION | VARCHAR | VARBYTE | BOOLEAN | SUPER | TIMESTAMP; relational
+    # sources (RDS exports) also restore SMALLINT | INTEGER | REAL | DATE | TIME | TIMESTAMPTZ.
+    kind: str
     precision: int = 0
     scale: int = 0
     length: int = 0
@@ -126,7 +129,18 @@ _ARROW: dict[str, pa.DataType] = {
     "BOOLEAN": pa.bool_(),
     "SUPER": pa.string(),
     "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+    "SMALLINT": pa.int16(),
+    "INTEGER": pa.int32(),
+    "REAL": pa.float32(),
+    "DATE": pa.date32(),
+    "TIME": pa.time64("us"),
+    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
 }
+# The kinds DynamoDB values decode to (a contract may declare only these); the others are restored from
+# relational sources' exports.
+STREAM_KINDS = frozenset(
+    ("BIGINT", "DECIMAL", "DOUBLE PRECISION", "VARCHAR", "VARBYTE", "BOOLEAN", "SUPER", "TIMESTAMP")
+)
 _ALIASES = {
     "INT8": "BIGINT",
     "NUMERIC": "DECIMAL",
@@ -139,6 +153,12 @@ _ALIASES = {
     "BINARY VARYING": "VARBYTE",
     "VARBINARY": "VARBYTE",
     "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
+    "INT2": "SMALLINT",
+    "INT4": "INTEGER",
+    "INT": "INTEGER",
+    "FLOAT4": "REAL",
+    "TIME WITHOUT TIME ZONE": "TIME",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
 }
 _TYPE_RE = re.compile(r"(?P<name>[A-Z][A-Z0-9 ]*?)\s*(?:\((?P<args>[^)]*)\))?")
 

@@ -161,3 +161,44 @@ class HotViewsSettings(_EnvSettings):
     warehouse_url: str | None = None
     # How long an item's last applied sequence number is kept: past the stream's 24-hour retention.
     guard_seconds: int = Field(default=2 * 24 * 3600, ge=25 * 3600)
+
+
+class ExportIngestSettings(_EnvSettings):
+    # Where RDS writes exports (StartExportTask's S3BucketName and S3Prefix).
+    export_bucket: str
+    export_prefix: str = ""
+    lake_bucket: str
+    warehouse_url: str
+    # Where restored snapshot files go in the lake (outside the CDC prefix: they are loaded as full
+    # refreshes by this function, never by the CDC loader).
+    snapshot_prefix: str = "snapshot/"
+    # Comma-separated databases to load from an export (default: every database it holds).
+    export_databases: str | None = None
+    # Primary keys the warehouse declares (informational, as in Redshift), e.g.
+    # "customers=customer_id;order_lines=order_id,line_no". Exports do not record keys.
+    primary_keys: str | None = None
+
+    def databases(self) -> set[str] | None:
+        names = {d.strip() for d in (self.export_databases or "").split(",") if d.strip()}
+        return names or None
+
+    def keys(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for entry in (self.primary_keys or "").split(";"):
+            table, _, columns = entry.partition("=")
+            if table.strip() and columns.strip():
+                found[table.strip()] = [c.strip() for c in columns.split(",") if c.strip()]
+        return found
+
+
+class ExportStartSettings(_EnvSettings):
+    # The Aurora cluster or RDS instance to export (its ARN).
+    source_arn: str
+    # "snapshot": the newest automated snapshot of the source; "live": the cluster itself (Aurora only).
+    export_from: Literal["snapshot", "live"] = "snapshot"
+    export_bucket: str
+    export_prefix: str = ""
+    export_role_arn: str
+    export_kms_key_id: str
+    # Comma-separated ExportOnly entries (database, database.schema, database.schema.table); empty: all.
+    export_only: str | None = None

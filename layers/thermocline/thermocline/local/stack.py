@@ -496,7 +496,12 @@ def _describe(endpoint: str, region: str, stack_name: str, code_dirs: dict[str, 
     lam = aws.client("lambda", endpoint_url=endpoint, region_name=region)
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     hidden = _outputs(stack, hidden=True)
-    described = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+    # moto lists the resources whose Condition is false too, without a logical id: they do not exist.
+    described = [
+        r
+        for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+        if "LogicalResourceId" in r
+    ]
     resources = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in described}
     types = {r["LogicalResourceId"]: r["ResourceType"] for r in described}
     for logical_id, rtype in types.items():

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for the test suite.
+"""A throwaway PostgreSQL server: the test suite's, and the demo's local Aurora.
 
 PostgreSQL refuses to run as root, so as root the server is initialised and started as the ``postgres``
 user (``runuser``), in a temporary directory, on 127.0.0.1 and a free port, with md5 password auth.

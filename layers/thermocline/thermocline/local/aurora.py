@@ -1,0 +1,132 @@
+"""The local Aurora: a real PostgreSQL exported the way RDS exports a cluster snapshot, end to end.
+
+Plays RDS's part on the local stack: a DB cluster and a cluster snapshot in moto's RDS, an export task
+started for the snapshot into the template's ``ExportBucket``, the export's files written from the
+PostgreSQL database (or from rows in memory where PostgreSQL is not installed), and the completion event
+(``RDS-EVENT-0164``, as EventBridge delivers it) handed to ``ExportIngestFunction``, which restores the
+types, writes the lake and refreshes each table in the warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from thermocline.local.export_writer import ExportWriteResult, write_postgres_export, write_rows_export
+from thermocline.local.session import LocalStack
+from thermocline.services.export_start import export_task_id
+
+__all__ = ["EXPORT_INGEST", "LOCAL_CLUSTER", "AuroraExport", "export_event", "run_export"]
+
+EXPORT_INGEST = "ExportIngestFunction"
+LOCAL_CLUSTER = "thermocline-local"
+
+
+@dataclass
+class AuroraExport:
+    export_id: str
+    source_arn: str
+    written: ExportWriteResult
+    response: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def applied(self) -> dict[str, int]:
+        return dict(self.response.get("applied") or {})
+
+
+def export_event(
+    event_id: str,
+    source_arn: str,
+    *,
+    detail_type: str = "RDS DB Cluster Snapshot Event",
+    message: str = "The cluster snapshot export task completed.",
+) -> dict[str, Any]:
+    """An RDS event as EventBridge delivers it (``aws.rds``, the event's ``detail``)."""
+    region, account = source_arn.split(":")[3:5]
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "aws.rds",
+        "account": account,
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [source_arn],
+        "detail": {
+            "EventCategories": ["notification"],
+            "SourceType": "CLUSTER_SNAPSHOT",
+            "SourceArn": source_arn,
+            "Date": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "Message": message,
+            "SourceIdentifier": source_arn.rsplit(":", 1)[-1],
+            "EventID": event_id,
+        },
+    }
+
+
+def _ensure_cluster(rds: Any) -> None:
+    clusters = rds.describe_db_clusters()["DBClusters"]
+    if not any(c["DBClusterIdentifier"] == LOCAL_CLUSTER for c in clusters):
+        rds.create_db_cluster(
+            DBClusterIdentifier=LOCAL_CLUSTER,
+            Engine="aurora-postgresql",
+            MasterUsername="thermocline",
+            MasterUserPassword="thermocline-local",
+        )
+
+
+def start_snapshot_export(local: LocalStack) -> tuple[str, str]:
+    """A new cluster snapshot and an export task for it in moto: (export id, snapshot ARN)."""
+    rds = local.client("rds")
+    _ensure_cluster(rds)
+    snapshot_id = f"{LOCAL_CLUSTER}-{dt.datetime.now(dt.UTC).strftime('%Y%m%d%H%M%S%f')}"
+    snapshot = rds.create_db_cluster_snapshot(
+        DBClusterIdentifier=LOCAL_CLUSTER, DBClusterSnapshotIdentifier=snapshot_id
+    )["DBClusterSnapshot"]
+    export_id = export_task_id("snap", snapshot_id)
+    rds.start_export_task(
+        ExportTaskIdentifier=export_id,
+        SourceArn=snapshot["DBClusterSnapshotArn"],
+        S3BucketName=local.resource("ExportBucket"),
+        IamRoleArn=f"arn:aws:iam::123456789012:role/{local.resource('ExportRole')}",
+        KmsKeyId=local.resource("ExportKey"),
+    )
+    return export_id, snapshot["DBClusterSnapshotArn"]
+
+
+def run_export(
+    local: LocalStack,
+    *,
+    dsn: str | None = None,
+    tables: list[str] | None = None,
+    rows: list[tuple[str, Any, list[tuple[Any, ...]]]] | None = None,
+    render: Any = None,
+    database: str = "catalogue",
+) -> AuroraExport:
+    """Export the PostgreSQL database at ``dsn`` (or ``rows``: (table, columns, rows) triples) and deliver
+    the completion event to ExportIngestFunction; returns what was written and the function's answer."""
+    export_id, source_arn = start_snapshot_export(local)
+    s3 = local.client("s3")
+    bucket = local.resource("ExportBucket")
+    if dsn is not None:
+        import psycopg
+
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            written = write_postgres_export(
+                conn, s3, bucket=bucket, export_id=export_id, source_arn=source_arn, tables=tables
+            )
+    else:
+        written = write_rows_export(
+            s3,
+            bucket=bucket,
+            export_id=export_id,
+            source_arn=source_arn,
+            database=database,
+            tables=rows or [],
+            render=render,
+        )
+    response = local.invoke(EXPORT_INGEST, export_event("RDS-EVENT-0164", source_arn))
+    return AuroraExport(export_id, source_arn, written, response or {})
