@@ -105,18 +105,20 @@ def run_export(
     rows: list[tuple[str, Any, list[tuple[Any, ...]]]] | None = None,
     render: Any = None,
     database: str = "catalogue",
+    rows_per_part: int | None = None,
 ) -> AuroraExport:
     """Export the PostgreSQL database at ``dsn`` (or ``rows``: (table, columns, rows) triples) and deliver
     the completion event to ExportIngestFunction; returns what was written and the function's answer."""
     export_id, source_arn = start_snapshot_export(local)
     s3 = local.client("s3")
     bucket = local.resource("ExportBucket")
+    sizing = {"rows_per_part": rows_per_part} if rows_per_part else {}
     if dsn is not None:
         import psycopg
 
         with psycopg.connect(dsn, autocommit=True) as conn:
             written = write_postgres_export(
-                conn, s3, bucket=bucket, export_id=export_id, source_arn=source_arn, tables=tables
+                conn, s3, bucket=bucket, export_id=export_id, source_arn=source_arn, tables=tables, **sizing
             )
     else:
         written = write_rows_export(
@@ -127,6 +129,7 @@ def run_export(
             database=database,
             tables=rows or [],
             render=render,
+            **sizing,
         )
     response = local.invoke(EXPORT_INGEST, export_event("RDS-EVENT-0164", source_arn))
     return AuroraExport(export_id, source_arn, written, response or {})

@@ -257,7 +257,7 @@ def handle_export_event(
             source_arn=source_arn,
             export_id=outcome.export_id,
             cause=(last or {}).get("FailureCause"),
-            message=detail.get("Message"),
+            rds_message=detail.get("Message"),
         )
         metrics.add_metric(name="ExportsFailed", unit="Count", value=1)
         return outcome.summary()

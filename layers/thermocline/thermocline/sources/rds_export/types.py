@@ -56,6 +56,8 @@ class NumericStats:
     scale: int = 0
 
     def observe(self, int_digits: int, scale: int) -> None:
+        if int_digits > DECIMAL_MAX_PRECISION:
+            return  # no DECIMAL holds it: it goes to _overflow, and must not cost the others their decimals
         self.int_digits = max(self.int_digits, int_digits)
         self.scale = max(self.scale, scale)
 

@@ -1,0 +1,254 @@
+"""A real PostgreSQL, exported in the RDS layout, through ExportIngestFunction into the warehouse.
+
+The local stack's template deployed into moto's server, the export's completion event delivered to the
+function as EventBridge would, the warehouse a DuckDB file (and a real PostgreSQL for the all-types test).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from thermocline import warehouse
+from thermocline.local.aurora import EXPORT_INGEST, export_event, run_export
+from thermocline.local.session import LocalStack
+from thermocline.services.export_ingest import _decide
+from thermocline.settings import ExportIngestSettings
+from thermocline.sources.rds_export.layout import ExportInfo
+
+pytestmark = [pytest.mark.moto, pytest.mark.postgres]
+
+ALL_TYPES = """
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE every_type (
+    id integer PRIMARY KEY, small smallint, big bigint, money_exact numeric(38,8), price numeric(10,2),
+    plain numeric, r real, d double precision, flag boolean, body text, short varchar(5), code char(3),
+    day date, at_time time, at timestamp, at_tz timestamptz, span interval, doc json, docb jsonb, id_u uuid,
+    raw bytea, feeling mood, numbers integer[], words text[]
+);
+INSERT INTO every_type VALUES
+(1, -32768, -9223372036854775808, 123456789012345678901234567890.12345678, 99999999.99,
+ 0.000000000000000000000000000001, 3.4028235e38, 1.7976931348623157e308, true, 'Zoë ✓ 😀 中文', 'héllo',
+ 'ab', '1899-12-31', '00:00:00', '1969-07-20 20:17:40.5', '1969-07-20 20:17:40+05:30',
+ '1 year 2 mons 3 days 04:05:06.789', '{"a": [1, "x", null], "ü": true}', '{"b": {"c": 2.5}}',
+ 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\x00ff10', 'happy', '{1,-2,NULL}', '{"a b","c\\"d",NULL,"NULL"}'),
+(2, 32767, 9223372036854775807, -0.00000001, -0.01, 'NaN', 'NaN', '-Infinity', false, '', 'abcde', 'xyz',
+ '2150-06-01', '23:59:59.999999', '2150-01-01 00:00:00.000001', '2099-12-31 23:00:00-09:30', '-3 days',
+ '[]', 'null', '00000000-0000-0000-0000-000000000000', '\\x', 'sad', '{}', '{""}'),
+(3, NULL, NULL, NULL, NULL, 'Infinity', 'Infinity', NULL, NULL, NULL, NULL, NULL, 'infinity', NULL,
+ '-infinity', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+(4, NULL, NULL, NULL, NULL, 123456789012345678901234567890123456789012.5, NULL, NULL, NULL, NULL, NULL, NULL,
+ '4713-01-01 BC', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+"""
+
+UTC = dt.UTC
+
+
+@pytest.fixture
+def local(aws_env: str, tmp_path: Path) -> Iterator[LocalStack]:
+    with LocalStack(tmp_path / "state", endpoint=aws_env) as stack:
+        yield stack
+
+
+def _rows(local: LocalStack, sql: str) -> list[tuple[Any, ...]]:
+    with contextlib.closing(warehouse.connect(local.warehouse_url, s3_client=local.client("s3"))) as wh:
+        return wh.query(sql).rows
+
+
+def _by_id(local: LocalStack, table: str, columns: str) -> dict[Any, tuple[Any, ...]]:
+    return {r[0]: r[1:] for r in _rows(local, f"SELECT {columns} FROM {table} ORDER BY 1")}
+
+
+def _seed(dsn: str, sql: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def test_every_common_postgres_type_round_trips_with_its_type_and_value(
+    local: LocalStack, postgres_dsn: str
+) -> None:
+    _seed(postgres_dsn, ALL_TYPES)
+    result = run_export(local, dsn=postgres_dsn)
+    assert result.applied == {"every_type": 4}
+
+    types = dict(
+        _rows(
+            local,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'every_type' ORDER BY ordinal_position",
+        )
+    )
+    assert {k: types[k] for k in ("id", "small", "big", "money_exact", "price", "plain", "r", "d")} == {
+        "id": "INTEGER",
+        "small": "SMALLINT",
+        "big": "BIGINT",
+        "money_exact": "DECIMAL(38,8)",
+        "price": "DECIMAL(10,2)",
+        "plain": "DECIMAL(38,30)",
+        "r": "FLOAT",
+        "d": "DOUBLE",
+    }
+    assert {k: types[k] for k in ("flag", "day", "at_time", "at", "at_tz", "doc", "raw", "numbers")} == {
+        "flag": "BOOLEAN",
+        "day": "DATE",
+        "at_time": "TIME",
+        "at": "TIMESTAMP",
+        "at_tz": "TIMESTAMP WITH TIME ZONE",
+        "doc": "JSON",
+        "raw": "BLOB",
+        "numbers": "JSON",
+    }
+
+    cols = (
+        "id, small, big, money_exact, price, plain, r, d, flag, body, short, code, day, at_time, at, at_tz, "
+        "span, doc, docb, id_u, raw, feeling, numbers, words, _overflow, _source, _export_id"
+    )
+    got = _by_id(local, "every_type", cols)
+    one, two, three, four = got[1], got[2], got[3], got[4]
+    assert one[:5] == (
+        -32768,
+        -9223372036854775808,
+        Decimal("123456789012345678901234567890.12345678"),
+        Decimal("99999999.99"),
+        Decimal("0.000000000000000000000000000001"),
+    )
+    assert one[5] == pytest.approx(3.4028235e38, rel=1e-7) and one[6] == 1.7976931348623157e308
+    assert one[7:11] == (True, "Zoë ✓ 😀 中文", "héllo", "ab")
+    assert one[11:15] == (
+        dt.date(1899, 12, 31),
+        dt.time(0, 0),
+        dt.datetime(1969, 7, 20, 20, 17, 40, 500000),
+        dt.datetime(1969, 7, 20, 14, 47, 40, tzinfo=UTC),
+    )
+    assert one[15] == "1 year 2 mons 3 days 04:05:06.789"
+    assert json.loads(one[16]) == {"a": [1, "x", None], "ü": True}
+    assert json.loads(one[17]) == {"b": {"c": 2.5}}
+    assert one[18:21] == ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", b"\x00\xff\x10", "happy")
+    assert json.loads(one[21]) == [1, -2, None]
+    assert json.loads(one[22]) == ["a b", 'c"d', None, "NULL"]
+    assert one[23] is None  # nothing overflowed in this row
+    assert one[24] == f"postgres:{postgres_dsn.rsplit('/', 1)[1]}.public.every_type"
+    assert one[25] == result.export_id
+
+    assert two[:2] == (32767, 9223372036854775807)
+    assert two[2:5] == (Decimal("-0.00000001"), Decimal("-0.01"), None)
+    assert str(two[5]) == "nan" and two[6] == float("-inf")
+    assert two[11:15] == (
+        dt.date(2150, 6, 1),
+        dt.time(23, 59, 59, 999999),
+        dt.datetime(2150, 1, 1, 0, 0, 0, 1),
+        dt.datetime(2100, 1, 1, 8, 30, tzinfo=UTC),
+    )
+    assert (two[8], two[15], json.loads(two[16]), json.loads(two[17])) == ("", "-3 days", [], None)
+    assert (two[19], json.loads(two[21]), json.loads(two[22])) == (b"", [], [""])
+    # What no warehouse type holds is kept, exactly as exported, in _overflow; the column is NULL.
+    assert json.loads(two[23]) == {"plain": "NaN"}
+
+    assert three[:11] == (None,) * 4 + (None, float("inf")) + (None,) * 5
+    assert three[11] is None and three[13] is None
+    assert json.loads(three[23]) == {"plain": "Infinity", "day": "infinity", "at": "-infinity"}
+    assert json.loads(four[23]) == {
+        "plain": "123456789012345678901234567890123456789012.5",
+        "day": "4713-01-01 BC",
+    }
+
+
+def test_a_second_export_after_updates_and_deletes_replaces_the_table_exactly(
+    local: LocalStack, postgres_dsn: str
+) -> None:
+    _seed(
+        postgres_dsn,
+        "CREATE TABLE products (sku varchar(16) PRIMARY KEY, name text, list_price numeric(10,2));"
+        "INSERT INTO products SELECT 'SKU-' || lpad(n::text, 5, '0'), 'item ' || n, n * 1.25 "
+        "FROM generate_series(1, 3000) n;",
+    )
+    first = run_export(local, dsn=postgres_dsn)
+    assert first.applied == {"products": 3000}
+    _seed(
+        postgres_dsn,
+        "UPDATE products SET list_price = list_price + 1, name = name || ' ✓' WHERE sku <= 'SKU-00100';"
+        "DELETE FROM products WHERE sku > 'SKU-02900';"
+        "INSERT INTO products VALUES ('SKU-09999', 'new', 0.01);",
+    )
+    second = run_export(local, dsn=postgres_dsn)
+    assert second.applied == {"products": 2901}
+
+    with psycopg.connect(postgres_dsn) as conn:
+        source = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT sku, name, list_price FROM products")}
+    warehouse_rows = _by_id(local, "products", "sku, name, list_price")
+    assert warehouse_rows == source
+    assert {r[0] for r in _rows(local, "SELECT DISTINCT _export_id FROM products")} == {second.export_id}
+    # The warehouse declares the key the template names (exports record none).
+    assert _rows(local, "SELECT COUNT(*) FROM products WHERE sku = 'SKU-09999'") == [(1,)]
+
+
+def test_repeated_late_and_failed_export_events_change_nothing(local: LocalStack, postgres_dsn: str) -> None:
+    _seed(
+        postgres_dsn,
+        "CREATE TABLE regions (region_code text PRIMARY KEY, name text);"
+        "INSERT INTO regions VALUES ('us-east', 'US East'), ('eu-west', 'EU West');",
+    )
+    older = run_export(local, dsn=postgres_dsn)
+    _seed(postgres_dsn, "UPDATE regions SET name = 'Europe West' WHERE region_code = 'eu-west';")
+    newer = run_export(local, dsn=postgres_dsn)
+    expected = {"us-east": ("US East",), "eu-west": ("Europe West",)}
+    assert _by_id(local, "regions", "region_code, name") == expected
+
+    # The newer export's event again, then the older export's event arriving late (each snapshot has
+    # its own event): neither changes the table, and each says why.
+    again = local.invoke(EXPORT_INGEST, export_event("RDS-EVENT-0164", newer.source_arn))
+    assert (again["applied"], again["skipped"]) == ({}, {"regions": "already applied"})
+    late = local.invoke(EXPORT_INGEST, export_event("RDS-EVENT-0164", older.source_arn))
+    assert (late["export_id"], late["applied"]) == (older.export_id, {})
+    assert late["skipped"]["regions"].startswith("a newer or equal snapshot is applied")
+    assert _by_id(local, "regions", "region_code, name") == expected
+
+    # A failed or canceled export of the source: logged and counted, the warehouse keeps what it has.
+    rds = local.client("rds")
+    rds.cancel_export_task(ExportTaskIdentifier=newer.export_id)
+    canceled = local.invoke(EXPORT_INGEST, export_event("RDS-EVENT-0163", newer.source_arn))
+    assert canceled["outcome"] == "canceled" and canceled["export_id"] == newer.export_id
+    assert _by_id(local, "regions", "region_code, name") == expected
+    # Not an export event at all: ignored.
+    assert (
+        local.invoke(EXPORT_INGEST, export_event("RDS-EVENT-0075", newer.source_arn))["outcome"] == "ignored"
+    )
+
+
+def test_a_large_table_is_read_and_written_part_by_part(local: LocalStack, postgres_dsn: str) -> None:
+    _seed(
+        postgres_dsn,
+        "CREATE TABLE customers (customer_id text PRIMARY KEY, name text, created_at timestamptz);"
+        "INSERT INTO customers SELECT 'u' || lpad(n::text, 6, '0'), 'Customer ' || n, "
+        "timestamptz '2020-01-01 00:00:00+00' + n * interval '1 minute' FROM generate_series(1, 4500) n;",
+    )
+    result = run_export(local, dsn=postgres_dsn, rows_per_part=1000)
+    assert result.written.parts == 5
+    lake = local.client("s3").list_objects_v2(
+        Bucket=local.resource("LakeBucket"), Prefix="snapshot/customers/"
+    )
+    assert len([o for o in lake.get("Contents", []) if o["Key"].endswith(".parquet")]) == 5
+    assert _rows(local, "SELECT COUNT(*), COUNT(DISTINCT customer_id), MAX(created_at) FROM customers") == [
+        (4500, 4500, dt.datetime(2020, 1, 4, 3, 0, tzinfo=UTC))
+    ]
+
+
+def test_the_order_of_exports_is_decided_by_snapshot_time() -> None:
+    settings = ExportIngestSettings(export_bucket="e", lake_bucket="l", warehouse_url="duckdb:///x")
+    at = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    info = ExportInfo("exp-b", "arn", "COMPLETE", at)
+    applied_same = "snapshot/t/at=20260102T030405000000Z/exp-b/part-00000.parquet"
+    applied_newer = "snapshot/t/at=20260102T030406000000Z/exp-c/part-00000.parquet"
+    applied_older = "snapshot/t/at=20260102T030404000000Z/exp-a/part-00000.parquet"
+    assert _decide(None, info, settings, "t") is None
+    assert _decide(applied_same, info, settings, "t") == "already applied"
+    assert _decide(applied_newer, info, settings, "t").startswith("a newer or equal snapshot")
+    assert _decide(applied_older, info, settings, "t") is None
