@@ -68,7 +68,7 @@ layer-size: build
 		--extension thermocline._speedups --bytecode
 	@if [ -n "$(TARGET_PYTHON)" ] && [ "$$(uname -m)" = "$(subst arm64,aarch64,$(ARCH))" ]; then \
 		$(TARGET_PYTHON) scripts/check_layer.py .aws-sam/build/ThermoclineLayer/python \
-			$(foreach f,StreamIngestFunction WarehouseLoadFunction AnalyticsReportFunction,--function .aws-sam/build/$(f)) \
+			$(foreach f,StreamIngestFunction WarehouseLoadFunction AnalyticsReportFunction ExportIngestFunction ExportStartFunction,--function .aws-sam/build/$(f)) \
 			--runtime "$$($(SAM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; \
 	else echo "layer-size: this host cannot run $(RUNTIME) on $(ARCH); smoke test not run"; fi
 

@@ -36,6 +36,8 @@ MODULES = (
     "thermocline.services.stream_ingest",
     "thermocline.services.warehouse_load",
     "thermocline.services.analytics_report",
+    "thermocline.services.export_ingest",
+    "thermocline.services.export_start",
 )
 # Enough environment for the handlers' cold start (settings are read at import time), as inside Lambda.
 LAMBDA_ENV = {
@@ -48,6 +50,10 @@ LAMBDA_ENV = {
     "REPORTS_BUCKET": "reports",
     "LOAD_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/load",
     "WAREHOUSE_URL": "redshift-data://workgroup/database",
+    "EXPORT_BUCKET": "exports",
+    "SOURCE_ARN": "arn:aws:rds:us-east-1:123456789012:cluster:catalogue",
+    "EXPORT_ROLE_ARN": "arn:aws:iam::123456789012:role/export",
+    "EXPORT_KMS_KEY_ID": "arn:aws:kms:us-east-1:123456789012:key/check-layer",
     "POWERTOOLS_METRICS_NAMESPACE": "Thermocline",
 }
 

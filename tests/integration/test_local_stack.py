@@ -74,12 +74,14 @@ def test_lake_bucket_is_versioned_and_private(deployed: stack.StackInfo) -> None
 
 def test_functions_get_the_environment_of_docs_architecture(deployed: stack.StackInfo) -> None:
     functions = deployed.functions
+    # ExportStartFunction exists only with an Aurora source (AuroraSource is "none" by default).
     assert set(functions) == {
         "StreamIngestFunction",
         "WarehouseLoadFunction",
         "AnalyticsReportFunction",
         "BackfillFunction",
         "ReconcileFunction",
+        "ExportIngestFunction",
     }
     lake, reports = deployed.resources["LakeBucket"], deployed.resources["ReportsBucket"]
     warehouse = "redshift-data://thermocline-dev/thermocline"
@@ -102,6 +104,12 @@ def test_functions_get_the_environment_of_docs_architecture(deployed: stack.Stac
             "LAKE_BUCKET": lake,
             "TABLE_NAME": deployed.resources["Table"],
             "WAREHOUSE_URL": warehouse,
+        },
+        "ExportIngestFunction": {
+            "EXPORT_BUCKET": deployed.resources["ExportBucket"],
+            "LAKE_BUCKET": lake,
+            "WAREHOUSE_URL": warehouse,
+            "PRIMARY_KEYS": "customers=customer_id;products=sku;regions=region_code",
         },
     }
     for name, env in expected.items():

@@ -23,6 +23,8 @@ FUNCTIONS = {
     "AnalyticsReportFunction": "functions/analytics_report/",
     "BackfillFunction": "functions/backfill/",
     "ReconcileFunction": "functions/reconcile/",
+    "ExportStartFunction": "functions/export_start/",
+    "ExportIngestFunction": "functions/export_ingest/",
 }
 
 
@@ -180,7 +182,10 @@ def test_warehouse_password_is_managed_by_secrets_manager(sam: dict[str, Any]) -
     assert "AdminUserPassword" not in namespace
     assert namespace["DefaultIamRoleArn"] == {"Fn::GetAtt": ["RedshiftCopyRole", "Arn"]}
     text = (ROOT / "template.yaml").read_text()
-    assert not re.search(r"(?i)password\s*:\s*['\"]?\w", text.replace("ManageAdminPassword: true", ""))
+    assert not re.search(
+        r"(?i)password\s*:\s*['\"]?\w",
+        text.replace("ManageAdminPassword: true", "").replace("ManageMasterUserPassword: true", ""),
+    )
 
 
 def test_copy_role_only_reads_the_lake(sam: dict[str, Any]) -> None:
