@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from thermocline.names import safe_identifier
+from thermocline.names import table_identifier
 from thermocline.parquet import COMPRESSION, snapshot_key
 from thermocline.sources.rds_export.layout import ExportInfo, TableExport
 from thermocline.sources.rds_export.reader import list_parts, read_part_batches
@@ -40,8 +40,8 @@ class TableFiles:
 def warehouse_table_name(table: TableExport) -> str:
     """The source table's name, prefixed by its schema when that is not ``public`` (PostgreSQL)."""
     if table.engine == "postgres" and table.schema != "public":
-        return safe_identifier(f"{table.schema}_{table.table}")
-    return safe_identifier(table.table)
+        return table_identifier(f"{table.schema}_{table.table}")
+    return table_identifier(table.table)
 
 
 def write_table(
