@@ -172,6 +172,49 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 0
 
 
+def _when(text: str | None) -> Any:
+    if text is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"not an ISO 8601 time: {text!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from thermocline.local.backfill import run_backfill
+    from thermocline.services.backfill import BackfillError
+
+    export_from, export_to = _when(args.export_from), _when(args.export_to)
+    if export_to is not None and export_from is None:
+        raise UsageError("--to needs --from (an incremental export covers a window)")
+    with _stack(args, log_level=args.log_level, keep_lake=True) as local:
+        try:
+            run = run_backfill(
+                local, args.table, export_from=export_from, export_to=export_to, export_arn=args.resume
+            )
+        except BackfillError as exc:
+            raise UsageError(str(exc)) from None
+    print(json.dumps(asdict(run), indent=2))
+    return 1 if run.quarantined else 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from thermocline.local.backfill import run_reconcile
+
+    with _stack(args, log_level=args.log_level, keep_lake=True) as local:
+        report = run_reconcile(local, args.table)
+    print("\n".join(report.lines()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_json(), indent=2))
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thermocline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -224,6 +267,26 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--state", default=str(DEFAULT_STATE / "up"), help="state directory")
     up.add_argument("--log-level", default="INFO")
     up.set_defaults(func=cmd_up)
+
+    fill = sub.add_parser(
+        "backfill", help="export a table and hand it to the warehouse at a seam with the stream"
+    )
+    fill.add_argument("--table", required=True, help="table name, or its logical id in template.yaml (Table)")
+    fill.add_argument("--from", dest="export_from", help="incremental export from this time (ISO 8601)")
+    fill.add_argument("--to", dest="export_to", help="incremental export up to this time (default: now)")
+    fill.add_argument("--resume", metavar="EXPORT_ARN", help="finish an interrupted backfill of this export")
+    fill.add_argument("--state", default=str(DEFAULT_STATE / "up"), help="state directory (as `up`'s)")
+    fill.add_argument("--endpoint", help="the running moto server of `thermocline up`")
+    fill.add_argument("--log-level", default="WARNING")
+    fill.set_defaults(func=cmd_backfill)
+
+    rec = sub.add_parser("reconcile", help="compare the warehouse with a fresh export of a table")
+    rec.add_argument("--table", required=True, help="table name, or its logical id in template.yaml (Table)")
+    rec.add_argument("--json", help="also write the report as JSON to this file")
+    rec.add_argument("--state", default=str(DEFAULT_STATE / "up"), help="state directory (as `up`'s)")
+    rec.add_argument("--endpoint", help="the running moto server of `thermocline up`")
+    rec.add_argument("--log-level", default="WARNING")
+    rec.set_defaults(func=cmd_reconcile)
     return parser
 
 

@@ -21,6 +21,7 @@ from thermocline.schema import METADATA_COLUMNS, OVERFLOW_COLUMN, TableSchema
 __all__ = [
     "METADATA_KEY",
     "export_lake_key",
+    "export_token",
     "lake_key",
     "lake_metadata",
     "oversize_key",
@@ -142,8 +143,14 @@ def export_lake_key(prefix: str, table: str, date: str, export_arn: str, file_in
     A pure function of the export and the chunk of its data file, so a chunk written again after an
     interruption overwrites its own file.
     """
-    token = "x" + hashlib.sha256(export_arn.encode("utf-8")).hexdigest()[:12]
-    return f"{_prefix(prefix)}{table}/dt={date}/{token}-{file_index:06d}-{chunk:06d}.parquet"
+    return (
+        f"{_prefix(prefix)}{table}/dt={date}/{export_token(export_arn)}-{file_index:06d}-{chunk:06d}.parquet"
+    )
+
+
+def export_token(export_arn: str) -> str:
+    """The name part every lake file of one export shares (``x`` and 12 hex digits)."""
+    return "x" + hashlib.sha256(export_arn.encode("utf-8")).hexdigest()[:12]
 
 
 def quarantine_key(prefix: str, table: str | None, date: str, shard: str, seq: str) -> str:

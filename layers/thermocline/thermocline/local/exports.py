@@ -108,8 +108,17 @@ def write_export(
 class LocalExports:
     """``Exports`` on moto: each export is written at once, in AWS's layout, and reported COMPLETED."""
 
-    def __init__(self, ddb: Any, s3: Any, streams: Any = None, *, items_per_file: int = 1000) -> None:
+    def __init__(
+        self,
+        ddb: Any,
+        s3: Any,
+        streams: Any = None,
+        *,
+        items_per_file: int = 1000,
+        buckets: Sequence[str] = (),
+    ) -> None:
         self.ddb = ddb
+        self.buckets = list(buckets)
         self.s3 = s3
         self.streams = streams
         self.items_per_file = items_per_file
@@ -145,7 +154,17 @@ class LocalExports:
         return arn
 
     def describe(self, export_arn: str) -> ExportStatus:
-        return self._done[export_arn]
+        done = self._done.get(export_arn)
+        if done is not None:
+            return done
+        # Written by another process (a resumed backfill): find its summary in the buckets it may be in.
+        suffix = f"/AWSDynamoDB/{export_arn.rsplit('/', 1)[-1]}/manifest-summary.json"
+        for bucket in self.buckets:
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                for obj in page.get("Contents", []):
+                    if obj["Key"].endswith(suffix):
+                        return ExportStatus(export_arn, "COMPLETED", bucket, obj["Key"])
+        return ExportStatus(export_arn, "FAILED", "", failure="no such export on the local stack")
 
     def _scan(self, table: str) -> Iterable[dict[str, Any]]:
         for page in self.ddb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
