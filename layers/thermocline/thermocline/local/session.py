@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import io
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +39,20 @@ _LOCAL_AWS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+
+
+# What the functions' handlers import at their cold start (loaded early, see LocalStack.__enter__).
+_HANDLER_MODULES = (
+    "thermocline.services.stream_ingest",
+    "thermocline.services.warehouse_load",
+    "thermocline.warehouse.duckdb",
+    "pyarrow.parquet",
+)
+
+
+def _preload_handlers() -> None:
+    for name in _HANDLER_MODULES:
+        importlib.import_module(name)
 
 
 class LocalStackError(RuntimeError):
@@ -83,6 +99,12 @@ class LocalStack:
             for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
                 os.environ.pop(name, None)
             opened.enter_context(environment({**_LOCAL_AWS, "AWS_ENDPOINT_URL": self.endpoint}))
+            # moto's server loads its CloudFormation engine (every service's models) on the first stack
+            # request, a second or more; let it do that while this process imports the handlers' code.
+            warming = threading.Thread(target=stack.warm, args=(self.endpoint, _LOCAL_AWS["AWS_REGION"]))
+            warming.start()
+            _preload_handlers()
+            warming.join()
             self.info = stack.deploy(self.endpoint, region=_LOCAL_AWS["AWS_REGION"])
             if self.keep_lake and own_server:
                 # A server of our own starts empty: give it the lake of earlier runs, and keep the lake
