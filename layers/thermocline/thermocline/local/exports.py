@@ -11,6 +11,7 @@ Tests use :func:`write_export` to lay out exports with whatever items they need.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -22,6 +23,13 @@ from typing import Any
 from thermocline.sources.dynamodb_export.exports import ExportStatus
 
 __all__ = ["LocalExports", "write_export"]
+
+
+def _base64(value: Any) -> str:
+    """B and BS values: boto3 hands out bytes, DynamoDB JSON carries base64 text."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 def _iso(dt: datetime) -> str:
@@ -66,7 +74,7 @@ def write_export(
         batch.clear()
 
     for line in lines:
-        batch.append(json.dumps(line))
+        batch.append(json.dumps(line, default=_base64))
         count += 1
         if len(batch) == items_per_file:
             flush()
