@@ -167,15 +167,15 @@ def run_file(
     written = 0
     key = plan.files[index]["key"]
     for chunk in read_chunks(s3, plan.bucket, key, plan.chunk_items, start * plan.chunk_items + 1):
+        if written and deadline is not None and time.monotonic() > deadline:
+            logger.info("backfill file paused at its deadline", file=key, chunks_written=written)
+            return FileOutcome(False, total, written)
         part = _write_chunk(s3, settings, plan, summary, index, chunk, contracts, store)
         progress.mark_chunk(index, chunk.number, part)
         _add(total, part)
         written += 1
         if on_chunk is not None:
             on_chunk(part)
-        if deadline is not None and time.monotonic() > deadline:
-            logger.info("backfill file paused at its deadline", file=key, chunks_written=written)
-            return FileOutcome(False, total, written)
     progress.mark_file(index, total)
     metrics.add_metric(name="BackfillItems", unit="Count", value=total.items)
     logger.info("backfill file done", file=key, items=total.items, rows=total.rows)
