@@ -164,8 +164,9 @@ def test_ensure_table_declares_unenforced_key_and_adds_only_missing_columns():
 def test_spec_validation_and_literals():
     with pytest.raises(ValueError, match="primary key"):
         TableSpec(table="t", primary_key=("id",), columns=(("x", "BIGINT"),))
+    assert merge_sql.sql_literal("a\\b") == "('a' || CHR(92) || 'b')"
     with pytest.raises(ValueError):
-        merge_sql.sql_literal("a\\b")
+        merge_sql.sql_literal("a\x00b")
     assert merge_sql.sql_literal("O'Brien") == "'O''Brien'"
     assert len(merge_sql.tombstone_table("t" * 127).encode()) <= 127
     assert merge_sql.tombstone_table("t" * 127) != merge_sql.tombstone_table("t" * 126 + "u")

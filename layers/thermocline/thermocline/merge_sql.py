@@ -44,6 +44,7 @@ __all__ = [
     "ledger_lookup_sql",
     "load_error_detail_sql",
     "load_sql",
+    "printable",
     "sql_literal",
     "staging_type",
     "table_columns_sql",
@@ -148,14 +149,28 @@ class LedgerEntry:
 
 
 def sql_literal(value: str) -> str:
-    """A string literal valid in Redshift, PostgreSQL and DuckDB alike.
+    """A string expression for ``value``, exact in Redshift, PostgreSQL and DuckDB alike.
 
-    Backslashes are refused rather than escaped: their meaning differs between engines, and no name
-    Thermocline writes contains one.
+    A backslash inside a literal means different things to the engines (an escape character in Redshift's
+    string literals, https://docs.aws.amazon.com/redshift/latest/dg/r_Literals.html; plain text in
+    standard SQL), so none is ever written into one: each is spelled ``CHR(92)`` and concatenated, which
+    every engine reads the same. NUL, which no engine's text type holds, and text that is not Unicode
+    (lone surrogates) are refused with ``ValueError``; :func:`printable` makes any text safe first.
     """
-    if "\x00" in value or "\\" in value:
-        raise ValueError(f"refusing to put a backslash or NUL into SQL: {value[:80]!r}")
-    return "'" + value.replace("'", "''") + "'"
+    if "\x00" in value:
+        raise ValueError(f"refusing to put NUL into SQL: {value[:80]!r}")
+    value.encode("utf-8")  # UnicodeEncodeError (a ValueError) for lone surrogates
+    parts = ["'" + part.replace("'", "''") + "'" for part in value.split("\\")]
+    if len(parts) == 1:
+        return parts[0]
+    return "(" + " || CHR(92) || ".join(parts) + ")"
+
+
+def printable(text: str, limit: int = 4096) -> str:
+    """``text`` made safe for :func:`sql_literal`: NUL shown as ``\\0``, text that is not Unicode with
+    replacement characters, cut to ``limit`` characters (for reasons and messages, not for keys)."""
+    text = text[:limit].replace("\x00", "\\0")
+    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
 
 
 def _is_super(redshift_type: str) -> bool:
@@ -328,7 +343,7 @@ def _ledger_insert(table: str, files: Sequence[LedgerEntry], load_id: str) -> st
     rows = []
     for i, entry in enumerate(files):
         count = "NULL" if entry.row_count is None else str(int(entry.row_count))
-        reason = "NULL" if entry.reason is None else sql_literal(entry.reason[:4096])
+        reason = "NULL" if entry.reason is None else sql_literal(printable(entry.reason))
         values = [
             sql_literal(entry.key),
             sql_literal(entry.status),

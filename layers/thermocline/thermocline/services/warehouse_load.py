@@ -27,7 +27,9 @@ from urllib.parse import unquote_plus
 from thermocline import merge_sql
 from thermocline.manifest import ManifestEntry, build_manifest, manifest_key, s3_url, split_s3_url
 from thermocline.merge_sql import LedgerEntry, TableSpec
+from thermocline.names import safe_identifier, table_identifier
 from thermocline.observability import logger, metrics
+from thermocline.schema import ColumnType, SchemaError
 from thermocline.settings import WarehouseLoadSettings
 from thermocline.warehouse.base import (
     BadDataError,
@@ -129,26 +131,48 @@ def _type_from_arrow(arrow_type: Any) -> str:
 
 
 def spec_from_arrow_schema(schema: Any) -> TableSpec:
-    """The loader's view of a lake file: table, primary key and typed columns in file order."""
+    """The loader's view of a lake file: table, primary key and typed columns in file order.
+
+    A lake file is input like any other: whatever its footer says is checked before it reaches SQL. The
+    table and every column must be safe identifiers (what the ingest leg writes), every declared type a
+    type the lake uses (parsed, then written back by the parser), and the keys must name columns;
+    otherwise the file is unreadable, and quarantined with the reason.
+    """
     raw = (schema.metadata or {}).get(b"thermocline")
     if raw is None:
         raise UnreadableLakeFileError("no 'thermocline' schema metadata")
     try:
         meta = json.loads(raw)
-        declared = {str(k): str(v) for k, v in (meta.get("columns") or {}).items()}
+        if not isinstance(meta, dict) or meta.get("version") != 1:
+            raise ValueError("not version 1")
+        table = meta["table"]
+        if not isinstance(table, str) or table_identifier(table) != table:
+            raise ValueError(f"table {str(table)[:80]!r} is not a safe table name")
+        declared = {str(k): ColumnType.parse(str(v)).sql for k, v in (meta.get("columns") or {}).items()}
         columns = []
         for f in schema:
+            if safe_identifier(f.name) != f.name:
+                raise ValueError(f"column {f.name[:80]!r} is not a safe column name")
             ctype = merge_sql.CDC_COLUMNS.get(f.name) or declared.get(f.name) or _type_from_arrow(f.type)
             columns.append((f.name, ctype))
+        names = {name for name, _ in columns}
+        sort_key = tuple(meta.get("sort_key") or ())
+        dist_key = meta.get("dist_key") or None
+        unknown = [c for c in (*sort_key, *([dist_key] if dist_key else [])) if c not in names]
+        if unknown:
+            raise ValueError(f"sort or distribution key names no column of the file: {unknown}")
+        kind = meta.get("kind") or None
+        if kind is not None and not isinstance(kind, str):
+            raise ValueError("kind is not text")
         return TableSpec(
-            table=str(meta["table"]),
+            table=table,
             primary_key=tuple(meta["primary_key"]),
             columns=tuple(columns),
-            sort_key=tuple(meta.get("sort_key") or ()),
-            dist_key=meta.get("dist_key") or None,
-            kind=meta.get("kind") or None,
+            sort_key=sort_key,
+            dist_key=dist_key,
+            kind=kind,
         )
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, SchemaError) as exc:
         raise UnreadableLakeFileError(f"bad 'thermocline' metadata: {exc}") from None
 
 
@@ -182,6 +206,14 @@ def read_lake_file(s3_client: Any, bucket: str, key: str) -> LakeFile:
 
 
 # --- loading -------------------------------------------------------------------------------------------
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _load_id() -> str:
@@ -359,7 +391,15 @@ def load_files(
 ) -> LoadReport:
     """Load lake objects (keys in ``settings.lake_bucket``) into the warehouse, exactly once."""
     report = LoadReport()
-    wanted = list(dict.fromkeys(keys))
+    wanted = []
+    for key in dict.fromkeys(keys):
+        if "\x00" in key or _unencodable(key):
+            # No engine's text type holds it, so the ledger cannot record it: left for redelivery and,
+            # in AWS, the dead-letter queue and its alarm.
+            logger.error("lake key cannot be recorded in the warehouse", key=repr(key))
+            report.failed.append(key)
+        else:
+            wanted.append(key)
     if not wanted:
         return report
     try:
@@ -400,6 +440,14 @@ def load_files(
             report.failed.append(key)
             continue
         spec = lake_file.spec
+        prefix = settings.lake_prefix
+        folder = key[len(prefix) :].split("/", 1)[0] if key.startswith(prefix) else ""
+        if folder != spec.table:
+            # The metadata may not pick a MERGE target: a file loads only into the table of its folder.
+            reason = f"metadata names table {spec.table!r} but the file is under {folder!r}"
+            _quarantine(warehouse, s3_client, settings, "unknown", key, lake_file.size, reason)
+            report.quarantined.append(key)
+            continue
         groups.setdefault((spec.table, spec.columns, spec.kind or ""), []).append(lake_file)
 
     for (table, _, _), files in sorted(groups.items(), key=lambda item: (item[0][0], item[0][2])):

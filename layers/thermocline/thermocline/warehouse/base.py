@@ -135,8 +135,12 @@ def _local_types(node: exp.Expression, dialect: str) -> exp.Expression:
         if dialect == "duckdb" and node.this.name in ("VARCHAR", "CHAR"):
             # DuckDB ignores lengths; dropping them keeps its output readable.
             return exp.DataType.build("VARCHAR")
+    if isinstance(node, exp.ParseJSON) and dialect == "duckdb":
+        # DuckDB's json(text) re-reads numbers as doubles (3.14159265358979323846 → 3.141592653589793);
+        # a cast to JSON keeps the text as written, so SUPER values stay exact.
+        return exp.Cast(this=node.this, to=exp.DataType.build("JSON", dialect="duckdb"))
     if isinstance(node, exp.PrimaryKey):
-        # Redshift does not enforce primary keys; neither must the local engines (DESIGN.md).
+        # Redshift does not enforce primary keys; neither must the local engines.
         return None  # type: ignore[return-value]
     if isinstance(node, (exp.DistKeyProperty, exp.SortKeyProperty, exp.DistStyleProperty)):
         return None  # type: ignore[return-value]

@@ -1,0 +1,157 @@
+"""Lake files are untrusted input, and the error path cannot fail: on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.integration.load_fixtures import ORDERS_COLUMNS, SourceModel, put_lake_file
+from thermocline import aws, merge_sql, warehouse
+from thermocline.merge_sql import LedgerEntry
+from thermocline.names import qualified_name
+from thermocline.services.warehouse_load import load_files
+from thermocline.settings import WarehouseLoadSettings
+
+BUCKET = "lake"
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("duckdb", marks=pytest.mark.moto),
+        pytest.param("postgres", marks=[pytest.mark.moto, pytest.mark.postgres]),
+    ]
+)
+def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path}/wh.duckdb"
+    return request.getfixturevalue("postgres_dsn")
+
+
+@pytest.fixture
+def s3(aws_env: str) -> Any:
+    client = aws.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+@pytest.fixture
+def wh(engine_url: str, s3: Any) -> Any:
+    with contextlib.closing(warehouse.connect(engine_url, s3_client=s3)) as opened:
+        yield opened
+
+
+def _settings(engine_url: str) -> WarehouseLoadSettings:
+    return WarehouseLoadSettings(lake_bucket=BUCKET, warehouse_url=engine_url)
+
+
+def _crafted(meta: dict[str, Any], columns: dict[str, pa.DataType] | None = None) -> bytes:
+    fields = [pa.field(n, t) for n, t in (columns or {"id": pa.string()}).items()]
+    fields += [
+        pa.field("_op", pa.string()),
+        pa.field("_seq", pa.string()),
+        pa.field("_event_time", pa.timestamp("us", tz="UTC")),
+        pa.field("_ttl_expired", pa.bool_()),
+        pa.field("_source", pa.string()),
+    ]
+    schema = pa.schema(fields, metadata={b"thermocline": json.dumps(meta).encode()})
+    row = {
+        "id": "a",
+        "_op": "I",
+        "_seq": "1".zfill(40),
+        "_event_time": None,
+        "_ttl_expired": False,
+        "_source": "x",
+    }
+    table = pa.Table.from_pylist([row], schema=schema)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _ledger(wh: Any) -> dict[str, tuple[str, str]]:
+    rows = wh.query(
+        f"SELECT file_key, status, reason FROM {qualified_name(merge_sql.BOOKKEEPING_SCHEMA, merge_sql.LEDGER_TABLE)}"
+    ).rows
+    return {str(r[0]): (str(r[1]), str(r[2] or "")) for r in rows}
+
+
+def test_a_crafted_footer_cannot_reach_sql_or_pick_a_target(wh: Any, s3: Any, engine_url: str) -> None:
+    model = SourceModel()
+    good = put_lake_file(s3, BUCKET, "orders", ORDERS_COLUMNS, [model.insert("u1")])
+    base = {"version": 1, "table": "victim", "primary_key": ["id"], "sort_key": [], "dist_key": None}
+    injected = {**base, "columns": {"id": "VARCHAR(10)); DROP TABLE orders; --"}}
+    bad_name = {**base, "table": 'victim"; DROP TABLE orders; --', "columns": {"id": "VARCHAR(10)"}}
+    elsewhere = {**base, "table": "orders", "columns": {"id": "VARCHAR(10)"}}
+    crafted = {
+        "cdc/victim/dt=2026-11-01/a.parquet": _crafted(injected),
+        "cdc/victim/dt=2026-11-01/b.parquet": _crafted(bad_name),
+        "cdc/victim/dt=2026-11-01/c.parquet": _crafted(elsewhere),  # claims another table's MERGE
+        "cdc/victim/dt=2026-11-01/d.parquet": _crafted({**base, "columns": {}}, {"id; drop": pa.string()}),
+    }
+    for key, body in crafted.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    assert load_files([good], settings=_settings(engine_url), warehouse=wh, s3_client=s3).loaded == [good]
+    report = load_files(list(crafted), settings=_settings(engine_url), warehouse=wh, s3_client=s3)
+    assert sorted(report.quarantined) == sorted(crafted)
+    ledger = _ledger(wh)
+    assert "unsupported column type" in ledger["cdc/victim/dt=2026-11-01/a.parquet"][1]
+    assert "not a safe table name" in ledger["cdc/victim/dt=2026-11-01/b.parquet"][1]
+    assert "but the file is under 'victim'" in ledger["cdc/victim/dt=2026-11-01/c.parquet"][1]
+    assert "not a safe column name" in ledger["cdc/victim/dt=2026-11-01/d.parquet"][1]
+    assert wh.query("SELECT COUNT(*) FROM orders").rows == [(1,)]
+    reason = json.loads(
+        s3.get_object(Bucket=BUCKET, Key="quarantine/load/cdc/victim/dt=2026-11-01/a.parquet.error.json")[
+            "Body"
+        ].read()
+    )
+    assert "DROP TABLE" in reason["reason"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "back\\slash\\",
+        'quote\'s "double"',
+        "nul\x00inside",
+        "lone \udc80 surrogate",
+        "日本語 ✓ 🧊",
+        "\\'; DROP TABLE x; --",
+    ],
+)
+def test_keys_and_reasons_with_any_characters_are_recorded_safely(wh: Any, text: str) -> None:
+    wh.execute(merge_sql.ensure_bookkeeping_sql())
+    key = "cdc/t/" + text.replace("\x00", "").encode("utf-8", "replace").decode() + ".parquet"
+    entry = LedgerEntry(key=key, content_length=1, status="quarantined", reason=f"error: {text}")
+    wh.execute(merge_sql.ledger_insert_sql("t", [entry], "load-1"))
+    status, reason = _ledger(wh)[key]
+    assert status == "quarantined"
+    assert reason == "error: " + merge_sql.printable(text)
+    if "\x00" not in text and "\udc80" not in text:
+        assert reason == f"error: {text}"  # exact
+    assert wh.query(merge_sql.ledger_lookup_sql([key])).rows[0][0] == key
+
+
+def test_super_values_keep_every_digit(wh: Any, s3: Any, engine_url: str) -> None:
+    long = "3.14159265358979323846264338327950288"
+    columns = {"pk": "VARCHAR(256)", "sk": "VARCHAR(256)", "items": "SUPER"}
+    row = {
+        "pk": "p",
+        "sk": "s",
+        "items": f'{{"pi":{long},"big":123456789012345678901234567890123456}}',
+        "_op": "I",
+        "_seq": "1".zfill(40),
+        "_ttl_expired": False,
+        "_source": "dynamodb:x",
+    }
+    key = put_lake_file(s3, BUCKET, "exact", columns, [row])
+    load_files([key], settings=_settings(engine_url), warehouse=wh, s3_client=s3)
+    (text,) = wh.query("SELECT CAST(items AS VARCHAR) FROM exact").rows[0]
+    value = json.loads(text, parse_float=Decimal)
+    assert value == {"pi": Decimal(long), "big": 123456789012345678901234567890123456}
