@@ -4,6 +4,7 @@ thermocline demo [--orders N]                  the whole pipeline, reconciled (m
 thermocline invoke <LogicalId> --event FILE    one handler, as `sam local invoke -e FILE` would run it
 thermocline replay FILE... --state DIR         captured Streams events → lake → DuckDB at DIR/warehouse.duckdb
 thermocline up [--state DIR]                   moto's server with the template deployed, until Ctrl-C
+thermocline aurora-export --dsn URL --state DIR  a PostgreSQL database → RDS export → DIR/warehouse.duckdb
 
 exit status: 0 success; 1 something did not reach the warehouse (records or lake files quarantined, records
 or files failed: each is listed with its reason) or the demo did not reconcile; 2 bad usage (a file, the
@@ -153,6 +154,38 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if summary.complete else 1
 
 
+def cmd_aurora_export(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from thermocline.local.aurora import run_export
+
+    state = _state_dir(args.state)
+    tables = [t.strip() for t in (args.tables or "").split(",") if t.strip()] or None
+    try:
+        psycopg.connect(args.dsn, connect_timeout=10).close()
+    except psycopg.Error as exc:
+        raise UsageError(f"--dsn: cannot connect: {str(exc).strip().splitlines()[0]}") from None
+    with _stack(args, log_level=args.log_level, keep_lake=True) as local:
+        try:
+            result = run_export(local, dsn=args.dsn, tables=tables)
+        except ValueError as exc:  # a --tables name the database does not have
+            raise UsageError(f"--tables: {exc}") from None
+    response = result.response
+    print(f"export {result.export_id}: {result.written.parts} Parquet parts, {result.written.bytes:,} bytes")
+    for target, rows in result.written.tables.items():
+        print(f"  exported {target}: {rows} rows")
+    for target, reason in result.written.skipped.items():
+        print(f"  not exported {target}: {reason}")
+    for table, rows in response.get("applied", {}).items():
+        print(f"  warehouse {table}: refreshed, {rows} rows")
+    for table, reason in response.get("skipped", {}).items():
+        print(f"  warehouse {table}: unchanged ({reason})")
+    for table, reason in response.get("failed", {}).items():
+        print(f"  warehouse {table}: FAILED: {reason}", file=sys.stderr)
+    print(f"warehouse: {state / 'warehouse.duckdb'}")
+    return 1 if response.get("failed") else 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     _state_dir(args.state)
     with _stack(args, log_level=args.log_level, keep_lake=True) as local:
@@ -262,6 +295,28 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--endpoint", help="use an already running moto server")
     replay.add_argument("--log-level", default="WARNING")
     replay.set_defaults(func=cmd_replay)
+
+    aurora = sub.add_parser(
+        "aurora-export",
+        help="export a PostgreSQL database the way RDS exports a snapshot, into the DuckDB warehouse",
+        description="Read a real PostgreSQL database in one consistent transaction and write an export in "
+        "the RDS export layout (export_info, export_tables_info, Parquet parts, AWS's type mapping) into the "
+        "local stack's ExportBucket; deliver the completion event (RDS-EVENT-0164) to ExportIngestFunction, "
+        "which restores the types and refreshes each table in DIR/warehouse.duckdb. Warehouse tables take "
+        "the source table's name (prefixed by its schema when that is not public).",
+        epilog="exit status: 0 every table refreshed or already current; 1 a table could not be refreshed; "
+        "2 bad usage (one line on stderr, nothing started).",
+    )
+    aurora.add_argument("--dsn", required=True, help="postgresql://user:password@host:port/database")
+    aurora.add_argument(
+        "--state", required=True, help="state directory; the warehouse is DIR/warehouse.duckdb"
+    )
+    aurora.add_argument(
+        "--tables", help="comma-separated tables to export (schema.table or table), default all"
+    )
+    aurora.add_argument("--endpoint", help="use an already running moto server")
+    aurora.add_argument("--log-level", default="WARNING")
+    aurora.set_defaults(func=cmd_aurora_export)
 
     up = sub.add_parser("up", help="start moto's server with the template deployed and keep it running")
     up.add_argument("--state", default=str(DEFAULT_STATE / "up"), help="state directory")

@@ -133,3 +133,41 @@ def run_export(
         )
     response = local.invoke(EXPORT_INGEST, export_event("RDS-EVENT-0164", source_arn))
     return AuroraExport(export_id, source_arn, written, response or {})
+
+
+@dataclass
+class CatalogueExport:
+    """How the demo's catalogue reached the warehouse: from a real PostgreSQL, or from generated rows."""
+
+    source: str
+    export: AuroraExport
+    note: str = ""
+
+
+def export_catalogue(local: LocalStack, workload: Any) -> CatalogueExport:
+    """The demo's catalogue (customers, products, regions) through the export path.
+
+    Where PostgreSQL is installed, a throwaway server is the local Aurora: seeded, then exported. Where it
+    is not, the same export is written from the same rows, generated in memory, and the note says so.
+    """
+    from thermocline.local import catalogue, moto_server, pg_server
+
+    tables = catalogue.catalogue(workload)
+    try:
+        server = pg_server.start(moto_server.free_port())
+    except (pg_server.PostgresUnavailableError, OSError) as exc:
+        rows = [(t.name, t.columns, t.rows) for t in tables]
+        export = run_export(local, rows=rows, render=catalogue.pg_text, database="catalogue")
+        note = f"PostgreSQL is not available ({exc}); the same export was written from generated rows"
+        return CatalogueExport("generated rows", export, note)
+    try:
+        import psycopg
+
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE catalogue")
+        with psycopg.connect(server.dsn("catalogue")) as conn:
+            catalogue.seed_postgres(conn, tables)
+        export = run_export(local, dsn=server.dsn("catalogue"))
+    finally:
+        server.stop()
+    return CatalogueExport("PostgreSQL (throwaway server)", export)

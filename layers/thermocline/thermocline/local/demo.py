@@ -29,10 +29,12 @@ from rich.progress import (
 from rich.table import Table
 
 from thermocline import warehouse
+from thermocline.local.aurora import export_catalogue
 from thermocline.local.backfill import run_reconcile
 from thermocline.local.poller import DeliveryStats
 from thermocline.local.session import REPORT, LocalStack
 from thermocline.local.workload import PHASES, Workload, run_phase
+from thermocline.names import quote_ident
 
 REPORT_EVENT = {"report": "monthly_sales_growth_by_region"}
 
@@ -59,6 +61,10 @@ class DemoSummary:
     ingest_records_per_second: float = 0.0
     load_rows_per_second: float = 0.0
     skipped_resources: list[str] = field(default_factory=list)
+    # The relational catalogue (customers, products, regions): source, rows exported, rows in the warehouse.
+    catalogue_source: str = ""
+    catalogue_note: str = ""
+    catalogue_rows: dict[str, dict[str, int]] = field(default_factory=dict)
     redelivered_records: int = 0
 
 
@@ -86,6 +92,23 @@ def _delivery_step(progress: Progress, label: str, stats: DeliveryStats, deliver
     before = stats.records
     deliver()
     progress.update(task, total=stats.records - before, completed=stats.records - before)
+
+
+def _catalogue(local: LocalStack, workload: Workload, summary: DemoSummary) -> list[str]:
+    """The catalogue through the Aurora export path; its tables must hold exactly the exported rows."""
+    done = export_catalogue(local, workload)
+    summary.catalogue_source, summary.catalogue_note = done.source, done.note
+    problems = []
+    with contextlib.closing(warehouse.connect(local.warehouse_url, s3_client=local.client("s3"))) as wh:
+        for target, exported in done.export.written.tables.items():
+            table = target.rsplit(".", 1)[-1]
+            loaded = int(wh.query(f"SELECT COUNT(*) FROM {quote_ident(table)}").rows[0][0])  # noqa: S608
+            summary.catalogue_rows[table] = {"exported": exported, "warehouse": loaded}
+            if loaded != exported:
+                problems.append(f"catalogue {table}: {exported} rows exported, {loaded} in the warehouse")
+    for table, reason in (done.export.response.get("failed") or {}).items():
+        problems.append(f"catalogue {table}: {reason}")
+    return problems
 
 
 def run_demo(
@@ -139,6 +162,10 @@ def run_demo(
         summary.lake_bytes = sum(int(o["Size"]) for o in lake)
         summary.quarantined = len(_objects(s3, lake_bucket, "quarantine/"))
 
+        task = progress.add_task("catalogue: Aurora export → warehouse", total=1)
+        catalogue_problems = _catalogue(local, workload, summary)
+        progress.advance(task)
+
         task = progress.add_task("report: monthly sales growth", total=1)
         result = local.invoke(REPORT, dict(REPORT_EVENT))
         summary.report_s3 = list(result["files"])
@@ -153,8 +180,8 @@ def run_demo(
     summary.warehouse_rows = {t: d.warehouse for t, d in outcome.tables.items() if d.expected or d.warehouse}
     summary.source_rows = {t: d.expected for t, d in outcome.tables.items() if d.expected or d.warehouse}
     summary.sales_by_region = {str(region): str(total) for region, total in sales.rows}
-    summary.reconciled = outcome.ok
-    summary.problems = [] if outcome.ok else outcome.lines()
+    summary.reconciled = outcome.ok and not catalogue_problems
+    summary.problems = ([] if outcome.ok else outcome.lines()) + catalogue_problems
     summary.seconds = round(time.monotonic() - started, 2)
     summary.ingest_records_per_second = (
         round(summary.stream_records / ingest_seconds, 1) if ingest_seconds else 0.0
@@ -184,6 +211,11 @@ def print_summary(s: DemoSummary, console: Console) -> None:
     table.add_row("not created locally", ", ".join(s.skipped_resources) or "-")
     for name, rows in s.warehouse_rows.items():
         table.add_row(f"  {name}", f"{rows:,} rows (source {s.source_rows.get(name, 0):,})")
+    table.add_row("catalogue", f"Aurora export from {s.catalogue_source}" if s.catalogue_source else "-")
+    if s.catalogue_note:
+        table.add_row("", f"[yellow]{s.catalogue_note}[/yellow]")
+    for name, counts in s.catalogue_rows.items():
+        table.add_row(f"  {name}", f"{counts['warehouse']:,} rows (exported {counts['exported']:,})")
     for region, total in s.sales_by_region.items():
         table.add_row(f"  sales {region}", total)
     verdict = "[green]exact match[/green]" if s.reconciled else "[red]MISMATCH[/red]"
