@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench lint build validate layer-size clean
+.PHONY: demo test bench lint build validate layer-size schedules clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 ## bench: the benchmarks (they print their figures); the cold-start one measures the built layer
 bench: $(STAMP) build
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## schedules: write one EventBridge schedule per report definition into template.yaml
+schedules: $(STAMP)
+	$(PY) scripts/report_schedules.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

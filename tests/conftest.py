@@ -75,6 +75,17 @@ def postgres_server() -> Iterator[pg_server.PostgresServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Chromium from the distribution's packages (``.ci/run`` installs it), for screenshots of pages."""
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        _unavailable("chromium is not installed (apt-get install chromium)")
+    return str(found)
+
+
 @pytest.fixture
 def postgres_dsn(postgres_server: pg_server.PostgresServer) -> Iterator[str]:
     """A fresh, empty database on the shared server for one test."""

@@ -14,6 +14,7 @@ from thermocline.settings import AnalyticsReportSettings
 
 settings = AnalyticsReportSettings.from_env()
 s3 = aws.client("s3")
+sns = aws.client("sns") if settings.reports_topic_arn else None
 
 
 @logger.inject_lambda_context
@@ -21,4 +22,4 @@ s3 = aws.client("s3")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with contextlib.closing(warehouse.connect(settings.warehouse_url, s3_client=s3)) as wh:
-        return run_report(event, settings=settings, warehouse=wh, s3_client=s3).as_dict()
+        return run_report(event, settings=settings, warehouse=wh, s3_client=s3, sns_client=sns).as_dict()

@@ -39,18 +39,24 @@ def test_the_warehouse_file_is_real_duckdb_with_the_rows(demo_run: tuple[Path, d
     assert summary["sales_by_region"] == totals
 
 
-def test_the_report_lands_as_parquet_csv_and_html(demo_run: tuple[Path, dict]) -> None:
+def test_the_demo_publishes_every_shipped_report_as_parquet_csv_and_html(demo_run: tuple[Path, dict]) -> None:
+    from thermocline.reporting.definition import available_reports
+
     _, summary = demo_run
-    files = {Path(p).suffix: Path(p) for p in summary["report_files"]}
-    assert set(files) == {".parquet", ".csv", ".html"}
-    table = pq.read_table(files[".parquet"])
-    assert table.column_names[:4] == ["region", "month", "sales", "orders"]
-    with files[".csv"].open() as fh:
-        rows = list(csv.DictReader(fh))
-    assert len(rows) == table.num_rows > 0
-    assert {r["region"] for r in rows} <= set(summary["sales_by_region"])
-    html = files[".html"].read_text()
-    assert "<svg" in html and "Monthly sales growth by region" in html
+    files: dict[str, dict[str, Path]] = {}
+    for path in map(Path, summary["report_files"]):
+        files.setdefault(path.parent.parent.name, {})[path.name] = path
+    assert set(files) == set(available_reports())
+    for name, by_name in files.items():
+        assert set(by_name) == {"result.parquet", "result.csv", "report.html"}, name
+        table = pq.read_table(by_name["result.parquet"])
+        with by_name["result.csv"].open() as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == table.num_rows == summary["report_rows"][name] > 0, name
+        assert "<svg" in by_name["report.html"].read_text(), name
+    monthly = pq.read_table(files["monthly_sales_growth_by_region"]["result.parquet"])
+    assert monthly.column_names[:4] == ["region", "month", "sales", "orders"]
+    assert set(monthly.column("region").to_pylist()) <= set(summary["sales_by_region"])
 
 
 def test_report_event_runs_through_invoke_on_the_demo_warehouse(demo_run: tuple[Path, dict]) -> None:

@@ -93,7 +93,7 @@ def test_functions_get_the_environment_of_docs_architecture(deployed: stack.Stac
             "WAREHOUSE_URL": warehouse,
             "DELETE_MODE": "hard",
         },
-        "AnalyticsReportFunction": {"WAREHOUSE_URL": warehouse, "REPORTS_BUCKET": reports},
+        "AnalyticsReportFunction": {"WAREHOUSE_URL": f"{warehouse}?deadline=240", "REPORTS_BUCKET": reports},
         "BackfillFunction": {
             "LAKE_BUCKET": lake,
             "TABLE_NAME": deployed.resources["Table"],

@@ -149,14 +149,48 @@ def test_loader_is_single_and_batches_notifications(cfn: dict[str, Any]) -> None
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["LoadDeadLetterQueue", "Arn"]}
 
 
-def test_schedules(cfn: dict[str, Any]) -> None:
+def test_every_shipped_report_has_its_own_schedule_from_its_definition(cfn: dict[str, Any]) -> None:
+    from thermocline.reporting.definition import available_reports, load_report
+
     rules = _of_type(cfn, "AWS::Events::Rule")
-    targets = {json.dumps(t["Arn"]): t for r in rules.values() for t in r["Properties"]["Targets"]}
-    report = targets[json.dumps({"Fn::GetAtt": ["AnalyticsReportFunction", "Arn"]})]
-    assert json.loads(report["Input"]) == {"report": "monthly_sales_growth_by_region"}
-    drain = targets[json.dumps({"Fn::GetAtt": ["WarehouseLoadFunction", "Arn"]})]
+    report_arn = json.dumps({"Fn::GetAtt": ["AnalyticsReportFunction", "Arn"]})
+    scheduled = {
+        json.loads(t["Input"])["report"]: r["Properties"]
+        for r in rules.values()
+        for t in r["Properties"]["Targets"]
+        if json.dumps(t["Arn"]) == report_arn
+    }
+    assert set(scheduled) == set(available_reports())
+    for name, rule in scheduled.items():
+        assert rule["ScheduleExpression"] == load_report(name).schedule
+        assert rule["State"] == {"Ref": "ReportSchedulesState"}
+    drain = [
+        t
+        for r in rules.values()
+        for t in r["Properties"]["Targets"]
+        if json.dumps(t["Arn"]) == json.dumps({"Fn::GetAtt": ["WarehouseLoadFunction", "Arn"]})
+    ]
     # No input: the loader recognises the scheduled event itself and drains the queue.
-    assert "Input" not in drain
+    assert len(drain) == 1 and "Input" not in drain[0]
+
+
+def test_report_schedules_in_the_template_are_generated_from_the_definitions() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "report_schedules.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_report_query_deadline_is_below_the_function_timeout(sam: dict[str, Any]) -> None:
+    props = sam["Resources"]["AnalyticsReportFunction"]["Properties"]
+    url = props["Environment"]["Variables"]["WAREHOUSE_URL"]["Fn::Sub"]
+    deadline = int(re.search(r"[?&]deadline=(\d+)", url).group(1))
+    assert 0 < deadline <= props["Timeout"] - 30
 
 
 def test_lake_notifies_the_load_queue_which_only_the_lake_may_send_to(sam: dict[str, Any]) -> None:

@@ -140,9 +140,12 @@ class WarehouseLoadSettings(_EnvSettings):
 
 
 class AnalyticsReportSettings(_EnvSettings):
+    # On the Data API, `?deadline=N` (seconds, below the function's timeout) bounds the query: past it the
+    # statement is cancelled and the run fails with a one-line message.
     warehouse_url: str
     reports_bucket: str
-    report_name: str = Field(default="monthly_sales_growth_by_region")
+    # Optional SNS topic told about each published report (a link to its HTML page).
+    reports_topic_arn: str | None = None
     # Optional: also keep each report's latest result in the hot views' Redis (see HotViewsSettings).
     redis_url: str | None = None
     redis_iam_cache: str | None = None
