@@ -155,3 +155,52 @@ def test_super_values_keep_every_digit(wh: Any, s3: Any, engine_url: str) -> Non
     (text,) = wh.query("SELECT CAST(items AS VARCHAR) FROM exact").rows[0]
     value = json.loads(text, parse_float=Decimal)
     assert value == {"pi": Decimal(long), "big": 123456789012345678901234567890123456}
+
+
+def test_a_type_conflict_with_the_table_keeps_every_value_and_the_table_loading(
+    wh: Any, s3: Any, engine_url: str
+) -> None:
+    """The recorded schema is lost between two batches: the second infers text where the table holds
+    BOOLEAN. Its values go to _overflow, exactly; a later BOOLEAN file loads into the column again."""
+    from thermocline.contracts import Contracts
+    from thermocline.services.stream_ingest import handle_stream_event
+    from thermocline.settings import StreamIngestSettings
+
+    def batch(seq: int, flag: dict[str, Any]) -> list[str]:
+        record = {
+            "eventName": "INSERT" if seq == 1 else "MODIFY",
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/Drift/stream/x",
+            "dynamodb": {
+                "Keys": {"id": {"S": "a"}},
+                "NewImage": {"id": {"S": "a"}, "Flag": flag, "n": {"N": str(seq)}},
+                "SequenceNumber": str(seq),
+                "ApproximateCreationDateTime": 1_790_000_000 + seq,
+            },
+        }
+        before = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="cdc/").get("Contents", [])}
+        handle_stream_event(
+            {"Records": [record]},
+            settings=StreamIngestSettings(lake_bucket=BUCKET),
+            s3_client=s3,
+            contracts=Contracts(),
+        )
+        after = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="cdc/").get("Contents", [])}
+        return sorted(after - before)
+
+    def load(keys: list[str]) -> None:
+        report = load_files(keys, settings=_settings(engine_url), warehouse=wh, s3_client=s3)
+        assert report.loaded == keys and not report.quarantined and not report.failed, report.summary()
+
+    def row() -> tuple:
+        return wh.query('SELECT "flag", CAST("_overflow" AS VARCHAR), "n" FROM drift').rows[0]
+
+    load(batch(1, {"BOOL": True}))
+    assert row()[0] is True
+    s3.delete_object(Bucket=BUCKET, Key="_schemas/drift.json")  # the schema store is lost
+    load(batch(2, {"S": 'maybe \\ "so"'}))
+    flag, overflow, n = row()
+    assert flag is None and json.loads(overflow) == {"Flag": 'maybe \\ "so"'} and n == 2
+    s3.delete_object(Bucket=BUCKET, Key="_schemas/drift.json")
+    load(batch(3, {"BOOL": False}))
+    flag, overflow, n = row()
+    assert flag is False and overflow is None and n == 3

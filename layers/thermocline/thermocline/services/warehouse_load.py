@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from thermocline import merge_sql
+from thermocline.conform import conflicts
 from thermocline.manifest import ManifestEntry, build_manifest, manifest_key, s3_url, split_s3_url
 from thermocline.merge_sql import LedgerEntry, TableSpec
 from thermocline.names import safe_identifier, table_identifier
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 _FOOTER_PROBE = 64 * 1024
+_CONFORMED_PREFIX = "_conformed/"
 # Every engine gets loads the Data API would accept (_MAX_STATEMENT_BYTES): the same, portable loads.
 _LEDGER_LOOKUP_KEYS = 200
 _RETRY_BASE_SECONDS = 0.5
@@ -69,6 +71,13 @@ class LakeFile:
     rows: int
     spec: TableSpec
     landed_at: datetime | None = None
+    # For a copy conformed to the warehouse's types (conform.py): the lake file it stands for, which is
+    # what the ledger records and quarantine keeps.
+    origin: str | None = None
+
+    @property
+    def lake_key(self) -> str:
+        return self.origin or self.key
 
 
 @dataclass
@@ -240,13 +249,14 @@ def _ledger_status(warehouse: Warehouse, keys: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def _ensure_table(warehouse: Warehouse, spec: TableSpec) -> None:
+def _ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
+    """Create or grow the target for ``spec``; returns the target's column types (after widening)."""
     rows = warehouse.query(merge_sql.table_columns_sql(spec.table)).rows
     types = {str(r[0]).lower(): str(r[1]) for r in rows}
     # No columns: the table does not exist yet, and is created with the file's types.
     warehouse.execute(merge_sql.ensure_table_sql(spec, types or None))
     if not types:
-        return
+        return types
     for name, ctype in spec.data_columns:
         have_type = types.get(name.lower())
         if have_type and merge_sql.is_integer_to_decimal(have_type, ctype):
@@ -255,6 +265,7 @@ def _ensure_table(warehouse: Warehouse, spec: TableSpec) -> None:
             if name in spec.primary_key:
                 statements += merge_sql.retype_tombstone_key_sql(spec.table, name, ctype)
             warehouse.execute(statements)
+            types[name.lower()] = ctype
     lengths = {str(r[0]).lower(): r[2] for r in rows}
     for name, ctype in spec.columns:
         wanted = merge_sql.varchar_length(ctype)
@@ -263,6 +274,30 @@ def _ensure_table(warehouse: Warehouse, spec: TableSpec) -> None:
             # Alone: Redshift cannot alter a column's type inside a transaction block.
             logger.info("widening column", table=spec.table, column=name, length=wanted)
             warehouse.execute([merge_sql.widen_column_sql(spec.table, name, f"VARCHAR({wanted})")])
+    return types
+
+
+def _conformed(
+    s3_client: Any, settings: WarehouseLoadSettings, files: list[LakeFile], staged: dict[str, str]
+) -> list[LakeFile]:
+    """Copies of ``files`` whose ``staged`` columns' values are moved to ``_overflow`` (conform.py), under
+    ``_conformed/`` beside the lake (outside the notified prefix), standing for the originals."""
+    import pyarrow.parquet as pq
+
+    from thermocline.conform import move_to_overflow
+    from thermocline.parquet import to_parquet_bytes
+
+    out = []
+    for f in files:
+        body = s3_client.get_object(Bucket=settings.lake_bucket, Key=f.key)["Body"].read()
+        table = move_to_overflow(pq.read_table(io.BytesIO(body)), staged)
+        data = to_parquet_bytes(table)
+        key = f"{_CONFORMED_PREFIX}{f.key}"
+        s3_client.put_object(Bucket=settings.lake_bucket, Key=key, Body=data)
+        out.append(
+            LakeFile(key, len(data), table.num_rows, spec_from_arrow_schema(table.schema), f.landed_at, f.key)
+        )
+    return out
 
 
 def _manifest_url(settings: WarehouseLoadSettings, table: str, load_id: str) -> str:
@@ -331,7 +366,7 @@ def _load_chunk(
         statements = merge_sql.load_sql(
             spec,
             manifest_url=manifest,
-            files=[LedgerEntry(f.key, f.size, f.rows) for f in pending],
+            files=[LedgerEntry(f.lake_key, f.size, f.rows) for f in pending],
             load_id=load_id,
             iam_role=settings.copy_iam_role,
             delete_mode=settings.delete_mode,
@@ -347,7 +382,7 @@ def _load_chunk(
             _retrying(settings, f"load {spec.table}", functools.partial(warehouse.execute, statements))
         except TransientLoadError as exc:
             logger.error("load failed, leaving files for redelivery", table=spec.table, error=str(exc))
-            report.failed += [f.key for f in pending]
+            report.failed += [f.lake_key for f in pending]
             return
         except BadDataError as exc:
             urls = {s3_url(settings.lake_bucket, f.key): f for f in pending}
@@ -361,15 +396,15 @@ def _load_chunk(
             for f in bad:
                 url = s3_url(settings.lake_bucket, f.key)
                 details = [d for d in exc.details if d.file in (url, None)]
-                _quarantine(warehouse, s3_client, settings, spec.table, f.key, f.size, str(exc), details)
-                report.quarantined.append(f.key)
+                _quarantine(warehouse, s3_client, settings, spec.table, f.lake_key, f.size, str(exc), details)
+                report.quarantined.append(f.lake_key)
             pending = [f for f in pending if f not in bad]
             continue
         except TerminalLoadError as exc:
             logger.error("load failed and will not succeed on retry", table=spec.table, error=str(exc))
-            report.failed += [f.key for f in pending]
+            report.failed += [f.lake_key for f in pending]
             return
-        report.loaded += [f.key for f in pending]
+        report.loaded += [f.lake_key for f in pending]
         report.rows[spec.table] = report.rows.get(spec.table, 0) + sum(f.rows for f in pending)
         landed = [f.landed_at for f in pending if f.landed_at is not None]
         if landed:
@@ -457,11 +492,20 @@ def load_files(
             report.failed += [f.key for f in files]
             continue
         try:
-            _retrying(settings, "schema", lambda spec=spec: _ensure_table(warehouse, spec))
+            target_types = _retrying(settings, "schema", lambda spec=spec: _ensure_table(warehouse, spec))
         except WarehouseError as exc:
             logger.error("cannot prepare table", table=table, error=str(exc))
             report.failed += [f.key for f in files]
             continue
+        staged = conflicts(dict(spec.data_columns), target_types)
+        if staged:
+            # Type conflicts never stop a table: the values move to _overflow (conform.py).
+            logger.warning(
+                "file types conflict with the table; values kept in _overflow", table=table, columns=staged
+            )
+            metrics.add_metric(name="TypeConflicts", unit="Count", value=len(files))
+            files = _conformed(s3_client, settings, files, staged)
+            _retrying(settings, "schema", lambda spec=files[0].spec: _ensure_table(warehouse, spec))
         for start in range(0, len(files), settings.max_files_per_load):
             _load_chunk(
                 warehouse, s3_client, settings, files[start : start + settings.max_files_per_load], report
