@@ -9,6 +9,7 @@ at the export time for a full export, the stream's records in the window for an 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,9 +22,8 @@ from thermocline import warehouse
 from thermocline.local.exports import LocalExports
 from thermocline.local.session import LocalStack
 from thermocline.services import backfill
-from thermocline.services.reconcile import Reconciliation, expected_rows, reconcile_warehouse
-from thermocline.services.stream_ingest import SchemaStore
-from thermocline.settings import BackfillSettings
+from thermocline.services.reconcile import Reconciliation, handle_reconcile_event, reconcile_export
+from thermocline.settings import BackfillSettings, ReconcileSettings
 
 pytestmark = pytest.mark.moto
 
@@ -74,19 +74,12 @@ class Pipeline:
             items += outcome.done.items
         return items
 
-    def reconcile(self) -> Reconciliation:
-        status = self.exports.describe(self.export())
-        plan, summary = backfill.export_plan(self.s3, self.ddb, status, 1000)
-        store = SchemaStore(self.s3, self.lake, self.settings.schema_prefix)
-        names = [
-            o["Key"].removeprefix("_schemas/").removesuffix(".json")
-            for o in self.s3.list_objects_v2(Bucket=self.lake, Prefix="_schemas/").get("Contents", [])
-        ]
-        schemas = {name: schema for name in names if (schema := store.load(name)) is not None}
-        contracts = backfill.table_contracts(self.settings.contracts_path)
-        expected = expected_rows(self.s3, plan, summary, contracts, schemas)
+    def reconcile(self, export_arn: str | None = None) -> Reconciliation:
+        """The warehouse vs a fresh export (or ``export_arn``), as `thermocline reconcile` compares them."""
+        settings = ReconcileSettings(lake_bucket=self.lake, warehouse_url=self.local.warehouse_url)
+        status = self.exports.describe(export_arn or self.export())
         with contextlib.closing(self.warehouse()) as wh:
-            return reconcile_warehouse(wh, summary, expected)
+            return reconcile_export(self.s3, self.ddb, wh, settings, status)
 
     def warehouse(self) -> Any:
         return warehouse.connect(self.local.warehouse_url, s3_client=self.s3)
@@ -196,19 +189,12 @@ def test_reconcile_excludes_and_counts_items_changed_after_the_export_time(pipel
     for n in range(6):
         _order(p, n, "placed", n)
     p.deliver()
-    status = p.exports.describe(p.export())
+    arn = p.export()
     time.sleep(1.1)
     _order(p, 1, "paid", 1)
     p.delete("USER#2", "ORDER#0002")
     p.deliver()
-    plan, summary = backfill.export_plan(p.s3, p.ddb, status, 1000)
-    store = SchemaStore(p.s3, p.lake, "_schemas/")
-    schemas = {"orders": store.load("orders")}
-    expected = expected_rows(
-        p.s3, plan, summary, backfill.table_contracts(p.settings.contracts_path), schemas
-    )
-    with contextlib.closing(p.warehouse()) as wh:
-        report = reconcile_warehouse(wh, summary, expected)
+    report = p.reconcile(arn)
     assert report.ok, "\n".join(report.lines())
     assert report.tables["orders"].excluded == 2
     assert "2 changed after the export time, not compared" in "\n".join(report.lines())
@@ -243,3 +229,32 @@ def test_incremental_export_catches_up_after_a_stream_outage(pipeline: Pipeline)
     assert ("USER#2", "ORDER#0002") not in got
     assert got[("USER#2", "ORDER#0020")] == ("placed", 20)
     assert p.reconcile().ok
+
+
+def test_scheduled_reconcile_compares_with_the_export_the_previous_run_started(pipeline: Pipeline) -> None:
+    p = pipeline
+    for n in range(5):
+        _order(p, n, "placed", n)
+    p.deliver()
+    settings = ReconcileSettings(lake_bucket=p.lake, warehouse_url=p.local.warehouse_url, table_name=p.table)
+
+    def run() -> dict[str, Any]:
+        with contextlib.closing(p.warehouse()) as wh:
+            return handle_reconcile_event(
+                {}, settings=settings, s3=p.s3, ddb=p.ddb, exports=p.exports, warehouse=wh
+            )
+
+    first = run()  # nothing to compare yet: it starts the export the next run compares with
+    assert "report" not in first and first["next_export_arn"]
+    time.sleep(1.1)
+    _order(p, 1, "paid", 1)  # after that export: excluded, not a mismatch
+    p.deliver()
+    second = run()
+    assert second["report"]["ok"] is True, second["report"]
+    assert second["report"]["export_arn"] == first["next_export_arn"]
+    assert second["report"]["tables"]["orders"]["excluded"] == 1
+    export_id = first["next_export_arn"].rsplit("/", 1)[-1]
+    stored = json.loads(
+        p.s3.get_object(Bucket=p.lake, Key=f"_reconcile/{p.table}/{export_id}.json")["Body"].read()
+    )
+    assert stored == second["report"]
