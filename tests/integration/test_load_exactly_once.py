@@ -34,18 +34,6 @@ BUCKET = "lake"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("duckdb", marks=pytest.mark.moto),
-        pytest.param("postgres", marks=[pytest.mark.moto, pytest.mark.postgres]),
-    ]
-)
-def engine_url(request, tmp_path: Path) -> str:
-    if request.param == "duckdb":
-        return f"duckdb:///{tmp_path}/wh.duckdb"
-    return request.getfixturevalue("postgres_dsn")
-
-
 @pytest.fixture
 def s3(aws_env: str):
     client = aws.client("s3")

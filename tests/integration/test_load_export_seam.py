@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -88,18 +87,6 @@ WANT = {
     "export-only": "b",
     "within-margin": "s",
 }
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("duckdb", marks=pytest.mark.moto),
-        pytest.param("postgres", marks=[pytest.mark.moto, pytest.mark.postgres]),
-    ]
-)
-def engine_url(request, tmp_path: Path) -> str:
-    if request.param == "duckdb":
-        return f"duckdb:///{tmp_path}/wh.duckdb"
-    return request.getfixturevalue("postgres_dsn")
 
 
 @pytest.mark.parametrize("delete_mode", ["hard", "soft"])

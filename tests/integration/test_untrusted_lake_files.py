@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -20,18 +19,6 @@ from thermocline.services.warehouse_load import load_files
 from thermocline.settings import WarehouseLoadSettings
 
 BUCKET = "lake"
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("duckdb", marks=pytest.mark.moto),
-        pytest.param("postgres", marks=[pytest.mark.moto, pytest.mark.postgres]),
-    ]
-)
-def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "duckdb":
-        return f"duckdb:///{tmp_path}/wh.duckdb"
-    return request.getfixturevalue("postgres_dsn")
 
 
 @pytest.fixture
