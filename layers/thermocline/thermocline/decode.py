@@ -66,15 +66,23 @@ _OPS = {"INSERT": "I", "MODIFY": "U", "REMOVE": "D"}
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 _ARN_TABLE = re.compile(r":table/([^/]+)")
 _DIGITS = re.compile(r"[0-9]{1,40}")
-try:
-    # The C fast paths (thermocline/_speedups.c): SUPER values as JSON, and staging a record whose attributes
-    # all take `_Decoder._stage`'s fast paths. They decide only the well-formed common case and otherwise
-    # change nothing, so the pure-Python code below stays the reference for every result.
-    from thermocline._speedups import stage_row as _stage_row
-    from thermocline._speedups import super_json as _super_json
-except ImportError:
-    _stage_row = None
-    _super_json = None
+# The C fast paths (thermocline/_speedups.c): SUPER values as JSON, and staging a record whose attributes all
+# take `_Decoder._stage`'s fast paths. They decide only the well-formed common case and otherwise change
+# nothing, so the pure-Python code below stays the reference for every result. PURE_PYTHON=1 in the
+# environment forces the reference path (debugging, comparing the two). FAST_PATH_UNAVAILABLE says why the
+# fast path is not in use (None when it is): the service reports it, since decoding is then ~2.6x slower.
+PURE_PYTHON = "THERMOCLINE_PURE_PYTHON"
+FAST_PATH_UNAVAILABLE: str | None = None
+_stage_row: Any = None
+_super_json: Any = None
+if os.environ.get(PURE_PYTHON) == "1":
+    FAST_PATH_UNAVAILABLE = f"{PURE_PYTHON}=1"
+else:
+    try:
+        from thermocline._speedups import stage_row as _stage_row
+        from thermocline._speedups import super_json as _super_json
+    except ImportError as exc:
+        FAST_PATH_UNAVAILABLE = f"thermocline._speedups did not load: {exc}"
 
 _encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C encoder, no ASCII escaping
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?", re.ASCII)
