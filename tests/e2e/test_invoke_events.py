@@ -44,3 +44,8 @@ def test_sample_event_runs_through_invoke(event: Path, demo_run: tuple[Path, dic
         # A record that cannot be decoded is quarantined, never reported back to block the shard.
         assert response["batchItemFailures"] == [], response
         assert records
+    if function_for(event) == "AnalyticsReportFunction":
+        request = json.loads(event.read_text())
+        run_date = request.get("parameters", {}).get("run_date")
+        assert response["report"] == request["report"] and response["rows"] >= 0
+        assert all(f"/{run_date or response['run_date']}/" in f for f in response["files"])
