@@ -36,4 +36,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         sqs=sqs,
         exports=exports,
         remaining_ms=context.get_remaining_time_in_millis,
+        request_id=context.aws_request_id,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from thermocline.local.exports import LocalExports
 from thermocline.services import backfill
 from thermocline.services.warehouse_load import load_files
 from thermocline.settings import BackfillSettings, WarehouseLoadSettings
+from thermocline.sources.dynamodb_export.exports import DynamoDBExports
 
 pytestmark = pytest.mark.moto
 ITEMS = 95
@@ -143,3 +145,20 @@ def test_a_resumed_backfill_does_not_redo_finished_chunks(source, tmp_path) -> N
     assert all(backfill.run_file(idle, settings, plan, summary, i).chunks_written == 0 for i in range(3))
     assert idle.lake_puts == []
     assert _load(s3, settings.lake_bucket, tmp_path) == [(f"o{n:03d}", n) for n in range(ITEMS)]
+
+
+def test_the_dynamodb_adapter_starts_an_export_that_moto_completes_without_manifests(source) -> None:
+    """Why the local stack writes its exports itself: moto runs ExportTableToPointInTime (and accepts the
+    client token that makes a retried start idempotent) but reports no manifest to read."""
+    ddb, s3, settings = source["ddb"], source["s3"], source["settings"]
+    ddb.update_continuous_backups(
+        TableName=source["table"], PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    exports = DynamoDBExports(ddb)
+    arn = backfill.start_backfill(ddb, exports, settings, source["table"], client_token="request-1")
+    deadline = time.monotonic() + 30
+    while (status := exports.describe(arn)).status == "IN_PROGRESS" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert status.status == "COMPLETED" and status.summary_key is None
+    with pytest.raises(backfill.BackfillError, match="names no manifest"):
+        backfill.plan_backfill(s3, ddb, settings, status)

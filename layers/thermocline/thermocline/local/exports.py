@@ -140,6 +140,7 @@ class LocalExports:
         *,
         export_from: datetime | None = None,
         export_to: datetime | None = None,
+        client_token: str | None = None,
     ) -> str:
         table = table_arn.rsplit("/", 1)[-1]
         if export_from is None:

@@ -70,6 +70,7 @@ def start_backfill(
     *,
     export_from: datetime | None = None,
     export_to: datetime | None = None,
+    client_token: str | None = None,
 ) -> str:
     """Start the export of ``table`` (incremental when ``export_from`` is given); returns its ARN.
 
@@ -90,6 +91,7 @@ def start_backfill(
         f"{settings.export_prefix.rstrip('/')}/{table}",
         export_from=export_from,
         export_to=export_to,
+        client_token=client_token,
     )
     logger.info("export started", table=table, export_arn=arn, incremental=export_from is not None)
     return arn
@@ -97,8 +99,10 @@ def start_backfill(
 
 def export_plan(s3: Any, ddb: Any, status: ExportStatus, chunk_items: int) -> tuple[Plan, ExportSummary]:
     """The data files of a COMPLETED export, from its manifests, and the table's key attributes."""
-    if status.status != "COMPLETED" or not status.summary_key:
+    if status.status != "COMPLETED":
         raise BackfillError(f"export {status.export_arn} is {status.status}: {status.failure or 'not done'}")
+    if not status.summary_key:
+        raise BackfillError(f"export {status.export_arn} is COMPLETED but names no manifest (ExportManifest)")
     summary, files = read_export(s3, status.bucket, status.summary_key)
     keys = table_description(ddb, summary.table_name)["KeySchema"]
     plan = Plan(
@@ -258,9 +262,11 @@ def handle_backfill_event(
     sqs: Any,
     exports: Exports,
     remaining_ms: Callable[[], int],
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """``{"table": ..., "export_from"?: ..., "export_to"?: ...}`` starts a backfill; an SQS batch from
-    BackfillQueue carries its steps (``{"step": "wait" | "file", ...}``)."""
+    BackfillQueue carries its steps (``{"step": "wait" | "file", ...}``). ``request_id`` (Lambda's, the
+    same for the retries of one asynchronous invocation) makes a retried start reuse its export."""
     records = event.get("Records")
     if not isinstance(records, list):
         table = event.get("table") or settings.table_name
@@ -273,6 +279,7 @@ def handle_backfill_event(
             table,
             export_from=_time(event.get("export_from")),
             export_to=_time(event.get("export_to")),
+            client_token=request_id,
         )
         _send(sqs, settings, {"step": "wait", "export_arn": arn}, settings.export_poll_seconds)
         return {"export_arn": arn}

@@ -31,6 +31,7 @@ class Exports(Protocol):
         *,
         export_from: datetime | None = None,
         export_to: datetime | None = None,
+        client_token: str | None = None,
     ) -> str: ...
 
     def describe(self, export_arn: str) -> ExportStatus: ...
@@ -50,6 +51,7 @@ class DynamoDBExports:
         *,
         export_from: datetime | None = None,
         export_to: datetime | None = None,
+        client_token: str | None = None,
     ) -> str:
         request: dict[str, Any] = {
             "TableArn": table_arn,
@@ -57,6 +59,9 @@ class DynamoDBExports:
             "S3Prefix": prefix.rstrip("/"),
             "ExportFormat": "DYNAMODB_JSON",
         }
+        if client_token:
+            # A retried request with the same token gets the same export, not a second one (8 hours).
+            request["ClientToken"] = client_token
         if export_from is not None:
             # NEW_IMAGE: the item's state at the end of the window is all the seam needs; a delete has no
             # new image. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_IncrementalExportSpecification.html
