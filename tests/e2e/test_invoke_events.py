@@ -15,6 +15,7 @@ FUNCTION_BY_PREFIX = {
     "dynamodb-": "StreamIngestFunction",
     "warehouse-load-": "WarehouseLoadFunction",
     "analytics-": "AnalyticsReportFunction",
+    "rds-export-": "ExportIngestFunction",
 }
 EVENTS = sorted((ROOT / "events").glob("*.json"))
 

@@ -20,7 +20,7 @@ import pytest
 from thermocline import warehouse
 from thermocline.local.aurora import EXPORT_INGEST, export_event, run_export
 from thermocline.local.session import LocalStack
-from thermocline.services.export_ingest import _decide
+from thermocline.services.export_ingest import ExportRefreshError, _decide
 from thermocline.settings import ExportIngestSettings
 from thermocline.sources.rds_export.layout import ExportInfo
 
@@ -252,3 +252,20 @@ def test_the_order_of_exports_is_decided_by_snapshot_time() -> None:
     assert _decide(applied_same, info, settings, "t") == "already applied"
     assert _decide(applied_newer, info, settings, "t").startswith("a newer or equal snapshot")
     assert _decide(applied_older, info, settings, "t") is None
+
+
+def test_a_table_that_cannot_be_refreshed_fails_the_invocation_after_the_others(
+    local: LocalStack, postgres_dsn: str
+) -> None:
+    # a_b.c and public.a_b_c both want the warehouse table a_b_c: the one that comes second is refused.
+    _seed(
+        postgres_dsn,
+        "CREATE SCHEMA a_b; CREATE TABLE a_b_c (x int); CREATE TABLE a_b.c (y int); CREATE TABLE ok (z int);"
+        "INSERT INTO a_b_c VALUES (1); INSERT INTO a_b.c VALUES (2); INSERT INTO ok VALUES (3);",
+    )
+    first = run_export(local, dsn=postgres_dsn)
+    assert first.applied == {"a_b_c": 1, "ok": 1}
+    assert "map to one table" in first.response["failed"]["a_b_c"]
+    with pytest.raises(ExportRefreshError, match="tables not refreshed: a_b_c"):
+        local.invoke(EXPORT_INGEST, export_event("RDS-EVENT-0164", first.source_arn))
+    assert _rows(local, "SELECT y FROM a_b_c") == [(2,)]

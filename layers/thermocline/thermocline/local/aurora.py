@@ -16,6 +16,7 @@ from typing import Any
 
 from thermocline.local.export_writer import ExportWriteResult, write_postgres_export, write_rows_export
 from thermocline.local.session import LocalStack
+from thermocline.services.export_ingest import ExportRefreshError
 from thermocline.services.export_start import export_task_id
 
 __all__ = ["EXPORT_INGEST", "LOCAL_CLUSTER", "AuroraExport", "export_event", "run_export"]
@@ -61,7 +62,7 @@ def export_event(
             "SourceArn": source_arn,
             "Date": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "Message": message,
-            "SourceIdentifier": source_arn.rsplit(":", 1)[-1],
+            "SourceIdentifier": source_arn.split(":", 6)[-1],
             "EventID": event_id,
         },
     }
@@ -131,7 +132,10 @@ def run_export(
             render=render,
             **sizing,
         )
-    response = local.invoke(EXPORT_INGEST, export_event("RDS-EVENT-0164", source_arn))
+    try:
+        response = local.invoke(EXPORT_INGEST, export_event("RDS-EVENT-0164", source_arn))
+    except ExportRefreshError as exc:  # the function failed, as in AWS; its summary says which tables
+        response = exc.summary
     return AuroraExport(export_id, source_arn, written, response or {})
 
 

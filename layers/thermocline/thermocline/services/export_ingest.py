@@ -32,7 +32,7 @@ from thermocline.sources.rds_export.reader import read_export
 from thermocline.sources.rds_export.source import warehouse_table_name, write_table
 from thermocline.warehouse.base import Warehouse, WarehouseError
 
-__all__ = ["EXPORT_EVENTS", "handle_export_event"]
+__all__ = ["EXPORT_EVENTS", "ExportRefreshError", "handle_export_event"]
 
 EXPORT_EVENTS: dict[str, str] = {
     "RDS-EVENT-0161": "completed",
@@ -47,6 +47,16 @@ EXPORT_EVENTS: dict[str, str] = {
 }
 # How many of the source's most recent COMPLETE tasks are read to find the newest snapshot.
 _CANDIDATES = 5
+
+
+class ExportRefreshError(RuntimeError):
+    """Some tables of a completed export could not be refreshed. Raised after every other table was
+    handled, so the invocation fails and EventBridge delivers the event again: the tables already
+    refreshed are then skipped as applied, and the failed ones are tried again."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        super().__init__(f"tables not refreshed: {', '.join(sorted(summary['failed']))}")
+        self.summary = summary
 
 
 @dataclass
@@ -283,4 +293,6 @@ def handle_export_event(
         outcome=outcome,
     )
     logger.info("export event handled", **outcome.summary())
+    if outcome.failed:
+        raise ExportRefreshError(outcome.summary())
     return outcome.summary()
