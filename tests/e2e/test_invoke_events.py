@@ -16,6 +16,7 @@ FUNCTION_BY_PREFIX = {
     "warehouse-load-": "WarehouseLoadFunction",
     "analytics-": "AnalyticsReportFunction",
     "rds-export-": "ExportIngestFunction",
+    "hot-views-": "HotViewsFunction",
 }
 EVENTS = sorted((ROOT / "events").glob("*.json"))
 
@@ -50,3 +51,8 @@ def test_sample_event_runs_through_invoke(event: Path, demo_run: tuple[Path, dic
         run_date = request.get("parameters", {}).get("run_date")
         assert response["report"] == request["report"] and response["rows"] >= 0
         assert all(f"/{run_date or response['run_date']}/" in f for f in response["files"])
+    if event.name == "hot-views-rebuild.json":
+        # Every view recomputed from the demo's warehouse.
+        assert set(response["rebuilt"]) >= {"revenue_by_region_today", "latest_order_status"}, response
+    elif function_for(event) == "HotViewsFunction":
+        assert response == {"batchItemFailures": []}

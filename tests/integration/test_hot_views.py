@@ -259,3 +259,32 @@ def _warehouse_like_the_loader(wh: Any, records: list[dict[str, Any]]) -> None:
             f"INSERT INTO thermocline.tombstones__orders VALUES {', '.join(tombs)}",
         ]
     )
+
+
+@pytest.mark.moto
+def test_the_report_function_keeps_each_reports_latest_result_in_redis(
+    redis_client: Any, aws_env: str, tmp_path: Any
+) -> None:
+    from thermocline import aws
+    from thermocline.services.analytics_report import run_report
+    from thermocline.settings import AnalyticsReportSettings
+
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="reports")
+    store = HotStore(redis_client)
+    settings = AnalyticsReportSettings(warehouse_url="duckdb:///unused", reports_bucket="reports")
+    with contextlib.closing(warehouse.connect(f"duckdb:///{tmp_path / 'w.duckdb'}")) as wh:
+        _warehouse_like_the_loader(wh, history())
+        published = run_report(
+            {"report": "top_customers_by_revenue"},
+            settings=settings,
+            warehouse=wh,
+            s3_client=s3,
+            hot_store=store,
+        )
+    cached = store.get_report("top_customers_by_revenue")
+    assert cached is not None and cached["report"] == "top_customers_by_revenue"
+    assert len(cached["rows"]) == published.rows > 0
+    assert cached["files"] == published.latest and cached["run_date"] == published.run_date
+    # Last week's order of u1 is in the window (complete days before the run date); today's are not.
+    assert [row[cached["columns"].index("customer_id")] for row in cached["rows"]] == ["u1"]

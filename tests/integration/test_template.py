@@ -25,6 +25,7 @@ FUNCTIONS = {
     "ReconcileFunction": "functions/reconcile/",
     "ExportStartFunction": "functions/export_start/",
     "ExportIngestFunction": "functions/export_ingest/",
+    "HotViewsFunction": "functions/hot_views/",
 }
 
 
@@ -248,3 +249,44 @@ def test_translation_needs_no_local_paths_but_the_code_dirs(sam: dict[str, Any])
     dirs = stack._code_dirs(sam, ROOT)
     assert set(dirs) == {*FUNCTIONS, "ThermoclineLayer"}
     assert all(isinstance(d, Path) and d.is_dir() for d in dirs.values())
+
+
+def test_hot_views_have_their_own_mapping_network_cache_and_alarms(sam: dict[str, Any]) -> None:
+    res = sam["Resources"]
+    hot = res["HotViewsFunction"]
+    assert hot["Condition"] == "HotViewsEnabled"
+    stream = hot["Properties"]["Events"]["TableStream"]["Properties"]
+    # Its own mapping on the table's stream: a slow warehouse or a failing lake write never delays it.
+    assert stream["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (
+        res["StreamIngestFunction"]["Properties"]["Events"]["TableStream"] is not hot["Properties"]["Events"]
+    )
+    vpc = hot["Properties"]["VpcConfig"]["Fn::If"]
+    assert vpc[0] == "HotViewsInVpc"
+    assert vpc[1] == {
+        "SubnetIds": {"Ref": "SubnetIds"},
+        "SecurityGroupIds": [{"Ref": "HotViewsSecurityGroup"}],
+    }
+    # The cache: Valkey, TLS and encryption at rest (always on for serverless), IAM authentication only.
+    cache = res["HotCache"]["Properties"]
+    assert res["HotCache"]["Type"] == "AWS::ElastiCache::ServerlessCache" and cache["Engine"] == "valkey"
+    assert cache["SecurityGroupIds"] == [{"Ref": "CacheSecurityGroup"}]
+    assert res["HotCacheUser"]["Properties"]["AuthenticationMode"] == {"Type": "iam"}
+    ingress = res["CacheSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert {i["SourceSecurityGroupId"]["Ref"] for i in ingress} == {
+        "HotViewsSecurityGroup",
+        "AnalyticsReportSecurityGroup",
+    }
+    # What the functions in the VPC call without a NAT: S3 (gateway), the Data API and X-Ray (interface).
+    endpoints = {k: v["Properties"] for k, v in res.items() if v["Type"] == "AWS::EC2::VPCEndpoint"}
+    assert {p["VpcEndpointType"] for p in endpoints.values()} == {"Gateway", "Interface"}
+    services = {str(p["ServiceName"]["Fn::Sub"]).rsplit(".", 1)[1] for p in endpoints.values()}
+    assert services == {"s3", "redshift-data", "xray", "sns"}
+    alarms = {
+        v["Properties"]["MetricName"]
+        for v in res.values()
+        if v["Type"] == "AWS::CloudWatch::Alarm"
+        and v["Properties"]["Dimensions"][0]["Value"] in ({"Ref": "HotViewsFunction"}, "hot-views")
+    }
+    assert {"Errors", "IteratorAge", "HotViewProblems"} <= alarms

@@ -8,6 +8,7 @@ thermocline aurora-export --dsn URL --state DIR  a PostgreSQL database → RDS e
 thermocline report list                        the shipped report definitions, one per line
 thermocline report run NAME [--param k=v]... --state DIR
                                                a report on DIR/warehouse.duckdb → DIR/reports/NAME/<run-date>/
+thermocline hot get <view> [--bucket B]        read a real-time view from Redis (REDIS_URL or --redis-url)
 
 exit status: 0 success; 1 something did not reach the warehouse (records or lake files quarantined, records
 or files failed: each is listed with its reason) or the demo did not reconcile; 2 bad usage (a file, the
@@ -189,16 +190,52 @@ def cmd_aurora_export(args: argparse.Namespace) -> int:
     return 1 if response.get("failed") else 0
 
 
+def cmd_hot_get(args: argparse.Namespace) -> int:
+    import os
+
+    from thermocline.hot.views import ViewError, load_view
+
+    url = args.redis_url or os.environ.get("REDIS_URL")
+    if not url:
+        raise UsageError("no Redis to read: pass --redis-url or set REDIS_URL (`thermocline up` prints it)")
+    try:
+        view = load_view(args.view)
+    except ViewError as exc:
+        raise UsageError(str(exc)) from None
+    import redis
+
+    from thermocline.hot.store import HotStore
+    from thermocline.local.hot import current_bucket, view_table
+
+    store = HotStore(redis.Redis.from_url(url))
+    bucket = args.bucket or current_bucket(store, view)
+    try:
+        if args.json:
+            print(json.dumps(store.read(view, bucket).as_dict(), indent=2))
+            return 0
+        from rich.console import Console
+
+        Console().print(view_table(store, view, bucket, limit=args.limit))
+        others = [b for b in store.buckets(view) if b != bucket]
+        if others:
+            print(f"other windows in Redis: {', '.join(others)} (--bucket)")
+    except redis.RedisError as exc:
+        raise UsageError(f"Redis at {url}: {exc}") from None
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     _state_dir(args.state)
     with _stack(args, log_level=args.log_level, keep_lake=True) as local:
         print(f"moto server: {local.endpoint}")
         print(f"warehouse:   {local.warehouse_url}")
+        print(f"redis:       {local.redis_url or local.redis_missing}")
         for logical_id, physical in sorted(local.stack.resources.items()):
             print(f"  {logical_id:<32} {physical}")
         print(
             f"export AWS_ENDPOINT_URL={local.endpoint} AWS_ACCESS_KEY_ID=thermocline-local "
-            "AWS_SECRET_ACCESS_KEY=thermocline-local AWS_DEFAULT_REGION=us-east-1",
+            "AWS_SECRET_ACCESS_KEY=thermocline-local AWS_DEFAULT_REGION=us-east-1"
+            + (f" REDIS_URL={local.redis_url}" if local.redis_url else ""),
             flush=True,
         )
         try:
@@ -418,6 +455,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state", required=True, help="state directory holding warehouse.duckdb (demo, replay)")
     run.add_argument("--warehouse", help="another warehouse URL instead (e.g. postgresql://...)")
     run.set_defaults(func=cmd_report_run)
+    hot = sub.add_parser("hot", help="the real-time views in Redis")
+    hot_sub = hot.add_subparsers(dest="hot_command", required=True)
+    get = hot_sub.add_parser("get", help="print a view (the current window unless --bucket)")
+    get.add_argument("view", help="a view name, e.g. revenue_by_region_today")
+    get.add_argument("--bucket", help="the window to read, e.g. 2026-11-27, 2026-W48, 2026-11, all")
+    get.add_argument("--redis-url", help="default: $REDIS_URL")
+    get.add_argument("--limit", type=int, default=20, help="rows to print (default 20)")
+    get.add_argument("--json", action="store_true", help="print the view as JSON")
+    get.set_defaults(func=cmd_hot_get)
     return parser
 
 

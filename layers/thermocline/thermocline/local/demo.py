@@ -29,6 +29,7 @@ from rich.progress import (
 from rich.table import Table
 
 from thermocline import warehouse
+from thermocline.local import hot as hot_views
 from thermocline.local.aurora import export_catalogue
 from thermocline.local.backfill import run_reconcile
 from thermocline.local.poller import DeliveryStats
@@ -66,6 +67,10 @@ class DemoSummary:
     catalogue_note: str = ""
     catalogue_rows: dict[str, dict[str, int]] = field(default_factory=dict)
     redelivered_records: int = 0
+    hot_views: dict[str, dict[str, int]] = field(default_factory=dict)  # view -> window -> groups
+    hot_problems: list[str] = field(default_factory=list)
+    hot_current: dict[str, Any] = field(default_factory=dict)  # view -> the current window as read
+    hot_skipped: str = ""
 
 
 def _objects(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
@@ -136,6 +141,8 @@ def run_demo(
         summary.skipped_resources = list(local.stack.skipped)
         ddb, s3 = local.client("dynamodb"), local.client("s3")
         poller, drainer = local.stream_poller(redeliver=redeliver), local.load_drainer()
+        hot = hot_views.poller(local)
+        summary.hot_skipped = local.redis_missing
         table, lake_bucket = local.resource("Table"), local.resource("LakeBucket")
         workload = Workload(orders=orders)
         for phase in PHASES:
@@ -147,6 +154,8 @@ def run_demo(
             progress.update(task, total=progress.tasks[task].completed)
             t1 = time.monotonic()
             _delivery_step(progress, f"{phase}: stream → lake", poller.stats, poller.poll)
+            if hot:
+                _delivery_step(progress, f"{phase}: stream → hot views (x2)", hot.stats, hot.poll)
             t2 = time.monotonic()
             _delivery_step(progress, f"{phase}: lake → warehouse (files)", drainer.stats, drainer.drain)
             t3 = time.monotonic()
@@ -180,11 +189,12 @@ def run_demo(
         outcome = run_reconcile(local, "Table")
         with contextlib.closing(warehouse.connect(local.warehouse_url, s3_client=s3)) as wh:
             sales = wh.query("SELECT region, CAST(SUM(total) AS VARCHAR) FROM orders GROUP BY 1 ORDER BY 1")
+            hot_outcome = hot_views.reconcile(local, wh, summary, console) if hot else None
         progress.advance(task)
     summary.warehouse_rows = {t: d.warehouse for t, d in outcome.tables.items() if d.expected or d.warehouse}
     summary.source_rows = {t: d.expected for t, d in outcome.tables.items() if d.expected or d.warehouse}
     summary.sales_by_region = {str(region): str(total) for region, total in sales.rows}
-    summary.reconciled = outcome.ok and not catalogue_problems
+    summary.reconciled = outcome.ok and not catalogue_problems and (hot_outcome is None or hot_outcome.ok)
     summary.problems = ([] if outcome.ok else outcome.lines()) + catalogue_problems
     summary.seconds = round(time.monotonic() - started, 2)
     summary.ingest_records_per_second = (
@@ -222,9 +232,13 @@ def print_summary(s: DemoSummary, console: Console) -> None:
         table.add_row(f"  {name}", f"{counts['warehouse']:,} rows (exported {counts['exported']:,})")
     for region, total in s.sales_by_region.items():
         table.add_row(f"  sales {region}", total)
+    if s.hot_skipped:
+        table.add_row("hot views", f"left out: {s.hot_skipped}")
+    for view, windows in s.hot_views.items():
+        table.add_row(f"  {view}", ", ".join(f"{w}: {n} groups" for w, n in windows.items()) or "empty")
     verdict = "[green]exact match[/green]" if s.reconciled else "[red]MISMATCH[/red]"
     table.add_row("reconciliation", verdict)
-    for problem in s.problems:
+    for problem in [*s.problems, *s.hot_problems]:
         table.add_row("", f"[red]{problem}[/red]")
     for path in s.report_files:
         if path.endswith(".html"):

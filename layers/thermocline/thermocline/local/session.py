@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from thermocline import aws
-from thermocline.local import lake_state, moto_server, stack
+from thermocline.local import lake_state, moto_server, redis_server, stack
 from thermocline.local.poller import QueueDrainer, StreamPoller
 from thermocline.local.runtime import FunctionRuntime, environment
 from thermocline.observability import logger
@@ -32,6 +32,7 @@ from thermocline.observability import logger
 INGEST = "StreamIngestFunction"
 LOAD = "WarehouseLoadFunction"
 REPORT = "AnalyticsReportFunction"
+HOT = "HotViewsFunction"
 
 _LOCAL_AWS = {
     "AWS_ACCESS_KEY_ID": "thermocline-local",
@@ -83,6 +84,9 @@ class LocalStack:
         self._open = contextlib.ExitStack()
         self.info: stack.StackInfo | None = None
         self._runtimes: dict[str, FunctionRuntime] = {}
+        # The hot views' Redis: a real server started with the stack (None: redis-server is not installed).
+        self.redis_url: str | None = None
+        self.redis_missing = ""
 
     # ---- lifecycle ----------------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
@@ -105,7 +109,9 @@ class LocalStack:
             warming.start()
             _preload_handlers()
             warming.join()
-            self.info = stack.deploy(self.endpoint, region=_LOCAL_AWS["AWS_REGION"])
+            self.info = stack.deploy(
+                self.endpoint, region=_LOCAL_AWS["AWS_REGION"], parameters=self._hot_views(opened)
+            )
             if self.keep_lake and own_server:
                 # A server of our own starts empty: give it the lake of earlier runs, and keep the lake
                 # (saved before the server stops: ExitStack unwinds in reverse).
@@ -160,6 +166,21 @@ class LocalStack:
                 found.update({str(r[0]): (str(r[1]), str(r[2] or "")) for r in rows})
         return found
 
+    def _hot_views(self, opened: contextlib.ExitStack) -> dict[str, str]:
+        """Start Redis for the hot views and deploy them as with an existing cache outside a VPC (moto's
+        VPC ids change with every server, and stable parameters keep the translated template cached);
+        the functions get this server's URL (``environment_for``). Without redis-server the stack goes
+        without them (the template's default)."""
+        try:
+            server = redis_server.start()
+        except redis_server.RedisServerError as exc:
+            self.redis_missing = str(exc)
+            logger.warning("hot views left out of the local stack", reason=self.redis_missing)
+            return {}
+        opened.callback(server.stop)
+        self.redis_url = server.url
+        return {"HotViewsCache": "existing", "ExistingCacheEndpoint": "127.0.0.1:6379"}
+
     # ---- resources ----------------------------------------------------------------------------------
     @property
     def stack(self) -> stack.StackInfo:
@@ -188,6 +209,10 @@ class LocalStack:
             env["POWERTOOLS_METRICS_DISABLED"] = "true"
         if "WAREHOUSE_URL" in env:
             env["WAREHOUSE_URL"] = self.warehouse_url
+        if "REDIS_URL" in env and self.redis_url:
+            # The template's rediss:// URL and IAM cache name are ElastiCache's; locally, plain Redis.
+            env["REDIS_URL"] = self.redis_url
+            env.pop("REDIS_IAM_CACHE", None)
         env.update(self.function_env)
         return env
 
@@ -220,10 +245,13 @@ class LocalStack:
                 return mapping
         raise LocalStackError(f"template.yaml has no {kind} event source for {function}")
 
-    def stream_poller(self, *, redeliver: bool = False) -> StreamPoller:
-        """The DynamoDB stream → StreamIngestFunction mapping, with the template's batch size; batches
-        that exhaust their retries are described on the on-failure queue, as Lambda does."""
-        mapping = self._mapping(INGEST, "dynamodb")
+    def stream_poller(
+        self, *, redeliver: bool = False, function: str = INGEST, invoke: Any = None
+    ) -> StreamPoller:
+        """A DynamoDB stream → function mapping (StreamIngestFunction's by default), with the template's
+        batch size; batches that exhaust their retries are described on the on-failure queue, as Lambda
+        does. ``invoke`` stands between the poller and the function (the demo's reordering)."""
+        mapping = self._mapping(function, "dynamodb")
         failure_queue = self.stack.resources.get("StreamFailureQueue")
         sqs = self.client("sqs")
 
@@ -234,7 +262,7 @@ class LocalStack:
         return StreamPoller(
             self.client("dynamodbstreams"),
             mapping.source_arn,
-            lambda event: self.invoke(INGEST, event),
+            invoke or (lambda event: self.invoke(function, event)),
             batch_size=mapping.batch_size,
             region=self.stack.region,
             on_failure=on_failure,

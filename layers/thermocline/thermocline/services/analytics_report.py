@@ -21,6 +21,7 @@ from thermocline.reporting.render import CONTENT_TYPES, REPORT_HTML, ReportResul
 from thermocline.warehouse.base import WarehouseError
 
 if TYPE_CHECKING:
+    from thermocline.hot.store import HotStore
     from thermocline.settings import AnalyticsReportSettings
     from thermocline.warehouse.base import Warehouse
 
@@ -43,6 +44,7 @@ class ProducedReport:
     run: RunInfo
     rows: int
     files: dict[str, bytes]
+    result: ReportResult | None = None  # the checked rows, for the hot views' cache
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def produce_report(request: ReportRequest, *, warehouse: Warehouse, now: dt.date
     checked = ReportResult.check(definition, result.columns, result.rows)
     run = RunInfo(run_date=values[defs.RUN_DATE], generated_at=now, parameters=values, note=note)
     files = render_files(checked, run)
-    return ProducedReport(definition, run, len(checked.rows), files)
+    return ProducedReport(definition, run, len(checked.rows), files, checked)
 
 
 def _is_latest(day: str, published_days: list[str]) -> bool:
@@ -191,15 +193,39 @@ def run_report(
     s3_client: Any,
     sns_client: Any = None,
     now: dt.datetime | None = None,
+    hot_store: HotStore | None = None,
 ) -> PublishedReport:
     """AnalyticsReportFunction's one call: the event's report, run and published."""
     produced = produce_report(
         request_from_event(event), warehouse=warehouse, now=now or dt.datetime.now(dt.UTC)
     )
-    return publish_to_s3(
+    published = publish_to_s3(
         produced,
         bucket=settings.reports_bucket,
         s3_client=s3_client,
         sns_client=sns_client,
         topic_arn=settings.reports_topic_arn,
     )
+    if hot_store is not None and published.latest:
+        cache_latest_result(hot_store, produced, published)
+    return published
+
+
+# ---- the hot views' cache: each report's latest result, for dashboards that read it in milliseconds
+
+
+def cache_latest_result(hot_store: HotStore, produced: ProducedReport, published: PublishedReport) -> None:
+    """Keep the run that ``latest/`` now shows in Redis too (a backfill of an older date leaves it alone)."""
+    result = produced.result
+    if result is None:
+        return
+    document = {
+        "report": published.name,
+        "run_date": published.run_date,
+        "generated_at": produced.run.generated_at.isoformat(),
+        "columns": result.columns,
+        "rows": result.rows,
+        "files": published.latest,
+    }
+    hot_store.put_report(published.name, document)
+    logger.info("report cached", report=published.name, rows=len(result.rows))

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from thermocline.contracts import Contracts, load_contracts
+from thermocline.contracts import Contracts
 from thermocline.decode import target_tables
 from thermocline.hot.changes import (
     ImageError,
@@ -29,26 +29,25 @@ from thermocline.hot.changes import (
     view_state,
 )
 from thermocline.hot.store import HotStore, HotStoreError
-from thermocline.hot.views import ViewDefinition, ViewError, load_views
+from thermocline.hot.views import ViewDefinition, ViewError
 from thermocline.merge_sql import BOOKKEEPING_SCHEMA, tombstone_table
 from thermocline.names import qualified_name, quote_ident, safe_identifier
 from thermocline.observability import logger, metrics
 
 if TYPE_CHECKING:
-    from thermocline.settings import HotViewsSettings
     from thermocline.warehouse.base import Warehouse
 
 
 def handle_hot_event(
     event: dict[str, Any],
     *,
-    settings: HotViewsSettings,
+    views: list[ViewDefinition],
+    contracts: Contracts,
     store: HotStore,
     connect_warehouse: Callable[[], Warehouse] | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    views = load_views(settings.views_path)
-    contracts = load_contracts(settings.contracts_path)
+    """HotViewsFunction's one call: a stream batch applied, or ``{"rebuild": ...}`` views rebuilt."""
     now = now or dt.datetime.now(dt.UTC)
     if isinstance(event, dict) and "rebuild" in event:
         if connect_warehouse is None:
