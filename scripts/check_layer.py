@@ -25,6 +25,7 @@ MODULES = (
     "pyarrow.compute",
     "pyarrow.dataset",
     "yaml",
+    "pygal",
     "aws_lambda_powertools",
     "aws_lambda_powertools.utilities.batch",
     "aws_xray_sdk.core",
@@ -36,6 +37,7 @@ MODULES = (
     "thermocline.services.stream_ingest",
     "thermocline.services.warehouse_load",
     "thermocline.services.analytics_report",
+    "thermocline.reporting.chart",
     "thermocline.services.export_ingest",
     "thermocline.services.export_start",
 )
@@ -85,6 +87,23 @@ def parquet_round_trip() -> None:
         raise AssertionError("pyarrow.compute gave a wrong sum")
 
 
+def report_page() -> None:
+    """A shipped report's page, chart included, from the layer's own packages (pygal, pyarrow)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from thermocline.reporting.definition import load_report
+    from thermocline.reporting.render import ReportResult, RunInfo, render_files
+
+    definition = load_report("monthly_sales_growth_by_region")
+    rows = [("eu-west", "2026-10-01 00:00:00", "80.25", 1, None, None)]
+    result = ReportResult.check(definition, [c.name for c in definition.columns], rows)
+    day = dt.date(2026, 11, 27)
+    page = render_files(result, RunInfo(day, dt.datetime(2026, 11, 27, tzinfo=dt.UTC), {"run_date": day}))
+    if b"<svg" not in page["report.html"] or result.rows[0][2] != Decimal("80.25"):
+        raise AssertionError("the report page has no chart or lost a value")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("layer", help="the layer's python/ directory")
@@ -110,6 +129,7 @@ def main() -> int:
         if not origin.startswith(layer):
             raise AssertionError(f"{name} was imported from {origin}, not from the layer")
     parquet_round_trip()
+    report_page()
     fast_path = "pure Python"
     if list(Path(layer, "thermocline").glob("_speedups.*.so")):
         # Built for this interpreter: it must load, and agree with the reference encoder.
@@ -132,6 +152,7 @@ def main() -> int:
             raise AssertionError(f"{function}/app.py has no lambda_handler")
     print(
         f"check_layer: {len(MODULES)} modules and {len(args.function)} handlers import, Parquet round-trips,"
+        " a report page renders,"
         f" decoding on the {fast_path}, under Python {sys.version.split()[0]}"
     )
     return 0
