@@ -43,6 +43,7 @@ _NUMERIC = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?", re.ASCII)
 
 
 _EXACT = Context(prec=200)
+_PLAIN = re.compile(r"-?(\d+)(?:\.(\d+))?", re.ASCII)
 
 
 class NumericShape:
@@ -69,9 +70,15 @@ def parse_decimal(text: str, precision: int, scale: int) -> Decimal:
 
     Checked on the digits, never by a cast (pyarrow's string → decimal cast wraps around silently).
     """
-    shape = numeric_shape(text)
+    plain = _PLAIN.fullmatch(text)
+    if plain:  # the common case, PostgreSQL's own output: [-]digits[.digits]
+        shape = NumericShape(len(plain[1].lstrip("0")), len(plain[2] or ""))
+    else:
+        shape = numeric_shape(text)
     if shape is None:
         raise NotRepresentableError(f"not a finite number: {text[:40]!r}")
+    if shape.scale == scale and shape.int_digits <= precision - scale:
+        return Decimal(text)  # exactly the column's scale already: nothing to check by quantizing
     if shape.int_digits > precision - scale:
         raise NotRepresentableError(
             f"{shape.int_digits} integer digits do not fit DECIMAL({precision},{scale})"
@@ -95,6 +102,13 @@ _OFFSET = re.compile(r"(?:Z|([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?)", re.ASCI
 _TIMESTAMP = re.compile(
     r"(\d{4,}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)((?:Z|[+-]\d{2}(?::?\d{2}){0,2}))?",
     re.ASCII,
+)
+
+
+# Years 1000-9999, exact 2-digit fields, fractions of 1-6 digits, offsets +HH[:MM[:SS]]: what
+# datetime.fromisoformat reads exactly (no other shape takes the fast path).
+_ISO_FAST = re.compile(
+    r"[1-9]\d{3}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[+-]\d{2}(?::\d{2}(?::\d{2})?)?)?", re.ASCII
 )
 
 
@@ -141,6 +155,15 @@ def parse_timestamp(text: str) -> dt.datetime:
     An offset (``timestamptz`` text) is converted to UTC; a timestamp without one keeps its wall-clock
     value and is stored as UTC, as the lake stores every TIMESTAMP.
     """
+    if _ISO_FAST.fullmatch(text):
+        # PostgreSQL's ISO output ("2024-01-02 03:04:05.123456+05:30"): the standard library parses it.
+        parsed = dt.datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=dt.UTC)
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise NotRepresentableError(f"{text!r}: {exc}") from None
     _special(text)
     m = _TIMESTAMP.fullmatch(text.strip())
     if not m:
@@ -165,6 +188,9 @@ def _offset(text: str) -> dt.timedelta:
 # --- PostgreSQL arrays ---------------------------------------------------------------------------------
 
 
+_FLAT_UNQUOTED = re.compile(r'\{(?:[^{}",\\\s][^{}",\\]*(?:,[^{}",\\\s][^{}",\\]*)*)?\}')
+
+
 def parse_pg_array(text: str) -> tuple[list[Any], bool]:
     """A PostgreSQL array literal (``{1,2,NULL}``, ``{{"a b","c\\"d"},{e,NULL}}``) → nested lists of
     element strings (``None`` for NULL), and whether every element was written unquoted.
@@ -174,6 +200,9 @@ def parse_pg_array(text: str) -> tuple[list[Any], bool]:
     ``[lower:upper]=`` dimension prefix (arrays not starting at 1) is accepted; the bounds are dropped.
     """
     body = text.strip()
+    if _FLAT_UNQUOTED.fullmatch(body):  # {1,2,NULL}: one dimension, nothing quoted or escaped
+        items = body[1:-1].split(",") if len(body) > 2 else []
+        return [None if x.strip().upper() == "NULL" else x.strip() for x in items], True
     if body.startswith("["):
         eq = body.find("=")
         if eq < 0:
