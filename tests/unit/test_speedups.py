@@ -11,10 +11,12 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 
 from tests.unit.test_decode_properties import attribute_values, batches, lambda_record
 from thermocline import decode
+from thermocline.contracts import parse_contracts
 
 speedups = pytest.importorskip("thermocline._speedups", reason="the C fast path is not built (no compiler?)")
 
@@ -81,21 +83,26 @@ def test_hostile_payloads_are_left_to_the_python_path_or_encoded_identically(tag
 
 
 def _decode(
-    records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, fast: bool
+    records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, fast: bool, contracts: Any = None
 ) -> decode.DecodeResult:
     with monkeypatch.context() as m:
         if not fast:
             m.setattr(decode, "_stage_row", None)
             m.setattr(decode, "_super_json", None)
-        return decode.decode_batch(records)
+        return decode.decode_batch(records, contracts)
 
 
 def _tables(result: decode.DecodeResult) -> dict[str, pa.Table]:
     return {name: batch.arrow for name, batch in result.tables.items()}
 
 
-def _assert_same(records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
-    fast, slow = _decode(records, monkeypatch, True), _decode(records, monkeypatch, False)
+def _assert_same(
+    records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, contracts: Any = None
+) -> None:
+    fast, slow = (
+        _decode(records, monkeypatch, True, contracts),
+        _decode(records, monkeypatch, False, contracts),
+    )
     assert _tables(fast).keys() == _tables(slow).keys()
     for name, table in _tables(fast).items():
         assert table.equals(_tables(slow)[name], check_metadata=True), name
@@ -125,6 +132,22 @@ def test_benchmark_workload_and_sample_events_decode_identically(monkeypatch: py
     for path in sorted((ROOT / "events").glob("dynamodb-*.json")):
         records.extend(json.loads(path.read_text())["Records"])
     _assert_same(records, monkeypatch)
+
+
+def test_single_table_workload_decodes_identically_with_default_and_contract_routing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Six entity types, sparse attributes, numbers of every shape: the benchmark's single-table stream."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import single_table
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    records = single_table.generate_records(1500)
+    _assert_same(records, monkeypatch)
+    contracts = parse_contracts(yaml.safe_load(single_table.CONTRACT))
+    _assert_same(records, monkeypatch, contracts)
+    assert len(_decode(records, monkeypatch, True, contracts).tables) == 6
 
 
 def test_ci_builds_the_fast_path() -> None:
