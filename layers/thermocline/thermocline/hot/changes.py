@@ -14,6 +14,7 @@ time) counts as absent, as the warehouse's typed column holds NULL for it, and c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -97,9 +98,12 @@ def _checked(decode: Callable[..., Any], *args: Any) -> Any:
         raise ImageError(str(exc)) from None
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal)
+
+
 def plain_value(av: Any) -> Any:
     """One AttributeValue as a plain Python value through the lake's decoder: numbers exact (Decimal)."""
-    return json.loads(_checked(av_to_json, av), parse_float=Decimal, parse_int=Decimal)
+    return _DECODER.decode(_checked(av_to_json, av))
 
 
 def plain_image(image: Mapping[str, Any] | None, names: Iterable[str]) -> dict[str, Any] | None:
@@ -132,11 +136,19 @@ def as_time(value: Any) -> dt.datetime:
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         return dt.datetime.fromtimestamp(float(value), dt.UTC)
     if isinstance(value, str):
-        try:
-            return as_time(dt.datetime.fromisoformat(value))
-        except ValueError:
-            pass
+        parsed = _iso_time(value)
+        if parsed is not None:
+            return parsed
     raise ImageError(f"not a time: {str(value)[:60]!r}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _iso_time(text: str) -> dt.datetime | None:
+    # An item's time is read once per view and image; the same text recurs across a batch.
+    try:
+        return as_time(dt.datetime.fromisoformat(text))
+    except ValueError:
+        return None
 
 
 def scaled(value: Any, scale: int) -> int:

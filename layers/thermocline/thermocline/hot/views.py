@@ -20,6 +20,7 @@ scores are doubles exact to 2**53): money is never rounded.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -62,15 +63,24 @@ class Window:
 
     def bucket(self, at: dt.datetime) -> str:
         """The window's name: ``2026-11-27``, ``2026-W48`` (ISO week) or ``2026-11``."""
-        start = self.start(at)
-        if self.period == "week":
-            year, week, _ = start.isocalendar()
-            return f"{year}-W{week:02d}"
-        return start.strftime("%Y-%m" if self.period == "month" else "%Y-%m-%d")
+        return _bucket_name(self.period, self.start(at))
 
     def expires_at(self, at: dt.datetime) -> int:
         """Epoch seconds at which the window holding ``at`` is dropped: ``keep`` windows after it opened."""
-        return int(self.next_start(self.start(at), self.keep).timestamp())
+        return _expiry(self, self.start(at))
+
+
+@functools.lru_cache(maxsize=4096)
+def _bucket_name(period: str, start: dt.datetime) -> str:
+    if period == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year}-W{week:02d}"
+    return start.strftime("%Y-%m" if period == "month" else "%Y-%m-%d")
+
+
+@functools.lru_cache(maxsize=4096)
+def _expiry(window: Window, start: dt.datetime) -> int:
+    return int(window.next_start(start, window.keep).timestamp())
 
 
 @dataclass(frozen=True)
@@ -86,7 +96,7 @@ class ViewDefinition:
     window: Window | None = None
     description: str = ""
 
-    @property
+    @functools.cached_property
     def attributes(self) -> tuple[str, ...]:
         """Every item attribute the view reads."""
         names = [self.group_by, self.attribute, self.order_by, self.window.time if self.window else None]
