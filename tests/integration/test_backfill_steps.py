@@ -9,17 +9,18 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from thermocline import aws, warehouse
-from thermocline.local.exports import LocalExports
+from thermocline.local.exports import LocalExports, write_export
 from thermocline.services import backfill
 from thermocline.services.warehouse_load import load_files
 from thermocline.settings import BackfillSettings, WarehouseLoadSettings
-from thermocline.sources.dynamodb_export.exports import DynamoDBExports
+from thermocline.sources.dynamodb_export.exports import DynamoDBExports, ExportStatus
 
 pytestmark = pytest.mark.moto
 ITEMS = 95
@@ -162,3 +163,34 @@ def test_the_dynamodb_adapter_starts_an_export_that_moto_completes_without_manif
     assert status.status == "COMPLETED" and status.summary_key is None
     with pytest.raises(backfill.BackfillError, match="names no manifest"):
         backfill.plan_backfill(s3, ddb, settings, status)
+
+
+def test_export_lines_that_cannot_be_decoded_are_quarantined_with_their_reason(source) -> None:
+    s3, ddb, settings = source["s3"], source["ddb"], source["settings"]
+    table_arn = ddb.describe_table(TableName=source["table"])["Table"]["TableArn"]
+    arn, summary_key = write_export(
+        s3,
+        settings.lake_bucket,
+        "_exports/dynamodb/t",
+        table_arn,
+        [{"Item": {"id": {"S": "good"}, "qty": {"N": "1"}}}],
+        as_of=datetime.now(UTC),
+        raw_lines=["{broken", json.dumps({"Item": {"id": {"S": "bad"}, "qty": {"Q": "1"}}})],
+    )
+    status = ExportStatus(arn, "COMPLETED", settings.lake_bucket, summary_key)
+    plan, summary = backfill.plan_backfill(s3, ddb, settings, status)
+    outcome = backfill.run_file(s3, settings, plan, summary, 0)
+    assert (outcome.done.items, outcome.done.quarantined, outcome.done.rows) == (
+        3,
+        2,
+        {source["table"].replace("-", "_"): 1},
+    )
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=settings.lake_bucket, Prefix="quarantine/")
+    reasons = sorted(
+        json.loads(s3.get_object(Bucket=settings.lake_bucket, Key=o["Key"])["Body"].read())["reason"]
+        for page in pages
+        for o in page.get("Contents", [])
+    )
+    assert len(reasons) == 2
+    assert reasons[0] == "attribute 'qty': unknown DynamoDB type tag 'Q'"
+    assert reasons[1].startswith("not JSON: Expecting property name")
