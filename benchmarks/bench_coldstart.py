@@ -40,7 +40,7 @@ HANDLERS = {
     "".join(part.title() for part in app.parent.name.split("_")) + "Function": app.parent
     for app in sorted((ROOT / "functions").glob("*/app.py"))
 }
-# What Lambda and the template give a function (one superset for all of them; clients connect lazily).
+# What Lambda gives every function; the settings each handler reads come from _settings_env().
 ENV = {
     "AWS_LAMBDA_FUNCTION_NAME": "bench-coldstart",
     "LAMBDA_TASK_ROOT": "/var/task",
@@ -49,15 +49,36 @@ ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
-    "LAKE_BUCKET": "lake",
-    "REPORTS_BUCKET": "reports",
-    "LOAD_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/load",
-    "WAREHOUSE_URL": "redshift-data://workgroup/database",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
     "POWERTOOLS_METRICS_NAMESPACE": "Thermocline",
     "THERMOCLINE_XRAY_SDK": "false",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
+# Well-formed values for required settings, by the end of their name; clients connect lazily.
+SAMPLE_VALUES = {
+    "warehouse_url": "redshift-data://workgroup/database",
+    "redis_url": "redis://127.0.0.1:6379/0",
+    "queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/queue",
+    "_arn": "arn:aws:iam::123456789012:role/bench",
+}
+
+
+def _settings_env() -> dict[str, str]:
+    """A value for every required variable of every function's settings model."""
+    import dataclasses
+
+    from thermocline import settings
+
+    env = {}
+    for model in settings._EnvSettings.__subclasses__() + [
+        sub for base in settings._EnvSettings.__subclasses__() for sub in base.__subclasses__()
+    ]:
+        for f in dataclasses.fields(model):
+            if f.default is dataclasses.MISSING:
+                value = next((v for end, v in SAMPLE_VALUES.items() if f.name.endswith(end)), "bench")
+                env[f.name.upper()] = value
+    return env
+
+
 BASELINE = "import boto3; boto3.client('s3')"
 
 
@@ -76,7 +97,7 @@ def runtime_standin(python: str) -> Path:
 def cpu_of(python: str, code: str, path: list[Path]) -> tuple[float, float]:
     """(CPU seconds, wall seconds) of one fresh interpreter running ``code`` with ``path`` first on sys.path."""
     setup = "import sys; sys.path[0:0] = " + repr([str(p) for p in path]) + "\n"
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), **ENV}
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), **_settings_env(), **ENV}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([python, "-B", "-I", "-c", setup + code], env=env, check=True)
