@@ -69,7 +69,7 @@ build: $(SAM)
 layer-size: build
 	@$(SAM_VENV)/bin/python scripts/layer_size.py .aws-sam/build
 	@$(SAM_VENV)/bin/python scripts/check_native.py .aws-sam/build/ThermoclineLayer/python \
-		--extension thermocline._speedups --bytecode
+		--extension thermocline.sources.dynamodb_streams._speedups --bytecode
 	@if [ -n "$(TARGET_PYTHON)" ] && [ "$$(uname -m)" = "$(subst arm64,aarch64,$(ARCH))" ]; then \
 		$(TARGET_PYTHON) scripts/check_layer.py .aws-sam/build/ThermoclineLayer/python \
 			$(foreach f,StreamIngestFunction WarehouseLoadFunction AnalyticsReportFunction ExportIngestFunction ExportStartFunction,--function .aws-sam/build/$(f)) \

@@ -1,7 +1,7 @@
 """Decode + Parquet write throughput: Thermocline's decoder vs the naive path most pipelines use.
 
     naive:       boto3 TypeDeserializer per item → Arrow's type inference over every row → Parquet
-    thermocline: thermocline.decode_stream_records → Parquet (thermocline.parquet.to_parquet_bytes)
+    thermocline: thermocline.decode_stream_records → Parquet (thermocline.lake.parquet.to_parquet_bytes)
 
 Two workloads, generated here (seeded), NEW_AND_OLD_IMAGES like the demo's stream, about 70% INSERT / 25%
 MODIFY / 5% REMOVE: an orders table (one entity, the same attributes in every item: nested line items, sets,
@@ -195,7 +195,7 @@ def thermocline_path(records: list[dict[str, Any]], contract: str | None = None)
 
     from thermocline import decode_stream_records
     from thermocline.contracts import parse_contracts
-    from thermocline.parquet import to_parquet_bytes
+    from thermocline.lake.parquet import to_parquet_bytes
 
     contracts = parse_contracts(yaml.safe_load(contract)) if contract else None
     return sum(len(to_parquet_bytes(t)) for t in decode_stream_records(records, contracts).values())

@@ -131,15 +131,15 @@ def main() -> int:
     parquet_round_trip()
     report_page()
     fast_path = "pure Python"
-    if list(Path(layer, "thermocline").glob("_speedups.*.so")):
+    if list(Path(layer, "thermocline", "sources", "dynamodb_streams").glob("_speedups.*.so")):
         # Built for this interpreter: it must load, and agree with the reference encoder.
-        from thermocline import decode
+        from thermocline.sources.dynamodb_streams import fastpath, super_json
 
-        if decode._super_json is None or decode._stage_row is None:
-            raise AssertionError("thermocline._speedups is in the layer but does not load under this Python")
+        if fastpath.super_json is None or fastpath.stage_row is None:
+            raise AssertionError("the C fast path is in the layer but does not load under this Python")
         sample = {"a": {"N": "1.50"}, "b": {"L": [{"S": 'x"'}, {"BOOL": True}, {"NULL": True}]}}
-        if decode._super_json("M", sample) != decode._json_value("M", sample):
-            raise AssertionError("thermocline._speedups disagrees with the pure-Python encoder")
+        if fastpath.super_json("M", sample) != super_json._json_value("M", sample):
+            raise AssertionError("the C fast path disagrees with the pure-Python encoder")
         fast_path = "C fast path"
     os.environ.update(LAMBDA_ENV)
     for function in args.function:

@@ -1,5 +1,5 @@
 """Check that a built layer runs on its Lambda platform: ``python scripts/check_native.py SITE --architecture
-arm64 --runtime python3.13 [--extension thermocline._speedups] [--bytecode]``.
+arm64 --runtime python3.13 [--extension thermocline.sources.dynamodb_streams._speedups] [--bytecode]``.
 
 Reads the files, runs none of them, so any build host can check any target. Fails (exit 1), naming each
 file, when:

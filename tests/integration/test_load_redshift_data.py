@@ -15,6 +15,7 @@ from botocore.config import Config
 from botocore.stub import ANY, Stubber
 
 from thermocline import aws, merge_sql
+from thermocline.lake.columns import CDC_COLUMNS
 from thermocline.merge_sql import LedgerEntry, TableSpec
 from thermocline.warehouse import BadDataError, TerminalLoadError, TransientLoadError, connect
 from thermocline.warehouse.redshift_data import RedshiftDataWarehouse
@@ -22,7 +23,7 @@ from thermocline.warehouse.redshift_data import RedshiftDataWarehouse
 SPEC = TableSpec(
     table="orders",
     primary_key=("pk",),
-    columns=(("pk", "VARCHAR(64)"), ("items", "SUPER"), *merge_sql.CDC_COLUMNS.items()),
+    columns=(("pk", "VARCHAR(64)"), ("items", "SUPER"), *((c.name, c.type) for c in CDC_COLUMNS)),
 )
 ID = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
 

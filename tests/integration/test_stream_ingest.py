@@ -17,8 +17,8 @@ import pytest
 
 from tests.conftest import ROOT, load_event
 from thermocline.aws import client
+from thermocline.lake.metadata import read_lake_metadata
 from thermocline.local.runtime import LambdaContext
-from thermocline.parquet import read_lake_metadata
 from thermocline.services.stream_ingest import handle_stream_event
 from thermocline.settings import StreamIngestSettings
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from thermocline.decode import decode_batch
 from thermocline.local.captured import lambda_event, normalise_attribute_value
+from thermocline.sources.dynamodb_streams import decode_batch
 
 ARN = "arn:aws:dynamodb:us-east-1:1:table/T/stream/x"
 ALL_NULL = {"S": None, "N": None, "B": None, "SS": None, "NS": None, "BS": None, "M": None, "L": None}

@@ -17,9 +17,11 @@ import pytest
 from tests.conftest import load_event
 from thermocline import decode_stream_records
 from thermocline.contracts import load_contracts, parse_contracts
-from thermocline.decode import RecordDecodeError, decode_batch
-from thermocline.parquet import read_lake_metadata, to_parquet_bytes
-from thermocline.schema import TableSchema
+from thermocline.lake.keys import oversize_key
+from thermocline.lake.metadata import read_lake_metadata
+from thermocline.lake.parquet import to_parquet_bytes
+from thermocline.lake.table_schema import TableSchema
+from thermocline.sources.dynamodb_streams import RecordDecodeError, decode_batch
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/Example-Table/stream/2026-01-01T00:00:00.000"
 _seq = [10**20]
@@ -162,7 +164,7 @@ def test_with_a_spill_limit_no_row_value_exceeds_it_and_large_values_are_kept_wh
     result = decode_batch(
         [record({"id": {"S": "a"}, "text": {"S": long}, "doc": big_map})],
         spill_over=65_535,
-        spill_prefix="big/",
+        oversize_key=lambda table, digest: oversize_key("big/", table, digest),
     )
     (row,) = result.tables["example_table"].arrow.to_pylist()
     assert len(row["text"]) == 65_535 and row["doc"] is None
@@ -458,8 +460,8 @@ def test_the_pure_modules_import_no_aws_sdk() -> None:
     import sys
 
     code = (
-        "import sys, thermocline, thermocline.decode, thermocline.parquet, thermocline.schema, "
-        "thermocline.contracts, thermocline.names\n"
+        "import sys, thermocline, thermocline.sources.dynamodb_streams, thermocline.lake, "
+        "thermocline.lake.keys, thermocline.lake.manifest, thermocline.contracts, thermocline.names\n"
         "thermocline.decode_stream_records([])\n"
         "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore'))\n"
         "assert not leaked, leaked\n"

@@ -18,8 +18,9 @@ from boto3.dynamodb.types import Binary, TypeDeserializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thermocline.decode import decode_batch
-from thermocline.parquet import read_lake_metadata, to_parquet_bytes
+from thermocline.lake.metadata import read_lake_metadata
+from thermocline.lake.parquet import to_parquet_bytes
+from thermocline.sources.dynamodb_streams import decode_batch
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/Prop/stream/2026-01-01T00:00:00.000"
 

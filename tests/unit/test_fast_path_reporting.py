@@ -17,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLER = ROOT / "functions" / "stream_ingest"
+EXTENSION = "thermocline.sources.dynamodb_streams._speedups"
 EVENTS = [ROOT / "events" / name for name in ("dynamodb-all-types.json", "dynamodb-store.json")]
 
 COLD_START = f"""
@@ -32,10 +33,10 @@ for _ in range(3):
 
 DECODE = f"""
 import json
-from thermocline import decode
+from thermocline.sources.dynamodb_streams import decode_stream_records, fastpath
 records = [r for path in {[str(p) for p in EVENTS]!r} for r in json.load(open(path))["Records"]]
-tables = decode.decode_stream_records(records)
-print(json.dumps({{"unavailable": decode.FAST_PATH_UNAVAILABLE, "fast": decode._stage_row is not None,
+tables = decode_stream_records(records)
+print(json.dumps({{"unavailable": fastpath.FAST_PATH_UNAVAILABLE, "fast": fastpath.stage_row is not None,
     "tables": {{name: t.to_pylist() for name, t in tables.items()}}}}, default=str, sort_keys=True))
 """
 
@@ -60,25 +61,25 @@ def _lines(out: str) -> list[dict]:
 
 
 def test_a_missing_extension_is_reported_once_per_cold_start_with_a_metric() -> None:
-    done = _run(COLD_START.replace("BLOCK", "sys.modules['thermocline._speedups'] = None"))
+    done = _run(COLD_START.replace("BLOCK", f"sys.modules[{EXTENSION!r}] = None"))
     lines = _lines(done.stdout)
     warnings = [line for line in lines if line.get("message") == "decoding on the pure-Python path"]
     assert len(warnings) == 1
     assert warnings[0]["level"] == "WARNING"
-    assert "thermocline._speedups did not load" in warnings[0]["reason"]
+    assert f"{EXTENSION} did not load" in warnings[0]["reason"]
     metric = [line for line in lines if "DecodeFastPathUnavailable" in line]
     assert len(metric) == 1 and metric[0]["DecodeFastPathUnavailable"] == [1.0]
 
 
 def test_a_loaded_extension_reports_nothing() -> None:
-    pytest.importorskip("thermocline._speedups", reason="the C fast path is not built (no compiler?)")
+    pytest.importorskip(EXTENSION, reason="the C fast path is not built (no compiler?)")
     done = _run(COLD_START.replace("BLOCK", ""))
     assert "pure-Python" not in done.stdout
     assert "DecodeFastPathUnavailable" not in done.stdout
 
 
 def test_the_environment_forces_the_reference_path_with_the_same_tables() -> None:
-    pytest.importorskip("thermocline._speedups", reason="the C fast path is not built (no compiler?)")
+    pytest.importorskip(EXTENSION, reason="the C fast path is not built (no compiler?)")
     fast = json.loads(_run(DECODE).stdout)
     pure = json.loads(_run(DECODE, THERMOCLINE_PURE_PYTHON="1").stdout)
     assert (fast["fast"], fast["unavailable"]) == (True, None)

@@ -18,15 +18,21 @@ import pytest
 from tests.conftest import EVENTS, ROOT
 from tests.golden_files import check, lake_file, read_parquet
 from thermocline.contracts import load_contracts
-from thermocline.decode import decode_batch
-from thermocline.parquet import to_parquet_bytes
-from thermocline.schema import VARCHAR_MAX
+from thermocline.lake.keys import oversize_key
+from thermocline.lake.parquet import to_parquet_bytes
+from thermocline.lake.types import VARCHAR_MAX
+from thermocline.sources.dynamodb_streams import decode_batch
 
 STREAM_EVENTS = sorted(p.name for p in EVENTS.glob("dynamodb-*.json"))
 
 
 def decoded(records: list[Any], *, rows: str = "all") -> dict[str, Any]:
-    result = decode_batch(records, load_contracts(None), spill_over=VARCHAR_MAX, spill_prefix="cdc/")
+    result = decode_batch(
+        records,
+        load_contracts(None),
+        spill_over=VARCHAR_MAX,
+        oversize_key=lambda table, digest: oversize_key("cdc/", table, digest),
+    )
     return {
         "tables": {
             table: {

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from thermocline.manifest import (
+from thermocline.lake.keys import manifest_key
+from thermocline.lake.manifest import (
     ManifestEntry,
     ManifestError,
     build_manifest,
-    manifest_key,
     parse_manifest,
     split_s3_url,
 )

@@ -8,6 +8,8 @@ import sqlglot
 from sqlglot import exp
 
 from thermocline import merge_sql
+from thermocline.lake.columns import CDC_COLUMNS
+from thermocline.lake.types import ColumnType
 from thermocline.merge_sql import LedgerEntry, TableSpec
 from thermocline.warehouse.base import parse_copy, parse_lock, translate
 from thermocline.warehouse.redshift_data import MAX_BATCH_STATEMENTS
@@ -21,7 +23,7 @@ SPEC = TableSpec(
         ('we"ird Col', "DECIMAL(38,2)"),
         ("items", "SUPER"),
         ("blob", "VARBYTE(16)"),
-        *merge_sql.CDC_COLUMNS.items(),
+        *((c.name, c.type) for c in CDC_COLUMNS),
     ),
     sort_key=("pk",),
     dist_key="pk",
@@ -48,9 +50,9 @@ def _all_statements() -> list[str]:
         *merge_sql.ensure_bookkeeping_sql(),
         *merge_sql.ensure_table_sql(SPEC, None),
         *merge_sql.ensure_table_sql(SPEC, {"pk": "character varying", "sk": "character varying"}),
-        merge_sql.widen_column_sql("orders", "pk", "VARCHAR(1024)"),
-        *merge_sql.retype_column_sql("orders", "qty", "DECIMAL(38,18)"),
-        *merge_sql.retype_tombstone_key_sql("orders", "pk", "DECIMAL(38,0)"),
+        merge_sql.widen_column_sql("orders", "pk", ColumnType.parse("VARCHAR(1024)")),
+        *merge_sql.retype_column_sql("orders", "qty", ColumnType.parse("DECIMAL(38,18)")),
+        *merge_sql.retype_tombstone_key_sql("orders", "pk", ColumnType.parse("DECIMAL(38,0)")),
         merge_sql.ledger_lookup_sql([f.key for f in FILES]),
         merge_sql.table_columns_sql("orders"),
         merge_sql.load_error_detail_sql(42),
@@ -213,11 +215,11 @@ def test_pure_modules_import_no_aws_sdk_and_no_driver():
 
 
 def test_only_integer_to_decimal_is_retyped():
-    assert merge_sql.is_integer_to_decimal("bigint", "DECIMAL(38,18)")
-    assert merge_sql.is_integer_to_decimal("BIGINT", "DECIMAL(38,0)")
-    assert not merge_sql.is_integer_to_decimal("numeric", "DECIMAL(38,18)")
-    assert not merge_sql.is_integer_to_decimal("bigint", "VARCHAR(65535)")
-    statements = merge_sql.retype_column_sql("orders", "qty", "DECIMAL(38,18)")
+    assert merge_sql.is_integer_to_decimal("bigint", ColumnType.parse("DECIMAL(38,18)"))
+    assert merge_sql.is_integer_to_decimal("BIGINT", ColumnType.parse("DECIMAL(38,0)"))
+    assert not merge_sql.is_integer_to_decimal("numeric", ColumnType.parse("DECIMAL(38,18)"))
+    assert not merge_sql.is_integer_to_decimal("bigint", ColumnType.parse("VARCHAR(65535)"))
+    statements = merge_sql.retype_column_sql("orders", "qty", ColumnType.parse("DECIMAL(38,18)"))
     assert statements[0] == 'LOCK "orders"'
     assert statements[-1] == 'ALTER TABLE "orders" RENAME COLUMN "thermocline$widening" TO "qty"'
 

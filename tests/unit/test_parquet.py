@@ -12,15 +12,11 @@ import pyarrow.parquet as pq
 from tests.conftest import load_event
 from thermocline import decode_stream_records
 from thermocline.contracts import load_contracts
-from thermocline.parquet import (
-    lake_key,
-    oversize_key,
-    quarantine_key,
-    read_lake_metadata,
-    shard_token,
-    split_by_event_date,
-    to_parquet_bytes,
-)
+from thermocline.lake.keys import cdc_key as lake_key
+from thermocline.lake.keys import oversize_key, shard_token
+from thermocline.lake.keys import record_quarantine_key as quarantine_key
+from thermocline.lake.metadata import read_lake_metadata
+from thermocline.lake.parquet import split_by_event_date, to_parquet_bytes
 
 
 def test_lake_keys_follow_the_contract_and_are_deterministic() -> None:

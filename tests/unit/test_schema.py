@@ -3,13 +3,13 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from thermocline.schema import (
+from thermocline.lake.table_schema import TableSchema
+from thermocline.lake.types import (
     AUTO_DECIMAL,
     BIGINT,
     INTEGRAL_DECIMAL,
     ColumnType,
     SchemaError,
-    TableSchema,
     infer_number_type,
     number_shape,
     widen_for_number,

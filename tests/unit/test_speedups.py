@@ -1,4 +1,4 @@
-"""The C fast path (thermocline/_speedups.c) never changes a result: it decides only what the pure-Python
+"""The C fast path (sources/dynamodb_streams/_speedups.c) never changes a result: it decides only what the pure-Python
 reference decides the same way, and hands everything else back untouched."""
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 
 from tests.unit.test_decode_properties import attribute_values, batches, lambda_record
-from thermocline import decode
 from thermocline.contracts import parse_contracts
+from thermocline.sources.dynamodb_streams import DecodeResult, decode_batch, fastpath, super_json
 
-speedups = pytest.importorskip("thermocline._speedups", reason="the C fast path is not built (no compiler?)")
+speedups = pytest.importorskip(
+    "thermocline.sources.dynamodb_streams._speedups", reason="the C fast path is not built (no compiler?)"
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE: list[tuple[str, Any]] = [
@@ -57,7 +59,7 @@ def _nested(depth: int) -> dict[str, Any]:
 
 def _reference(tag: str, value: Any) -> str | Exception:
     try:
-        return decode._json_value(tag, value)
+        return super_json._json_value(tag, value)
     except Exception as exc:  # noqa: BLE001 - the reference's outcome, error included, is what is compared
         return exc
 
@@ -84,15 +86,15 @@ def test_hostile_payloads_are_left_to_the_python_path_or_encoded_identically(tag
 
 def _decode(
     records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, fast: bool, contracts: Any = None
-) -> decode.DecodeResult:
+) -> DecodeResult:
     with monkeypatch.context() as m:
         if not fast:
-            m.setattr(decode, "_stage_row", None)
-            m.setattr(decode, "_super_json", None)
-        return decode.decode_batch(records, contracts)
+            m.setattr(fastpath, "stage_row", None)
+            m.setattr(fastpath, "super_json", None)
+        return decode_batch(records, contracts)
 
 
-def _tables(result: decode.DecodeResult) -> dict[str, pa.Table]:
+def _tables(result: DecodeResult) -> dict[str, pa.Table]:
     return {name: batch.arrow for name, batch in result.tables.items()}
 
 
@@ -153,4 +155,4 @@ def test_single_table_workload_decodes_identically_with_default_and_contract_rou
 def test_ci_builds_the_fast_path() -> None:
     """CI must measure and ship what users get: the extension is present wherever a compiler is."""
     if os.environ.get("THERMOCLINE_REQUIRE_SERVICES") == "1":
-        assert decode._stage_row is not None and decode._super_json is not None
+        assert fastpath.stage_row is not None and fastpath.super_json is not None

@@ -7,11 +7,9 @@ import json
 import pyarrow as pa
 import pytest
 
-from thermocline.services.warehouse_load import (
-    UnreadableLakeFileError,
-    _parse_message,
-    spec_from_arrow_schema,
-)
+from thermocline.lake.metadata import UnreadableLakeFileError
+from thermocline.lake.metadata import read_file_spec as spec_from_arrow_schema
+from thermocline.services.warehouse_load import _parse_message
 from thermocline.settings import WarehouseLoadSettings
 
 SETTINGS = WarehouseLoadSettings(lake_bucket="lake", warehouse_url="duckdb:///tmp/x.duckdb")
@@ -64,7 +62,7 @@ def test_spec_from_schema_keeps_file_order_and_declared_types():
         ]
     ).with_metadata({"thermocline": json.dumps(meta)})
     spec = spec_from_arrow_schema(schema)
-    assert spec.columns == (
+    assert tuple((name, ctype.sql) for name, ctype in spec.columns) == (
         ("pk", "VARCHAR(64)"),
         ("doc", "SUPER"),
         ("amount", "DECIMAL(38,4)"),

@@ -17,6 +17,6 @@ def decode_stream_records(
     records: list[dict[str, Any]], contracts: Contracts | None = None
 ) -> dict[str, pa.Table]:
     """Decode the ``Records`` of a Lambda DynamoDB Streams event into one Arrow table per target table."""
-    from thermocline.decode import decode_stream_records as _decode
+    from thermocline.sources.dynamodb_streams import decode_stream_records as _decode
 
     return _decode(records, contracts)

@@ -24,18 +24,18 @@ to compare a late, older version against: without it an out-of-order insert woul
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from thermocline.lake.columns import DELETED, TARGET_COLUMNS, TTL_EXPIRED, VERSION_COLUMNS
+from thermocline.lake.metadata import TableSpec
+from thermocline.lake.types import VARCHAR_MAX, ColumnType
 from thermocline.names import qualified_name, quote_ident
 
 __all__ = [
     "BOOKKEEPING_SCHEMA",
     "LEDGER_TABLE",
-    "CDC_COLUMNS",
-    "TARGET_META_COLUMNS",
     "LedgerEntry",
     "TableSpec",
     "ensure_bookkeeping_sql",
@@ -68,73 +68,6 @@ LEDGER_TABLE = "load_ledger"
 STAGE_TABLE = "thermocline$stage"
 LATEST_TABLE = "thermocline$latest"
 _RANK = quote_ident("thermocline$rank")
-
-# Columns every CDC lake file carries beside the item's attributes (architecture.md, "Lake files").
-CDC_COLUMNS: dict[str, str] = {
-    "_op": "VARCHAR(1)",
-    "_seq": "VARCHAR(40)",
-    "_event_time": "TIMESTAMP",
-    "_ttl_expired": "BOOLEAN",
-    "_source": "VARCHAR(256)",
-}
-# Bookkeeping columns every target table has after its data columns. ``_op`` is not kept: a kept row is
-# never a delete (hard) or says so in ``_deleted`` (soft).
-TARGET_META_COLUMNS: dict[str, str] = {
-    "_seq": "VARCHAR(40)",
-    "_event_time": "TIMESTAMP",
-    "_ttl_expired": "BOOLEAN",
-    "_source": "VARCHAR(256)",
-    "_deleted": "BOOLEAN",
-}
-# Redshift's largest VARCHAR; SUPER values are staged as their JSON text.
-# https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html
-MAX_VARCHAR = 65535
-_VARCHAR = re.compile(r"^\s*(?:VARCHAR|CHARACTER VARYING)\s*\(\s*(\d+)\s*\)\s*$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """What the loader knows about one lake file schema (from the ``thermocline`` Parquet metadata).
-
-    ``columns`` are the file's columns in file order with their Redshift types, the CDC columns included.
-    """
-
-    table: str
-    primary_key: tuple[str, ...]
-    columns: tuple[tuple[str, str], ...]
-    sort_key: tuple[str, ...] = ()
-    dist_key: str | None = None
-    # "export": the rows are the table's state at a point in time (a DynamoDB export), applied across the
-    # seam with the stream (``load_sql``); None: change rows.
-    kind: str | None = None
-
-    def __post_init__(self) -> None:
-        names = [name for name, _ in self.columns]
-        # A snapshot (full refresh) may come without a key: relational exports do not record one, and
-        # Redshift's planner trusts a declared key, so none is better than a guessed one.
-        if not self.primary_key and self.is_cdc:
-            raise ValueError(f"table {self.table}: no primary key")
-        missing = [c for c in self.primary_key if c not in names]
-        if missing:
-            raise ValueError(f"table {self.table}: primary key columns not in the file: {missing}")
-        if len(set(names)) != len(names):
-            raise ValueError(f"table {self.table}: duplicate column names")
-
-    @property
-    def column_names(self) -> list[str]:
-        return [name for name, _ in self.columns]
-
-    @property
-    def data_columns(self) -> list[tuple[str, str]]:
-        """The item's columns (everything but the CDC bookkeeping), in file order."""
-        return [(n, t) for n, t in self.columns if n not in CDC_COLUMNS]
-
-    @property
-    def is_cdc(self) -> bool:
-        return "_seq" in self.column_names and "_op" in self.column_names
-
-    def target_columns(self) -> list[tuple[str, str]]:
-        return self.data_columns + list(TARGET_META_COLUMNS.items())
 
 
 @dataclass(frozen=True)
@@ -173,13 +106,10 @@ def printable(text: str, limit: int = 4096) -> str:
     return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
 
 
-def _is_super(redshift_type: str) -> bool:
-    return redshift_type.strip().upper() == "SUPER"
-
-
-def staging_type(redshift_type: str) -> str:
-    """The staging column type for a file column: SUPER is staged as its JSON text."""
-    return f"VARCHAR({MAX_VARCHAR})" if _is_super(redshift_type) else redshift_type
+def staging_type(ctype: ColumnType) -> ColumnType:
+    """The staging column type for a file column: SUPER is staged as its JSON text (Redshift's largest
+    VARCHAR: https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html)."""
+    return ColumnType("VARCHAR", length=VARCHAR_MAX) if ctype.kind == "SUPER" else ctype
 
 
 def _ledger() -> str:
@@ -224,8 +154,8 @@ def ledger_lookup_sql(keys: Sequence[str]) -> str:
     return f"SELECT file_key, status FROM {_ledger()} WHERE file_key IN ({listed})"
 
 
-def _column_defs(columns: Sequence[tuple[str, str]]) -> str:
-    return ", ".join(f"{quote_ident(name)} {ctype}" for name, ctype in columns)
+def _column_defs(columns: Sequence[tuple[str, ColumnType]]) -> str:
+    return ", ".join(f"{quote_ident(name)} {ctype.sql}" for name, ctype in columns)
 
 
 def ensure_table_sql(spec: TableSpec, existing: Mapping[str, str] | None) -> list[str]:
@@ -248,34 +178,29 @@ def ensure_table_sql(spec: TableSpec, existing: Mapping[str, str] | None) -> lis
     else:
         known = {name.lower() for name in existing}
         statements = [
-            f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {ctype}"
+            f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {ctype.sql}"
             for name, ctype in spec.target_columns()
             if name.lower() not in known
         ]
     pk_types = dict(spec.columns)
-    tomb_cols = [(c, pk_types[c]) for c in spec.primary_key] + [
-        ("_seq", "VARCHAR(40)"),
-        ("_event_time", "TIMESTAMP"),
-        ("_ttl_expired", "BOOLEAN"),
-    ]
+    tomb_cols = [(c, pk_types[c]) for c in spec.primary_key] + [(c.name, c.type) for c in VERSION_COLUMNS]
     statements.append(f"CREATE TABLE IF NOT EXISTS {_tombstones(spec.table)} ({_column_defs(tomb_cols)})")
     return statements
 
 
-def varchar_length(redshift_type: str) -> int | None:
-    match = _VARCHAR.match(redshift_type)
-    return int(match.group(1)) if match else None
+def varchar_length(ctype: ColumnType) -> int | None:
+    return ctype.length if ctype.kind == "VARCHAR" else None
 
 
-def widen_column_sql(table: str, column: str, new_type: str) -> str:
+def widen_column_sql(table: str, column: str, new_type: ColumnType) -> str:
     """Widen a VARCHAR column. On Redshift this cannot run inside a transaction block, so it is its own."""
-    return f"ALTER TABLE {quote_ident(table)} ALTER COLUMN {quote_ident(column)} TYPE {new_type}"
+    return f"ALTER TABLE {quote_ident(table)} ALTER COLUMN {quote_ident(column)} TYPE {new_type.sql}"
 
 
 _WIDENING = "thermocline$widening"
 
 
-def retype_column_sql(table: str, column: str, new_type: str) -> list[str]:
+def retype_column_sql(table: str, column: str, new_type: ColumnType) -> list[str]:
     """Change a column to a wider type Redshift cannot ALTER to (BIGINT → DECIMAL), keeping every value.
 
     Redshift alters only VARCHAR lengths in place; anything else is add, copy, drop, rename, in one
@@ -286,36 +211,37 @@ def retype_column_sql(table: str, column: str, new_type: str) -> list[str]:
     return [f"LOCK {target}", *_retype(target, column, new_type)]
 
 
-def retype_tombstone_key_sql(table: str, column: str, new_type: str) -> list[str]:
+def retype_tombstone_key_sql(table: str, column: str, new_type: ColumnType) -> list[str]:
     """The same change to a primary key column in ``table``'s tombstone table."""
     return _retype(_tombstones(table), column, new_type)
 
 
-def _retype(target: str, column: str, new_type: str) -> list[str]:
+def _retype(target: str, column: str, new_type: ColumnType) -> list[str]:
     """Add, copy, drop, rename: ``target`` is already quoted (and qualified where needed)."""
     col, tmp = quote_ident(column), quote_ident(_WIDENING)
     return [
-        f"ALTER TABLE {target} ADD COLUMN {tmp} {new_type}",
+        f"ALTER TABLE {target} ADD COLUMN {tmp} {new_type.sql}",
         f"UPDATE {target} SET {tmp} = {col}",
         f"ALTER TABLE {target} DROP COLUMN {col}",
         f"ALTER TABLE {target} RENAME COLUMN {tmp} TO {col}",
     ]
 
 
-def is_integer_to_decimal(existing_type: str, file_type: str) -> bool:
-    """The one numeric widening the lake makes (schema.widen_for_number): BIGINT → DECIMAL(38, s)."""
-    return existing_type.strip().lower() in {"bigint", "int8"} and file_type.strip().upper().startswith(
-        "DECIMAL"
-    )
+def is_integer_to_decimal(existing_type: str, file_type: ColumnType) -> bool:
+    """The one numeric widening the lake makes (``lake.types.widen_for_number``): BIGINT → DECIMAL(38, s).
+
+    ``existing_type`` is the warehouse's own name for the target column's type (information_schema).
+    """
+    return existing_type.strip().lower() in {"bigint", "int8"} and file_type.kind == "DECIMAL"
 
 
 def _match(left: str, right: str, pk: Sequence[str]) -> str:
     return " AND ".join(f"{left}.{quote_ident(c)} = {right}.{quote_ident(c)}" for c in pk)
 
 
-def _value(source: str, name: str, ctype: str) -> str:
+def _value(source: str, name: str, ctype: ColumnType) -> str:
     ref = f"{source}.{quote_ident(name)}"
-    return f"JSON_PARSE({ref})" if _is_super(ctype) else ref
+    return f"JSON_PARSE({ref})" if ctype.kind == "SUPER" else ref
 
 
 def copy_sql(table: str, manifest_url: str, iam_role: str | None) -> str:
@@ -400,9 +326,9 @@ def load_sql(
     file_cols = ", ".join(quote_ident(c) for c in spec.column_names)
     partition = ", ".join(quote_ident(c) for c in pk)
     data = spec.data_columns
-    meta = [c for c in TARGET_META_COLUMNS if c != "_deleted"]
+    meta = [c.name for c in TARGET_COLUMNS if c is not DELETED]
     # Data and bookkeeping columns of a target row made from a version in ``latest``; ``_deleted`` follows.
-    insert_cols = ", ".join(quote_ident(c) for c in [*(n for n, _ in data), *meta, "_deleted"])
+    insert_cols = ", ".join(quote_ident(c) for c in [*(n for n, _ in data), *meta, DELETED.name])
     insert_values = [_value(latest, n, t) for n, t in data] + [f"{latest}.{quote_ident(c)}" for c in meta]
 
     statements = [f"LOCK {target}", *_stage(spec, manifest_url, iam_role)]
@@ -427,18 +353,16 @@ def load_sql(
                 f'AND {latest}."_seq" <= {tombs}."_seq"'
             )
     if delete_mode == "hard":
-        tomb_cols = ", ".join(quote_ident(c) for c in [*pk, "_seq", "_event_time", "_ttl_expired"])
+        tomb_cols = ", ".join(quote_ident(c) for c in [*pk, *(t.name for t in VERSION_COLUMNS)])
         statements += [
             f"DELETE FROM {target} USING {latest} WHERE {_match(target, latest, pk)} AND {latest}.\"_op\" = 'D'",
             f"DELETE FROM {tombs} USING {latest} WHERE {_match(tombs, latest, pk)}",
             f"INSERT INTO {tombs} ({tomb_cols}) SELECT {tomb_cols} FROM {latest} WHERE \"_op\" = 'D'",
         ]
     else:
-        sets = ", ".join(
-            f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in ["_seq", "_event_time", "_ttl_expired"]
-        )
+        sets = ", ".join(f"{quote_ident(c.name)} = {latest}.{quote_ident(c.name)}" for c in VERSION_COLUMNS)
         statements += [
-            f'UPDATE {target} SET "_deleted" = TRUE, {sets} FROM {latest} '
+            f"UPDATE {target} SET {quote_ident(DELETED.name)} = TRUE, {sets} FROM {latest} "
             f"WHERE {_match(target, latest, pk)} AND {latest}.\"_op\" = 'D'",
             f"INSERT INTO {target} ({insert_cols}) "
             f"SELECT {', '.join(insert_values)}, TRUE FROM {latest} WHERE {latest}.\"_op\" = 'D' "
@@ -448,7 +372,7 @@ def load_sql(
 
     updates = [f"{quote_ident(n)} = {_value(latest, n, t)}" for n, t in data if n not in pk]
     updates += [f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in meta]
-    updates.append('"_deleted" = FALSE')
+    updates.append(f"{quote_ident(DELETED.name)} = FALSE")
     statements.append(
         f"MERGE INTO {target} USING {latest} ON {_match(target, latest, pk)} "
         f"WHEN MATCHED THEN UPDATE SET {', '.join(updates)} "
@@ -515,11 +439,14 @@ def full_refresh_sql(
     stage = quote_ident(STAGE_TABLE)
     data = spec.data_columns
     names = {n for n, _ in spec.columns}
+    # A snapshot file may lack the version columns: the rows then have no version (NULL), and are not
+    # TTL expiries.
     meta_values = [
-        f"{stage}.{quote_ident(c)}" if c in names else ("FALSE" if c in {"_ttl_expired"} else "NULL")
-        for c in ["_seq", "_event_time", "_ttl_expired", "_source"]
+        f"{stage}.{quote_ident(c.name)}" if c.name in names else ("FALSE" if c is TTL_EXPIRED else "NULL")
+        for c in TARGET_COLUMNS
+        if c is not DELETED
     ]
-    insert_cols = [n for n, _ in data] + ["_seq", "_event_time", "_ttl_expired", "_source", "_deleted"]
+    insert_cols = [n for n, _ in data] + [c.name for c in TARGET_COLUMNS]
     values = [_value(stage, n, t) for n, t in data] + meta_values + ["FALSE"]
     where = f" WHERE {stage}.\"_op\" <> 'D'" if "_op" in names else ""
     return [

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from thermocline.decode import av_to_json, pad_sequence_number
 from thermocline.hot.views import ViewDefinition
+from thermocline.sources.dynamodb_streams import av_to_json, pad_sequence_number
 
 __all__ = [
     "Contribution",

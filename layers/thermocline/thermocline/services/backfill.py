@@ -26,15 +26,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from thermocline.contracts import Contracts, load_contracts
-from thermocline.decode import Reject
+from thermocline.lake.keys import export_lake_key
+from thermocline.lake.metadata import with_lake_metadata
+from thermocline.lake.parquet import to_parquet_bytes
+from thermocline.lake.quarantine import Quarantine
+from thermocline.lake.schema_store import SchemaStore
 from thermocline.observability import logger, metrics
-from thermocline.parquet import export_lake_key, to_parquet_bytes, with_lake_metadata
-from thermocline.services.stream_ingest import SchemaStore, _decode_and_record, _quarantine
 from thermocline.settings import BackfillSettings
 from thermocline.sources.dynamodb_export import ExportSummary, to_stream_records
 from thermocline.sources.dynamodb_export.exports import Exports, ExportStatus
 from thermocline.sources.dynamodb_export.progress import ChunkDone, Plan, Progress
 from thermocline.sources.dynamodb_export.reader import Chunk, read_chunks, read_export
+from thermocline.sources.dynamodb_streams import Reject
+from thermocline.sources.dynamodb_streams.recording import decode_and_record, quarantine_reject
 
 __all__ = [
     "BackfillError",
@@ -208,7 +212,7 @@ def _write_chunk(
 ) -> ChunkDone:
     file_key = plan.files[index]["key"]
     records, bad = to_stream_records(chunk.lines, summary, plan.key_attributes, file_key)
-    result = _decode_and_record(records, contracts, store, settings.lake_prefix)
+    result = decode_and_record(records, contracts, store, settings.lake_prefix)
     part = ChunkDone(items=len(records) + len(bad), compressed_bytes=chunk.compressed_bytes)
     # Oversized values first: a lake file must never reference an object that is not there.
     for key, data in result.oversize.items():
@@ -228,8 +232,9 @@ def _write_chunk(
     rejects = list(result.rejects) + [
         Reject(b.line, {"file": b.file, "line": b.line, "text": b.text}, b.reason) for b in bad
     ]
+    quarantine = Quarantine(s3, settings.lake_bucket, settings.quarantine_prefix)
     for reject in rejects:
-        if not _quarantine(s3, settings, reject, token, now):
+        if not quarantine_reject(quarantine, reject, token, now):
             raise BackfillError(f"could not quarantine an undecodable item of {file_key}")
         part.quarantined += 1
     if rejects:

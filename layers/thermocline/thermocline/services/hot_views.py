@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from thermocline.contracts import Contracts
-from thermocline.decode import target_tables
 from thermocline.hot.changes import (
     ImageError,
     ItemChange,
@@ -33,6 +32,7 @@ from thermocline.hot.views import ViewDefinition, ViewError
 from thermocline.merge_sql import BOOKKEEPING_SCHEMA, tombstone_table
 from thermocline.names import qualified_name, quote_ident, safe_identifier
 from thermocline.observability import logger, metrics
+from thermocline.sources.dynamodb_streams import target_tables
 
 if TYPE_CHECKING:
     from thermocline.warehouse.base import Warehouse

@@ -21,24 +21,24 @@ from decimal import Decimal
 from typing import Any
 
 from thermocline.contracts import Contracts
-from thermocline.decode import decode_batch
+from thermocline.lake.columns import TARGET_COLUMNS
+from thermocline.lake.schema_store import SchemaStore
+from thermocline.lake.table_schema import TableSchema
 from thermocline.merge_sql import (
     BOOKKEEPING_SCHEMA,
     SEAM_MARGIN_SECONDS,
-    TARGET_META_COLUMNS,
     table_columns_sql,
     tombstone_table,
 )
 from thermocline.names import qualified_name, quote_ident
 from thermocline.observability import logger, metrics
-from thermocline.schema import TableSchema
 from thermocline.services.backfill import export_plan, table_contracts
-from thermocline.services.stream_ingest import SchemaStore
 from thermocline.settings import ReconcileSettings
 from thermocline.sources.dynamodb_export import ExportSummary, to_stream_records
 from thermocline.sources.dynamodb_export.exports import Exports, ExportStatus
 from thermocline.sources.dynamodb_export.progress import Plan
 from thermocline.sources.dynamodb_export.reader import read_chunks
+from thermocline.sources.dynamodb_streams import decode_batch
 
 __all__ = [
     "Reconciliation",
@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 EXAMPLES = 5
+_TARGET_NAMES = frozenset(c.name for c in TARGET_COLUMNS)
 _CATEGORIES = ("missing", "extra", "differing", "duplicated")
 
 
@@ -191,7 +192,7 @@ def expected_rows(
             for table, batch in result.tables.items():
                 schema = batch.schema
                 supers = {n for n, c in schema.columns.items() if c.type.kind == "SUPER"} | {"_overflow"}
-                names = [n for n in batch.arrow.column_names if n not in TARGET_META_COLUMNS and n != "_op"]
+                names = [n for n in batch.arrow.column_names if n not in _TARGET_NAMES and n != "_op"]
                 rows = out.rows.setdefault(table, {})
                 for row in batch.arrow.select(names).to_pylist():
                     key = tuple(_normalise(row[c], False) for c in schema.primary_key)
@@ -236,7 +237,7 @@ def _compare(
 ) -> TableDiff:
     diff = TableDiff(table, expected=len(want))
     pk = list(schema.primary_key)
-    data = [c for c in columns if c not in TARGET_META_COLUMNS]
+    data = [c for c in columns if c not in _TARGET_NAMES]
     supers = {c for c, t in columns.items() if t.upper() in ("SUPER", "JSON", "JSONB")} | {"_overflow"}
     supers |= {n for n, c in schema.columns.items() if c.type.kind == "SUPER"}
     select = ", ".join(quote_ident(c) for c in [*data, "_event_time", "_deleted"])

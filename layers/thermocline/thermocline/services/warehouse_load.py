@@ -26,11 +26,14 @@ from urllib.parse import unquote_plus
 
 from thermocline import merge_sql
 from thermocline.conform import conflicts
-from thermocline.manifest import ManifestEntry, build_manifest, manifest_key, s3_url, split_s3_url
-from thermocline.merge_sql import LedgerEntry, TableSpec
-from thermocline.names import safe_identifier, table_identifier
+from thermocline.lake import keys as lake_keys
+from thermocline.lake.manifest import ManifestEntry, build_manifest, s3_url, split_s3_url
+from thermocline.lake.metadata import TableSpec, UnreadableLakeFileError, read_file_spec
+from thermocline.lake.quarantine import Quarantine
+from thermocline.lake.reader import LakeFile, read_lake_file
+from thermocline.lake.types import ColumnType
+from thermocline.merge_sql import LedgerEntry
 from thermocline.observability import logger, metrics
-from thermocline.schema import ColumnType, SchemaError
 from thermocline.settings import WarehouseLoadSettings
 from thermocline.warehouse.base import (
     BadDataError,
@@ -42,42 +45,11 @@ from thermocline.warehouse.base import (
 )
 from thermocline.warehouse.redshift_data import MAX_STATEMENT_BYTES as _MAX_STATEMENT_BYTES
 
-__all__ = [
-    "LakeFile",
-    "LoadReport",
-    "UnreadableLakeFileError",
-    "full_refresh",
-    "handle_load_event",
-    "load_files",
-    "read_lake_file",
-    "spec_from_arrow_schema",
-]
+__all__ = ["LoadReport", "full_refresh", "handle_load_event", "load_files"]
 
-_FOOTER_PROBE = 64 * 1024
-_CONFORMED_PREFIX = "_conformed/"
 # Every engine gets loads the Data API would accept (_MAX_STATEMENT_BYTES): the same, portable loads.
 _LEDGER_LOOKUP_KEYS = 200
 _RETRY_BASE_SECONDS = 0.5
-
-
-class UnreadableLakeFileError(ValueError):
-    """A lake object is not a Parquet file with the ``thermocline`` metadata the loader needs."""
-
-
-@dataclass(frozen=True)
-class LakeFile:
-    key: str
-    size: int
-    rows: int
-    spec: TableSpec
-    landed_at: datetime | None = None
-    # For a copy conformed to the warehouse's types (conform.py): the lake file it stands for, which is
-    # what the ledger records and quarantine keeps.
-    origin: str | None = None
-
-    @property
-    def lake_key(self) -> str:
-        return self.origin or self.key
 
 
 @dataclass
@@ -110,108 +82,6 @@ class LoadReport:
             "rows": dict(self.rows),
             "max_lag_seconds": round(self.max_lag_seconds, 3),
         }
-
-
-# --- reading lake files --------------------------------------------------------------------------------
-
-_ARROW_TYPES = {
-    "int8": "BIGINT",
-    "int16": "BIGINT",
-    "int32": "BIGINT",
-    "int64": "BIGINT",
-    "double": "DOUBLE PRECISION",
-    "float": "DOUBLE PRECISION",
-    "bool": "BOOLEAN",
-    "string": "VARCHAR(65535)",
-    "large_string": "VARCHAR(65535)",
-    "binary": "VARBYTE(1024000)",
-    "large_binary": "VARBYTE(1024000)",
-}
-
-
-def _type_from_arrow(arrow_type: Any) -> str:
-    import pyarrow as pa
-
-    if pa.types.is_decimal(arrow_type):
-        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
-    if pa.types.is_timestamp(arrow_type):
-        return "TIMESTAMP"
-    return _ARROW_TYPES.get(str(arrow_type), "VARCHAR(65535)")
-
-
-def spec_from_arrow_schema(schema: Any) -> TableSpec:
-    """The loader's view of a lake file: table, primary key and typed columns in file order.
-
-    A lake file is input like any other: whatever its footer says is checked before it reaches SQL. The
-    table and every column must be safe identifiers (what the ingest leg writes), every declared type a
-    type the lake uses (parsed, then written back by the parser), and the keys must name columns;
-    otherwise the file is unreadable, and quarantined with the reason.
-    """
-    raw = (schema.metadata or {}).get(b"thermocline")
-    if raw is None:
-        raise UnreadableLakeFileError("no 'thermocline' schema metadata")
-    try:
-        meta = json.loads(raw)
-        if not isinstance(meta, dict) or meta.get("version") != 1:
-            raise ValueError("not version 1")
-        table = meta["table"]
-        if not isinstance(table, str) or table_identifier(table) != table:
-            raise ValueError(f"table {str(table)[:80]!r} is not a safe table name")
-        declared = {str(k): ColumnType.parse(str(v)).sql for k, v in (meta.get("columns") or {}).items()}
-        columns = []
-        for f in schema:
-            if safe_identifier(f.name) != f.name:
-                raise ValueError(f"column {f.name[:80]!r} is not a safe column name")
-            ctype = merge_sql.CDC_COLUMNS.get(f.name) or declared.get(f.name) or _type_from_arrow(f.type)
-            columns.append((f.name, ctype))
-        names = {name for name, _ in columns}
-        sort_key = tuple(meta.get("sort_key") or ())
-        dist_key = meta.get("dist_key") or None
-        unknown = [c for c in (*sort_key, *([dist_key] if dist_key else [])) if c not in names]
-        if unknown:
-            raise ValueError(f"sort or distribution key names no column of the file: {unknown}")
-        kind = meta.get("kind") or None
-        if kind is not None and not isinstance(kind, str):
-            raise ValueError("kind is not text")
-        return TableSpec(
-            table=table,
-            primary_key=tuple(meta["primary_key"]),
-            columns=tuple(columns),
-            sort_key=sort_key,
-            dist_key=dist_key,
-            kind=kind,
-        )
-    except (ValueError, KeyError, TypeError, SchemaError) as exc:
-        raise UnreadableLakeFileError(f"bad 'thermocline' metadata: {exc}") from None
-
-
-def read_lake_file(s3_client: Any, bucket: str, key: str) -> LakeFile:
-    """Size, row count and schema of a lake file from its Parquet footer (one ranged GET, usually)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    response = s3_client.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{_FOOTER_PROBE}")
-    tail = response["Body"].read()
-    content_range = response.get("ContentRange") or ""
-    size = int(content_range.rsplit("/", 1)[1]) if "/" in content_range else len(tail)
-    if len(tail) < 8 or tail[-4:] != b"PAR1":
-        raise UnreadableLakeFileError("not a Parquet file")
-    footer_len = int.from_bytes(tail[-8:-4], "little")
-    if footer_len + 8 > len(tail) and len(tail) < size:
-        start = max(size - footer_len - 8, 0)
-        tail = s3_client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-")["Body"].read()
-    try:
-        metadata = pq.read_metadata(io.BytesIO(tail))
-        schema = metadata.schema.to_arrow_schema()
-    except (pa.ArrowException, OSError) as exc:
-        raise UnreadableLakeFileError(f"unreadable Parquet footer: {exc}") from None
-    return LakeFile(
-        key=key,
-        size=size,
-        rows=metadata.num_rows,
-        spec=spec_from_arrow_schema(schema),
-        landed_at=response.get("LastModified"),
-    )
 
 
 # --- loading -------------------------------------------------------------------------------------------
@@ -265,7 +135,7 @@ def _ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
             if name in spec.primary_key:
                 statements += merge_sql.retype_tombstone_key_sql(spec.table, name, ctype)
             warehouse.execute(statements)
-            types[name.lower()] = ctype
+            types[name.lower()] = ctype.sql
     lengths = {str(r[0]).lower(): r[2] for r in rows}
     for name, ctype in spec.columns:
         wanted = merge_sql.varchar_length(ctype)
@@ -273,7 +143,9 @@ def _ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
         if wanted and have and int(have) < wanted:
             # Alone: Redshift cannot alter a column's type inside a transaction block.
             logger.info("widening column", table=spec.table, column=name, length=wanted)
-            warehouse.execute([merge_sql.widen_column_sql(spec.table, name, f"VARCHAR({wanted})")])
+            warehouse.execute(
+                [merge_sql.widen_column_sql(spec.table, name, ColumnType("VARCHAR", length=wanted))]
+            )
     return types
 
 
@@ -285,23 +157,21 @@ def _conformed(
     import pyarrow.parquet as pq
 
     from thermocline.conform import move_to_overflow
-    from thermocline.parquet import to_parquet_bytes
+    from thermocline.lake.parquet import to_parquet_bytes
 
     out = []
     for f in files:
         body = s3_client.get_object(Bucket=settings.lake_bucket, Key=f.key)["Body"].read()
         table = move_to_overflow(pq.read_table(io.BytesIO(body)), staged)
         data = to_parquet_bytes(table)
-        key = f"{_CONFORMED_PREFIX}{f.key}"
+        key = lake_keys.conformed_key(f.key)
         s3_client.put_object(Bucket=settings.lake_bucket, Key=key, Body=data)
-        out.append(
-            LakeFile(key, len(data), table.num_rows, spec_from_arrow_schema(table.schema), f.landed_at, f.key)
-        )
+        out.append(LakeFile(key, len(data), table.num_rows, read_file_spec(table.schema), f.landed_at, f.key))
     return out
 
 
 def _manifest_url(settings: WarehouseLoadSettings, table: str, load_id: str) -> str:
-    return s3_url(settings.lake_bucket, manifest_key(settings.manifest_prefix, table, load_id))
+    return s3_url(settings.lake_bucket, lake_keys.manifest_key(settings.manifest_prefix, table, load_id))
 
 
 def _write_manifest(
@@ -323,26 +193,8 @@ def _quarantine(
     details: Sequence[LoadErrorDetail] = (),
 ) -> None:
     """Keep a copy of the file and the reason under the quarantine prefix, and mark it in the ledger."""
-    base = f"{settings.quarantine_prefix.rstrip('/')}/load/{key}"
-    try:
-        s3_client.copy_object(
-            Bucket=settings.lake_bucket, Key=base, CopySource={"Bucket": settings.lake_bucket, "Key": key}
-        )
-    except Exception as exc:  # noqa: BLE001 - a missing object is itself a reason to quarantine
-        logger.warning("could not copy quarantined file", key=key, error=str(exc))
-    s3_client.put_object(
-        Bucket=settings.lake_bucket,
-        Key=base + ".error.json",
-        Body=json.dumps(
-            {
-                "file": s3_url(settings.lake_bucket, key),
-                "table": table,
-                "reason": reason,
-                "details": [asdict(d) for d in details],
-            }
-        ).encode(),
-        ContentType="application/json",
-    )
+    quarantine = Quarantine(s3_client, settings.lake_bucket, settings.quarantine_prefix)
+    quarantine.lake_file(key, table, reason, [asdict(d) for d in details])
     entry = LedgerEntry(key=key, content_length=size, status="quarantined", reason=reason)
     _retrying(
         settings, "ledger", lambda: warehouse.execute(merge_sql.ledger_insert_sql(table, [entry], _load_id()))
@@ -450,7 +302,7 @@ def load_files(
 
     # Export rows (a table's state at a point in time) never share a load with change rows: the seam
     # between them is decided against the warehouse (merge_sql.load_sql).
-    groups: dict[tuple[str, tuple[tuple[str, str], ...], str], list[LakeFile]] = {}
+    groups: dict[tuple[str, tuple[tuple[str, ColumnType], ...], str], list[LakeFile]] = {}
     for key in (k for k in wanted if k not in done):
         try:
             lake_file = read_lake_file(s3_client, settings.lake_bucket, key)
@@ -475,8 +327,7 @@ def load_files(
             report.failed.append(key)
             continue
         spec = lake_file.spec
-        prefix = settings.lake_prefix
-        folder = key[len(prefix) :].split("/", 1)[0] if key.startswith(prefix) else ""
+        folder = lake_keys.table_folder(key, settings.lake_prefix)
         if folder != spec.table:
             # The metadata may not pick a MERGE target: a file loads only into the table of its folder.
             reason = f"metadata names table {spec.table!r} but the file is under {folder!r}"
@@ -497,7 +348,7 @@ def load_files(
             logger.error("cannot prepare table", table=table, error=str(exc))
             report.failed += [f.key for f in files]
             continue
-        staged = conflicts(dict(spec.data_columns), target_types)
+        staged = conflicts({name: ctype.sql for name, ctype in spec.data_columns}, target_types)
         if staged:
             # Type conflicts never stop a table: the values move to _overflow (conform.py).
             logger.warning(
@@ -585,7 +436,7 @@ def _parse_message(body: str, settings: WarehouseLoadSettings) -> list[str]:
         if bucket != settings.lake_bucket:
             logger.warning("notification for another bucket ignored", bucket=bucket, key=key)
             continue
-        if key.startswith(settings.lake_prefix) and key.endswith(".parquet"):
+        if lake_keys.is_lake_file(key, settings.lake_prefix):
             keys.append(key)
     return keys
 

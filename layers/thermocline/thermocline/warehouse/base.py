@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from thermocline.manifest import ManifestEntry, parse_manifest, split_s3_url
+from thermocline.lake.manifest import ManifestEntry, parse_manifest, split_s3_url
 from thermocline.observability import logger
 
 if TYPE_CHECKING:

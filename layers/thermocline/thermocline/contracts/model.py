@@ -16,7 +16,7 @@ A contract file is YAML (see ``docs/ingest.md``)::
 
 Routes match only on key attributes (``Keys`` of the stream record): every record has them, whatever the
 stream view type, so a delete always reaches the table its insert went to. Tables without a contract use
-default routing (DESIGN.md). This module is pure: it reads files, never AWS.
+default routing (docs/ingest.md). Pure: reads files, never AWS; routing a record is ``contracts.routing``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Any
 
 import yaml
 
+from thermocline.lake.types import STREAM_KINDS, ColumnType, SchemaError
 from thermocline.names import SYSTEM_TABLE_PREFIXES, table_identifier
-from thermocline.schema import STREAM_KINDS, ColumnType, SchemaError
 
 __all__ = [
     "ContractError",
@@ -43,7 +43,8 @@ __all__ = [
     "parse_contracts",
 ]
 
-PACKAGED_CONTRACTS = Path(__file__).resolve().parent / "contracts"
+# The contract files shipped in the package: this folder.
+PACKAGED_CONTRACTS = Path(__file__).resolve().parent
 
 
 class ContractError(ValueError):

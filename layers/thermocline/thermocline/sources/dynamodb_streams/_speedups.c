@@ -1,8 +1,8 @@
 /*
- * thermocline._speedups: the hot loop of stream decoding in C.
+ * thermocline.sources.dynamodb_streams._speedups: the hot loop of stream decoding in C.
  *
  * super_json(tag, value) turns one DynamoDB AttributeValue payload into JSON text (the SUPER representation),
- * exactly as thermocline.decode._json_value does, for the well-formed common case only: ASCII strings and map
+ * exactly as super_json._json_value does, for the well-formed common case only: ASCII strings and map
  * keys, numbers already in JSON number syntax, booleans, nulls, maps, lists and string/number sets. For
  * anything else (non-ASCII text, binary, numbers to re-spell, malformed payloads, very deep nesting) it
  * returns None and the caller takes the pure-Python path, which produces the same text or the precise error.
@@ -295,7 +295,7 @@ static void restore(PyObject **touched, Py_ssize_t ntouched, Py_ssize_t row) {
     }
 }
 
-/* One attribute's converted value, as _Decoder._stage computes it on its fast paths; NULL with no error
+/* One attribute's converted value, as staging.stage_record computes it on its fast paths; NULL with no error
  * set means "fall back" (the caller clears any error a converter raised). */
 static PyObject *stage_value(PyObject *entry, PyObject *tag, PyObject *value, Py_ssize_t spill) {
     PyObject *column = PyTuple_GET_ITEM(entry, 0);
@@ -346,8 +346,10 @@ static PyObject *stage_value(PyObject *entry, PyObject *tag, PyObject *value, Py
 }
 
 /* stage_row(image, plan, row, spill) -> bool: append one image's values to the batch's column lists using
- * only the fast paths of _Decoder._stage (known columns, values that certainly fit). False means nothing was
- * changed and the Python path must stage the record (new columns, overflow, widening, errors). */
+ * only the fast paths of staging.stage_record (known columns, values that certainly fit). False means
+ * nothing was changed and the Python path must stage the record (new columns, overflow, widening, errors).
+ * Each plan value is a PlanEntry tuple (column, values, convert, fast_tag, fast_check), documented once
+ * in values.py. */
 static PyObject *stage_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1])) {
         PyErr_SetString(PyExc_TypeError, "stage_row(image: dict, plan: dict, row: int, spill: int | None)");
@@ -434,7 +436,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "thermocline._speedups", NULL, -1, methods, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "thermocline.sources.dynamodb_streams._speedups", NULL, -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }

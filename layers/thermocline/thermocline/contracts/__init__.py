@@ -1,0 +1,26 @@
+"""Table contracts (``model``: the YAML files) and routing with them (``routing``)."""
+
+from __future__ import annotations
+
+from thermocline.contracts.model import (
+    PACKAGED_CONTRACTS,
+    ContractError,
+    Contracts,
+    Route,
+    SourceContract,
+    load_contracts,
+    parse_contracts,
+)
+from thermocline.contracts.routing import CONTRACT_OWNER, Router
+
+__all__ = [
+    "CONTRACT_OWNER",
+    "PACKAGED_CONTRACTS",
+    "ContractError",
+    "Contracts",
+    "Route",
+    "Router",
+    "SourceContract",
+    "load_contracts",
+    "parse_contracts",
+]

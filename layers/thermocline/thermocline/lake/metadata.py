@@ -1,0 +1,192 @@
+"""The ``thermocline`` Parquet metadata: written and read here, side by side.
+
+Sources write it (:func:`with_lake_metadata`) from a :class:`~thermocline.lake.table_schema.TableSchema`;
+the loader reads it back (:func:`read_file_spec`) as a :class:`TableSpec`: the file's table, keys and
+typed columns. The loader never needs to know which source wrote a file beyond what this says.
+Pure (docs/architecture.md, "Lake files").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from thermocline.lake.columns import (
+    METADATA_COLUMNS,
+    OVERFLOW,
+    OVERFLOW_COLUMN,
+    TARGET_COLUMNS,
+    cdc_column_types,
+)
+from thermocline.lake.table_schema import TableSchema
+from thermocline.lake.types import ColumnType
+from thermocline.names import safe_identifier, table_identifier
+
+__all__ = [
+    "METADATA_KEY",
+    "TableSpec",
+    "UnreadableLakeFileError",
+    "lake_metadata",
+    "read_file_spec",
+    "read_lake_metadata",
+    "with_lake_metadata",
+]
+
+METADATA_KEY = b"thermocline"
+_CDC_NAMES = frozenset(METADATA_COLUMNS)
+
+
+class UnreadableLakeFileError(ValueError):
+    """A lake object is not a Parquet file with the ``thermocline`` metadata the loader needs."""
+
+
+def lake_metadata(
+    schema: TableSchema, file_columns: list[str] | None = None, kind: str | None = None
+) -> dict[str, Any]:
+    """The ``thermocline`` metadata JSON object for a file of ``schema``'s table.
+
+    ``columns`` maps every data column of the file (the item's attributes and ``_overflow``; not the
+    ``_op``/``_seq``/... bookkeeping columns, whose types are fixed) to its Redshift type; ``attributes``
+    maps each attribute column to the source attribute name it holds. ``kind`` ``"export"`` marks rows
+    that are a table's state at a point in time (a DynamoDB export), which the loader applies across the
+    seam with the stream (docs/backfill.md); change files carry no ``kind``.
+    """
+    names = [c for c in (file_columns or list(schema.columns)) if c in schema.columns]
+    columns = {name: schema.columns[name].type.sql for name in names}
+    columns[OVERFLOW_COLUMN] = OVERFLOW.type.sql
+    meta: dict[str, Any] = {
+        "version": 1,
+        "table": schema.table,
+        "primary_key": list(schema.primary_key),
+        "columns": columns,
+        "sort_key": list(schema.sort_key),
+        "dist_key": schema.dist_key,
+        "attributes": {name: schema.columns[name].attribute for name in names},
+        "overflow_column": OVERFLOW_COLUMN,
+        "metadata_columns": list(METADATA_COLUMNS),
+    }
+    if kind is not None:
+        meta["kind"] = kind
+    return meta
+
+
+def with_lake_metadata(table: pa.Table, schema: TableSchema, kind: str | None = None) -> pa.Table:
+    """``table`` carrying the ``thermocline`` metadata of ``schema``'s table (``kind``: see
+    :func:`lake_metadata`)."""
+    meta = lake_metadata(schema, table.column_names, kind)
+    # ensure_ascii keeps the metadata valid UTF-8 even for attribute names no encoder would accept.
+    return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, ensure_ascii=True).encode()})
+
+
+def read_lake_metadata(source: pa.Schema | pa.Table) -> dict[str, Any]:
+    """The ``thermocline`` metadata of an Arrow table or schema, as JSON (see :func:`read_file_spec` for
+    the loader's typed view)."""
+    schema = source.schema if isinstance(source, pa.Table) else source
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise UnreadableLakeFileError("no 'thermocline' schema metadata")
+    return json.loads(raw)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What the loader knows about one lake file schema: its table, keys and typed columns.
+
+    ``columns`` are the file's columns in file order with their types, the CDC columns included. Types may
+    be given as text (``"DECIMAL(12,2)"``); they are parsed into :class:`ColumnType`.
+    """
+
+    table: str
+    primary_key: tuple[str, ...]
+    columns: tuple[tuple[str, ColumnType], ...]
+    sort_key: tuple[str, ...] = ()
+    dist_key: str | None = None
+    # "export": the rows are the table's state at a point in time (a DynamoDB export), applied across the
+    # seam with the stream (``merge_sql.load_sql``); None: change rows.
+    kind: str | None = None
+
+    def __post_init__(self) -> None:
+        typed = tuple(
+            (name, ctype if isinstance(ctype, ColumnType) else ColumnType.parse(ctype))
+            for name, ctype in self.columns
+        )
+        object.__setattr__(self, "columns", typed)
+        names = [name for name, _ in typed]
+        # A snapshot (full refresh) may come without a key: relational exports do not record one, and
+        # Redshift's planner trusts a declared key, so none is better than a guessed one.
+        if not self.primary_key and self.is_cdc:
+            raise ValueError(f"table {self.table}: no primary key")
+        missing = [c for c in self.primary_key if c not in names]
+        if missing:
+            raise ValueError(f"table {self.table}: primary key columns not in the file: {missing}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"table {self.table}: duplicate column names")
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    @property
+    def data_columns(self) -> list[tuple[str, ColumnType]]:
+        """The item's columns (everything but the CDC bookkeeping), in file order."""
+        return [(n, t) for n, t in self.columns if n not in _CDC_NAMES]
+
+    @property
+    def is_cdc(self) -> bool:
+        """CDC files carry ``_op`` and ``_seq``; files without them are snapshots (full refresh)."""
+        return "_seq" in self.column_names and "_op" in self.column_names
+
+    def target_columns(self) -> list[tuple[str, ColumnType]]:
+        """The target table's columns: the data columns, then the bookkeeping columns."""
+        return self.data_columns + [(c.name, c.type) for c in TARGET_COLUMNS]
+
+
+def read_file_spec(schema: pa.Schema) -> TableSpec:
+    """The loader's view of a lake file, from its Arrow schema (as read from the Parquet footer).
+
+    A lake file is input like any other: whatever its footer says is checked before it reaches SQL. The
+    table and every column must be safe identifiers (what the sources write), every declared type a type
+    the lake uses, and the keys must name columns; otherwise :class:`UnreadableLakeFileError` (the loader
+    quarantines the file with the reason). A column's type is the CDC column's, else the one the metadata
+    declares, else derived from its Arrow type.
+    """
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise UnreadableLakeFileError("no 'thermocline' schema metadata")
+    try:
+        meta = json.loads(raw)
+        if not isinstance(meta, dict) or meta.get("version") != 1:
+            raise ValueError("not version 1")
+        table = meta["table"]
+        if not isinstance(table, str) or table_identifier(table) != table:
+            raise ValueError(f"table {str(table)[:80]!r} is not a safe table name")
+        declared = {str(k): ColumnType.parse(str(v)) for k, v in (meta.get("columns") or {}).items()}
+        fixed = cdc_column_types()
+        columns = []
+        for f in schema:
+            if safe_identifier(f.name) != f.name:
+                raise ValueError(f"column {f.name[:80]!r} is not a safe column name")
+            ctype = fixed.get(f.name) or declared.get(f.name) or ColumnType.from_arrow(f.type)
+            columns.append((f.name, ctype))
+        names = {name for name, _ in columns}
+        sort_key = tuple(meta.get("sort_key") or ())
+        dist_key = meta.get("dist_key") or None
+        unknown = [c for c in (*sort_key, *([dist_key] if dist_key else [])) if c not in names]
+        if unknown:
+            raise ValueError(f"sort or distribution key names no column of the file: {unknown}")
+        kind = meta.get("kind") or None
+        if kind is not None and not isinstance(kind, str):
+            raise ValueError("kind is not text")
+        return TableSpec(
+            table=table,
+            primary_key=tuple(meta["primary_key"]),
+            columns=tuple(columns),
+            sort_key=sort_key,
+            dist_key=dist_key,
+            kind=kind,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UnreadableLakeFileError(f"bad 'thermocline' metadata: {exc}") from None

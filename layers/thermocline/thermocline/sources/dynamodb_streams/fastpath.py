@@ -1,0 +1,37 @@
+"""The C fast path (``_speedups.c``), or None for each entry point when it is not built.
+
+The C code decides only the well-formed common case and otherwise changes nothing, so the pure-Python
+code it mirrors stays the reference for every result (tests/unit/test_speedups.py proves them equal):
+
+* ``super_json(tag, value) -> str | None`` mirrors :func:`.super_json._json_value`: a SUPER value's JSON
+  text, or None to defer to Python.
+* ``stage_row(image, plan, row, spill) -> bool`` mirrors the fast paths of :func:`.staging.stage_record`:
+  appends one item image's values to the batch's column lists and returns True, or returns False having
+  changed nothing. It reads each attribute's *plan entry* (the interface between the two, documented
+  once at :data:`.values.PlanEntry`).
+
+Callers look these names up on this module at call time, so a test can switch the fast path off.
+``THERMOCLINE_PURE_PYTHON=1`` in the environment forces the reference path (debugging, comparing the
+two). :data:`FAST_PATH_UNAVAILABLE` says why the fast path is not in use (None when it is): the service
+reports it, since decoding is then ~2.6x slower.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["FAST_PATH_UNAVAILABLE", "PURE_PYTHON", "stage_row", "super_json"]
+
+PURE_PYTHON = "THERMOCLINE_PURE_PYTHON"
+FAST_PATH_UNAVAILABLE: str | None = None
+stage_row: Callable[..., bool] | None = None
+super_json: Callable[[str, Any], str | None] | None = None
+if os.environ.get(PURE_PYTHON) == "1":
+    FAST_PATH_UNAVAILABLE = f"{PURE_PYTHON}=1"
+else:
+    try:
+        from thermocline.sources.dynamodb_streams._speedups import stage_row, super_json
+    except ImportError as exc:
+        FAST_PATH_UNAVAILABLE = f"thermocline.sources.dynamodb_streams._speedups did not load: {exc}"

@@ -1,0 +1,111 @@
+"""Writing a decoded Streams batch's schemas and rejects to the lake (adapters: S3 through injected clients).
+
+Shared by every producer of DynamoDB items: StreamIngestFunction, and the backfill from a table export
+(whose items become stream records first). Where the lake files go stays the caller's decision.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from thermocline.contracts import Contracts
+from thermocline.lake import keys as lake_keys
+from thermocline.lake.quarantine import Quarantine
+from thermocline.lake.schema_store import SchemaStore
+from thermocline.lake.table_schema import TableSchema
+from thermocline.lake.types import VARCHAR_MAX, SchemaError
+from thermocline.observability import logger
+from thermocline.sources.dynamodb_streams.decoder import DecodeResult, Reject, decode_batch
+from thermocline.sources.dynamodb_streams.envelope import target_tables
+
+__all__ = ["SchemaConflictError", "decode_and_record", "quarantine_reject"]
+
+_SCHEMA_ATTEMPTS = 5
+
+
+class SchemaConflictError(RuntimeError):
+    """The recorded schema kept changing under us; the batch is retried."""
+
+
+def decode_and_record(
+    records: list[Any], contracts: Contracts, store: SchemaStore, lake_prefix: str
+) -> DecodeResult:
+    """Decode ``records`` on top of their tables' recorded schemas, recording changed schemas first.
+
+    A schema another writer changed since it was read is re-read and the batch decoded again on top of it
+    (at most a few times, then :class:`SchemaConflictError`: the caller retries the batch). Oversize values
+    are named under ``lake_prefix`` (``lake.keys.oversize_key``). S3 errors propagate.
+    """
+    schemas: dict[str, TableSchema] = {}
+    read: set[str] = set()
+
+    def read_schemas() -> None:
+        # Routing depends on the schemas (who owns a table), and may name a table whose schema is not
+        # read yet (`my_table` belongs to another source: `my_table_2`): read until it names no new one.
+        while wanted := target_tables(records, contracts, schemas) - read:
+            for table in sorted(wanted):
+                read.add(table)
+                try:
+                    loaded = store.load(table)
+                except (SchemaError, ValueError, KeyError) as exc:
+                    raise SchemaConflictError(f"recorded schema of {table} is unreadable: {exc}") from exc
+                if loaded is not None:
+                    schemas[table] = loaded
+
+    read_schemas()
+    for _attempt in range(_SCHEMA_ATTEMPTS):
+        result = decode_batch(
+            records,
+            contracts,
+            schemas,
+            spill_over=VARCHAR_MAX,
+            oversize_key=functools.partial(lake_keys.oversize_key, lake_prefix),
+        )
+        lost = []
+        for table in sorted(result.changed_schemas):
+            schema = result.schemas[table]
+            if table in schemas and schema.same_as(schemas[table]):
+                continue
+            if store.save(schema):
+                schemas[table] = schema.copy()
+            else:
+                lost.append(table)
+        if not lost:
+            for table in sorted(result.changed_schemas):
+                logger.info("table schema recorded", table=table, columns=list(result.schemas[table].columns))
+            return result
+        for table in lost:
+            reloaded = store.load(table)
+            if reloaded is not None:
+                schemas[table] = reloaded
+        read_schemas()
+        logger.info("schema changed concurrently, decoding again", tables=lost)
+    raise SchemaConflictError(f"schema of {lost} kept changing")
+
+
+def quarantine_reject(quarantine: Quarantine, reject: Reject, shard: str, today: datetime) -> bool:
+    """Quarantine one reject; False (logged) when S3 refused, so the record is retried."""
+    try:
+        key = quarantine.record(
+            reject.record,
+            reject.reason,
+            table=reject.table,
+            date=lake_keys.utc_date(reject.event_time_us, today),
+            shard=shard,
+            sequence_number=reject.sequence_number,
+        )
+    except (ClientError, BotoCoreError, OSError) as exc:
+        logger.warning("quarantine write failed", table=reject.table, error=str(exc))
+        return False
+    logger.error(
+        "record quarantined",
+        key=key,
+        reason=reject.reason,
+        table=reject.table,
+        sequence_number=reject.sequence_number,
+    )
+    return True

@@ -1,0 +1,234 @@
+"""Attribute values → column values: one converter per column type, type inference and widening, and
+the plan entries the staging loop (Python and C) works from.
+
+Each converter takes ``(column, tag, value)`` and returns what goes into the column's Python list, raises
+:class:`_Overflow` with the JSON for the ``_overflow`` column, :class:`_Truncated` with the prefix that
+fits, or :class:`RecordDecodeError`. Numbers stay text until the Arrow build, so a column that widens
+halfway through a batch converts every row the same way. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from thermocline.lake.table_schema import Column
+from thermocline.lake.types import (
+    BOOLEAN,
+    SUPER,
+    VARBYTE,
+    VARCHAR,
+    ColumnType,
+    infer_number_type,
+    number_shape,
+    widen_for_number,
+)
+from thermocline.sources.dynamodb_streams.envelope import _datetime_us
+from thermocline.sources.dynamodb_streams.errors import RecordDecodeError
+from thermocline.sources.dynamodb_streams.super_json import (
+    _JSON_NUMBER,
+    _binary_bytes,
+    _binary_text,
+    _check_number,
+    _check_str,
+    _encode_str,
+    _overflow_json,
+    _super_text,
+    _truncate_utf8,
+    _utf8_length,
+)
+
+Converter = Callable[[Column, str, Any], Any]
+# The plan entry of one attribute of a batch: ``(column, values, convert, fast_tag, fast_check)``.
+#
+# * ``column`` — the recorded :class:`Column`; ``values`` — its value list in the batch (row i at index i);
+# * ``convert`` — the column type's converter (below), the reference for every value;
+# * ``fast_tag`` — the AttributeValue tag the fast path accepts: ``"S"`` (VARCHAR), ``"N"`` (numbers),
+#   ``""`` (SUPER: every tag but NULL is JSON), ``"\x00"`` (no fast path);
+# * ``fast_check`` — decides a value certainly fits without converting: for VARCHAR the length in
+#   characters that certainly fits (4 bytes each), for numbers a C regex ``fullmatch`` of text that
+#   certainly fits, None for SUPER, ``_never`` otherwise.
+#
+# ``staging.stage_record`` and the C ``stage_row`` (``_speedups.c``) both read exactly these five fields;
+# change one only with the other.
+PlanEntry = tuple[Column, list[Any], Converter, str, Any]
+
+
+class _Overflow(Exception):
+    """This value does not fit its column; it goes to ``_overflow``."""
+
+    def __init__(self, json_text: str) -> None:
+        self.json_text = json_text
+
+
+class _Truncated(Exception):
+    """A string longer than its VARCHAR; the column gets this prefix, ``_overflow`` the whole."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+
+def _null_or_overflow(tag: str, value: Any) -> None:
+    if tag == "NULL":
+        return None
+    raise _Overflow(_overflow_json(tag, value))
+
+
+_PLAIN_SMALL_INT = re.compile(r"-?\d{1,18}", re.ASCII)
+
+
+def _conv_varchar(column: Column, tag: str, value: Any) -> Any:
+    if tag == "S":
+        if type(value) is not str:
+            raise RecordDecodeError("S value is not a string")
+        if _utf8_length(value) > column.type.length:
+            raise _Truncated(_truncate_utf8(value, column.type.length))
+        return value
+    if tag == "N":
+        return _check_number(value)
+    return _null_or_overflow(tag, value)
+
+
+def _conv_bigint(column: Column, tag: str, value: Any) -> Any:
+    if tag == "N":
+        text = _check_number(value)
+        if _PLAIN_SMALL_INT.fullmatch(text):
+            return text
+        shape = number_shape(text)
+        if shape.fits_bigint():
+            return shape.integer_text
+        raise _Overflow(_encode_str(text))
+    return _null_or_overflow(tag, value)
+
+
+def _conv_decimal(column: Column, tag: str, value: Any) -> Any:
+    if tag == "N":
+        text = _check_number(value)
+        shape = number_shape(text)
+        if shape.fits_decimal(column.type.precision, column.type.scale):
+            return text
+        raise _Overflow(_encode_str(text))
+    return _null_or_overflow(tag, value)
+
+
+def _conv_double(column: Column, tag: str, value: Any) -> Any:
+    if tag == "N":
+        return _check_number(value)
+    return _null_or_overflow(tag, value)
+
+
+def _conv_boolean(column: Column, tag: str, value: Any) -> Any:
+    if tag == "BOOL":
+        if type(value) is not bool:
+            raise RecordDecodeError("BOOL value is not a boolean")
+        return value
+    return _null_or_overflow(tag, value)
+
+
+def _conv_varbyte(column: Column, tag: str, value: Any) -> Any:
+    if tag == "B":
+        data = _binary_bytes(value)
+        if len(data) > column.type.length:
+            raise _Overflow(_encode_str(_binary_text(value)))
+        return data
+    return _null_or_overflow(tag, value)
+
+
+def _conv_super(column: Column, tag: str, value: Any) -> Any:
+    if tag == "NULL":
+        return None
+    return _super_text(tag, value)
+
+
+def _conv_timestamp(column: Column, tag: str, value: Any) -> Any:
+    if tag == "S":
+        text = _check_str(value)
+        try:
+            return _datetime_us(datetime.fromisoformat(text))
+        except (ValueError, OverflowError):
+            raise _Overflow(_encode_str(text)) from None
+    if tag == "N":
+        # Epoch seconds, as DynamoDB TTL attributes hold them.
+        text = _check_number(value)
+        shape = number_shape(text)
+        if shape.scale <= 6 and shape.int_digits <= 11:
+            return int(Decimal(text) * 1_000_000)
+        raise _Overflow(_encode_str(text))
+    return _null_or_overflow(tag, value)
+
+
+def _decimal_pattern(precision: int, scale: int) -> re.Pattern[str]:
+    """Plain-notation numbers that certainly fit DECIMAL(precision, scale) (others take the exact path)."""
+    int_digits = precision - scale
+    whole = "0" if int_digits == 0 else f"(?:0|[1-9]\\d{{0,{int_digits - 1}}})"
+    frac = f"(?:\\.\\d{{1,{scale}}})?" if scale else ""
+    return re.compile(f"-?{whole}{frac}", re.ASCII)
+
+
+_FAST_BIGINT = re.compile(r"-?(?:0|[1-9]\d{0,17})", re.ASCII).fullmatch
+
+
+def _plan_entry(column: Column, values: list[Any]) -> PlanEntry:
+    """The :data:`PlanEntry` of ``column`` whose batch value list is ``values``."""
+    kind = column.type.kind
+    convert = _CONVERT[kind]
+    if kind == "VARCHAR":
+        return column, values, convert, "S", column.type.length // 4
+    if kind == "BIGINT":
+        return column, values, convert, "N", _FAST_BIGINT
+    if kind == "DECIMAL":
+        return (
+            column,
+            values,
+            convert,
+            "N",
+            _decimal_pattern(column.type.precision, column.type.scale).fullmatch,
+        )
+    if kind == "DOUBLE PRECISION":
+        return column, values, convert, "N", _JSON_NUMBER.fullmatch
+    if kind == "SUPER":
+        return column, values, convert, "", None
+    return column, values, convert, "\x00", _never
+
+
+def _never(_value: Any) -> bool:
+    return False
+
+
+_CONVERT = {
+    "VARCHAR": _conv_varchar,
+    "BIGINT": _conv_bigint,
+    "DECIMAL": _conv_decimal,
+    "DOUBLE PRECISION": _conv_double,
+    "BOOLEAN": _conv_boolean,
+    "VARBYTE": _conv_varbyte,
+    "SUPER": _conv_super,
+    "TIMESTAMP": _conv_timestamp,
+}
+
+
+def _infer_type(tag: str, value: Any) -> ColumnType | None:
+    if tag == "S":
+        return VARCHAR
+    if tag == "N":
+        try:
+            return infer_number_type(number_shape(_check_number(value)))
+        except ValueError:
+            raise RecordDecodeError(f"N value is not a number: {str(value)[:60]!r}") from None
+    if tag == "BOOL":
+        return BOOLEAN
+    if tag == "B":
+        return VARBYTE
+    if tag == "NULL":
+        return None
+    return SUPER
+
+
+def _widen(column: Column, value: Any) -> ColumnType | None:
+    try:
+        return widen_for_number(column.type, number_shape(_check_number(value)))
+    except ValueError:
+        return None
