@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench lint build validate layer-size schedules clean
+.PHONY: demo test bench lint build validate review layer-size schedules clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,22 @@ $(SAM):
 validate: $(SAM)
 	$(SAM_RUN) validate --lint
 
+# checkov pins its own dependencies, so it too gets a venv of its own, installed on first use.
+REVIEW_VENV ?= .venv-review
+CHECKOV := $(REVIEW_VENV)/bin/checkov
+
+$(CHECKOV):
+	@test -x $(REVIEW_VENV)/bin/python || $(PYTHON) -m venv $(REVIEW_VENV)
+	@echo '*' > $(REVIEW_VENV)/.gitignore
+	@$(REVIEW_VENV)/bin/python -m pip install -q --disable-pip-version-check 'checkov>=3.2,<4' 2>&1 \
+		| { grep -v '^WARNING: Location' || true; }
+	@test -x $(CHECKOV)
+
+## review: cfn-lint and checkov on template.yaml; every suppression sits in the template with its reason
+review: $(STAMP) $(CHECKOV)
+	$(VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV) --file template.yaml --framework cloudformation --skip-download --compact --quiet
+
 ## build: sam build for ARCH=x86_64|arm64 and RUNTIME=python3.12|python3.13, from any host without Docker
 build: $(SAM)
 	PYTHON=$(abspath $(SAM_VENV)/bin/python) $(SAM_RUN) build --parameter-overrides $(PLATFORM)
@@ -72,7 +88,7 @@ layer-size: build
 		--extension thermocline.sources.dynamodb_streams._speedups --bytecode
 	@if [ -n "$(TARGET_PYTHON)" ] && [ "$$(uname -m)" = "$(subst arm64,aarch64,$(ARCH))" ]; then \
 		$(TARGET_PYTHON) scripts/check_layer.py .aws-sam/build/ThermoclineLayer/python \
-			$(foreach f,StreamIngestFunction WarehouseLoadFunction AnalyticsReportFunction ExportIngestFunction ExportStartFunction,--function .aws-sam/build/$(f)) \
+			$(foreach f,StreamIngestFunction WarehouseLoadFunction AnalyticsReportFunction ExportIngestFunction ExportStartFunction WarehouseSetupFunction,--function .aws-sam/build/$(f)) \
 			--runtime "$$($(SAM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; \
 	else echo "layer-size: this host cannot run $(RUNTIME) on $(ARCH); smoke test not run"; fi
 

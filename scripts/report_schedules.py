@@ -44,6 +44,9 @@ def schedules_block() -> str:
             f"            Schedule: {json.dumps(definition.schedule)}",
             f"            Input: '{json.dumps({'report': name})}'",
             "            State: !Ref ReportSchedulesState",
+            # Schedules EventBridge could not deliver land beside the failed runs (EventInvokeConfig).
+            "            DeadLetterConfig:",
+            "              Arn: !GetAtt InvocationFailureQueue.Arn",
         ]
     lines.append(END)
     return "\n".join(lines) + "\n"

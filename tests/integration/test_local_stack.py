@@ -82,15 +82,16 @@ def test_functions_get_the_environment_of_docs_architecture(deployed: stack.Stac
         "BackfillFunction",
         "ReconcileFunction",
         "ExportIngestFunction",
+        "WarehouseSetupFunction",
     }
     lake, reports = deployed.resources["LakeBucket"], deployed.resources["ReportsBucket"]
-    warehouse = "redshift-data://thermocline-dev/thermocline"
+    warehouse = f"redshift-data://thermocline-dev-{_stack_suffix(deployed)}/thermocline"
     expected = {
         "StreamIngestFunction": {"LAKE_BUCKET": lake},
         "WarehouseLoadFunction": {
             "LAKE_BUCKET": lake,
             "LOAD_QUEUE_URL": deployed.resources["LoadQueue"],
-            "WAREHOUSE_URL": warehouse,
+            "WAREHOUSE_URL": f"{warehouse}?deadline=240",
             "DELETE_MODE": "hard",
         },
         "AnalyticsReportFunction": {"WAREHOUSE_URL": f"{warehouse}?deadline=240", "REPORTS_BUCKET": reports},
@@ -103,24 +104,25 @@ def test_functions_get_the_environment_of_docs_architecture(deployed: stack.Stac
         "ReconcileFunction": {
             "LAKE_BUCKET": lake,
             "TABLE_NAME": deployed.resources["Table"],
-            "WAREHOUSE_URL": warehouse,
+            "WAREHOUSE_URL": f"{warehouse}?deadline=600",
         },
         "ExportIngestFunction": {
             "EXPORT_BUCKET": deployed.resources["ExportBucket"],
             "LAKE_BUCKET": lake,
-            "WAREHOUSE_URL": warehouse,
+            "WAREHOUSE_URL": f"{warehouse}?deadline=600",
             "PRIMARY_KEYS": "customers=customer_id;products=sku;regions=region_code",
         },
     }
     for name, env in expected.items():
         spec = functions[name]
         assert spec.handler == "app.lambda_handler"
-        assert spec.environment["POWERTOOLS_METRICS_NAMESPACE"] == "Thermocline"
+        # Per stack, so two stacks in one account never mix their metrics.
+        assert spec.environment["POWERTOOLS_METRICS_NAMESPACE"] == "Thermocline/thermocline"
         assert spec.environment["POWERTOOLS_SERVICE_NAME"]
         assert {k: spec.environment.get(k) for k in env} == env
         assert spec.code_dir == stack.repo_root() / "functions" / spec.code_dir.name
     assert "CONTRACTS_PATH" not in functions["StreamIngestFunction"].environment
-    assert functions["WarehouseLoadFunction"].timeout == 900
+    assert functions["WarehouseLoadFunction"].timeout == 300
     assert functions["StreamIngestFunction"].memory_size == 1024
 
 
@@ -136,7 +138,7 @@ def test_event_source_mappings_carry_the_template_values(deployed: stack.StackIn
         QueueUrl=deployed.resources["LoadQueue"], AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
     assert (load.kind, load.source_arn) == ("sqs", queue_arn)
-    assert (load.batch_size, load.maximum_batching_window_seconds) == (1000, 60)
+    assert (load.batch_size, load.maximum_batching_window_seconds) == (200, 60)
     assert load.starting_position is None
     assert load.report_batch_item_failures
 
@@ -149,7 +151,10 @@ def test_event_source_mappings_are_left_to_the_local_poller(deployed: stack.Stac
 
 def test_resources_moto_lacks_are_skipped_and_named(deployed: stack.StackInfo) -> None:
     assert {"Namespace", "Workgroup", "LoadQueuePolicy"} <= set(deployed.skipped)
-    assert deployed.outputs["WorkgroupName"] == "thermocline-dev"
+    assert (
+        deployed.outputs["WarehouseUrl"]
+        == f"redshift-data://thermocline-dev-{_stack_suffix(deployed)}/thermocline"
+    )
     assert not any(key.startswith("ThermoclineLocal") for key in deployed.outputs)
 
 
@@ -162,7 +167,7 @@ def test_parameters_reach_the_functions_and_mappings(aws_env: str) -> None:
     assert info.resources["Table"] == "tc-params-store"
     load = info.functions["WarehouseLoadFunction"]
     assert load.environment["DELETE_MODE"] == "soft"
-    assert load.environment["WAREHOUSE_URL"] == "redshift-data://thermocline-qa/thermocline"
+    assert load.environment["WAREHOUSE_URL"].startswith("redshift-data://thermocline-qa-")
     by_function = {m.function: m for m in info.event_source_mappings}
     assert by_function["WarehouseLoadFunction"].maximum_batching_window_seconds == 5
 
@@ -181,3 +186,17 @@ def test_thermocline_home_overrides_the_repository_root(
     assert stack.default_template() == tmp_path / "template.yaml"
     monkeypatch.delenv(stack.HOME_ENV)
     assert (stack.repo_root() / "functions" / "stream_ingest").is_dir()
+
+
+def _stack_suffix(info: stack.StackInfo) -> str:
+    """The first 8 hex digits of the stack id: the template's suffix for lower-case names."""
+    stack_id = aws.client("cloudformation").describe_stacks(StackName=info.stack_name)["Stacks"][0]["StackId"]
+    return stack_id.split("/")[2].split("-")[0]
+
+
+def test_two_stacks_of_one_environment_live_side_by_side(aws_env: str) -> None:
+    first = stack.deploy(aws_env, stack_name="tc-one", parameters={"EnvironmentName": "dev"})
+    second = stack.deploy(aws_env, stack_name="tc-two", parameters={"EnvironmentName": "dev"})
+    for logical_id in ("Table", "LakeBucket", "ReportsBucket", "LoadQueue", "StreamIngestFunction"):
+        assert first.resources[logical_id] != second.resources[logical_id], logical_id
+    assert first.outputs["WarehouseUrl"] != second.outputs["WarehouseUrl"]

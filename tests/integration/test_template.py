@@ -26,6 +26,7 @@ FUNCTIONS = {
     "ExportStartFunction": "functions/export_start/",
     "ExportIngestFunction": "functions/export_ingest/",
     "HotViewsFunction": "functions/hot_views/",
+    "WarehouseSetupFunction": "functions/warehouse_setup/",
 }
 
 
@@ -49,11 +50,12 @@ def _of_type(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
 
 
 def test_cfn_lint_finds_nothing() -> None:
-    from cfnlint.api import lint_all
+    from cfnlint.api import ManualArgs, lint
 
-    matches = lint_all((ROOT / "template.yaml").read_text())
-    # Errors and warnings, as `sam validate --lint` reports them; informational rules are advice.
-    assert [str(m) for m in matches if m.rule.id[0] in "EW"] == []
+    # The default rules, as `sam validate --lint` and `make review` run them (lint_all adds experimental
+    # rules whose condition solver takes minutes on this template's bring-your-own-warehouse conditions).
+    matches = lint((ROOT / "template.yaml").read_text(), config=ManualArgs(regions=["us-east-1"]))
+    assert [str(m) for m in matches] == []
 
 
 def test_environment_matches_docs_architecture(sam: dict[str, Any]) -> None:
@@ -62,7 +64,7 @@ def test_environment_matches_docs_architecture(sam: dict[str, Any]) -> None:
     assert {name for name, _, _ in rows} == set(FUNCTIONS)
     common = sam["Globals"]["Function"]["Environment"]["Variables"]
     assert common == {
-        "POWERTOOLS_METRICS_NAMESPACE": "Thermocline",
+        "POWERTOOLS_METRICS_NAMESPACE": {"Fn::Sub": "Thermocline/${AWS::StackName}"},
         "THERMOCLINE_XRAY_SDK": {"Ref": "XRaySdkTracing"},
     }
     for name, handler_path, env_cell in rows:
@@ -71,7 +73,6 @@ def test_environment_matches_docs_architecture(sam: dict[str, Any]) -> None:
         documented = set(re.findall(r"`([A-Z_]+)`", env_cell))
         assert set(props["Environment"]["Variables"]) == documented | {"POWERTOOLS_SERVICE_NAME"}
     loader = sam["Resources"]["WarehouseLoadFunction"]["Properties"]["Environment"]["Variables"]
-    assert loader["WAREHOUSE_URL"] == {"Fn::Sub": "redshift-data://${Workgroup}/${DatabaseName}"}
     assert loader["DELETE_MODE"] == {"Ref": "DeleteMode"}
     assert sam["Parameters"]["DeleteMode"]["Default"] == "hard"
 
@@ -132,9 +133,8 @@ def test_stream_source_is_bounded_bisected_and_has_a_failure_destination(cfn: di
     assert esm["MaximumBatchingWindowInSeconds"] == {"Ref": "StreamBatchingWindowSeconds"}
 
 
-def test_loader_is_single_and_batches_notifications(cfn: dict[str, Any]) -> None:
+def test_loader_batches_notifications_and_never_strands_them(cfn: dict[str, Any]) -> None:
     loader = cfn["Resources"]["WarehouseLoadFunction"]["Properties"]
-    assert loader["ReservedConcurrentExecutions"] == 1
     (esm,) = [
         r["Properties"]
         for r in _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
@@ -142,11 +142,13 @@ def test_loader_is_single_and_batches_notifications(cfn: dict[str, Any]) -> None
     ]
     assert esm["EventSourceArn"] == {"Fn::GetAtt": ["LoadQueue", "Arn"]}
     assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert cfn["Parameters"]["LoadBatchSize"]["Default"] == 1000
+    assert esm["ScalingConfig"]["MaximumConcurrency"] == 2
+    assert cfn["Parameters"]["LoadBatchSize"]["Default"] == 200
     assert cfn["Parameters"]["LoadBatchingWindowSeconds"]["Default"] == 60
-    # Lambda's advice for SQS sources: visibility timeout at least six times the function timeout.
+    # Lambda's advice for SQS sources: visibility timeout at least six times the function timeout; and
+    # no more, so a throttled or failed batch is back within half an hour.
     queue = cfn["Resources"]["LoadQueue"]["Properties"]
-    assert queue["VisibilityTimeout"] >= 6 * loader["Timeout"]
+    assert queue["VisibilityTimeout"] == 6 * loader["Timeout"] <= 1800
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["LoadDeadLetterQueue", "Arn"]}
 
 
@@ -189,9 +191,14 @@ def test_report_schedules_in_the_template_are_generated_from_the_definitions() -
 
 def test_report_query_deadline_is_below_the_function_timeout(sam: dict[str, Any]) -> None:
     props = sam["Resources"]["AnalyticsReportFunction"]["Properties"]
-    url = props["Environment"]["Variables"]["WAREHOUSE_URL"]["Fn::Sub"]
-    deadline = int(re.search(r"[?&]deadline=(\d+)", url).group(1))
-    assert 0 < deadline <= props["Timeout"] - 30
+    # Every form of the URL (created workgroup, existing workgroup, existing cluster) carries it.
+    urls = re.findall(
+        r"redshift-data://[^\"]+", json.dumps(props["Environment"]["Variables"]["WAREHOUSE_URL"])
+    )
+    assert len(urls) == 2
+    for url in urls:
+        deadline = int(re.search(r"[?&]deadline=(\d+)", url).group(1))
+        assert 0 < deadline <= props["Timeout"] - 30
 
 
 def test_lake_notifies_the_load_queue_which_only_the_lake_may_send_to(sam: dict[str, Any]) -> None:
@@ -203,8 +210,11 @@ def test_lake_notifies_the_load_queue_which_only_the_lake_may_send_to(sam: dict[
     assert "LoadQueuePolicy" in sam["Resources"]["LakeBucket"]["DependsOn"]
     (statement,) = sam["Resources"]["LoadQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
-    source = statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
-    assert source.endswith(lake["BucketName"]["Fn::Sub"])
+    # The policy names the bucket the way the bucket names itself (an explicit name breaks the cycle).
+    source_text, source_vars = statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    name_text, name_vars = lake["BucketName"]["Fn::Sub"]
+    assert source_text.endswith(":::" + name_text)
+    assert source_vars == name_vars
     for bucket in ("LakeBucket", "ReportsBucket"):
         props = sam["Resources"][bucket]["Properties"]
         assert all(props["PublicAccessBlockConfiguration"].values())
@@ -215,30 +225,11 @@ def test_warehouse_password_is_managed_by_secrets_manager(sam: dict[str, Any]) -
     namespace = sam["Resources"]["Namespace"]["Properties"]
     assert namespace["ManageAdminPassword"] is True
     assert "AdminUserPassword" not in namespace
-    assert namespace["DefaultIamRoleArn"] == {"Fn::GetAtt": ["RedshiftCopyRole", "Arn"]}
     text = (ROOT / "template.yaml").read_text()
     assert not re.search(
         r"(?i)password\s*:\s*['\"]?\w",
         text.replace("ManageAdminPassword: true", "").replace("ManageMasterUserPassword: true", ""),
     )
-
-
-def test_copy_role_only_reads_the_lake(sam: dict[str, Any]) -> None:
-    role = sam["Resources"]["RedshiftCopyRole"]["Properties"]
-    principals = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
-    assert "redshift-serverless.amazonaws.com" in principals
-    actions = {
-        a for p in role["Policies"] for s in p["PolicyDocument"]["Statement"] for a in _list(s["Action"])
-    }
-    assert actions == {"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}
-
-
-def test_loader_uses_the_data_api_with_iam_credentials(sam: dict[str, Any]) -> None:
-    statements = sam["Resources"]["WarehouseLoadFunction"]["Properties"]["Policies"][0]["Statement"]
-    actions = {a for s in statements for a in _list(s["Action"])}
-    assert "redshift-serverless:GetCredentials" in actions
-    assert {"redshift-data:ExecuteStatement", "redshift-data:DescribeStatement"} <= actions
-    assert not any("*" in a for a in actions), "least privilege: no wildcard actions"
 
 
 def _list(value: Any) -> list[Any]:

@@ -2,7 +2,8 @@
 
 Redshift-dialect SQL is translated with sqlglot (SUPER becomes JSONB, primary keys are not declared
 because Redshift does not enforce them). COPY is emulated by streaming the manifest's Parquet objects
-through ``COPY ... FROM STDIN``. ``LOCK t`` becomes ``SHARE ROW EXCLUSIVE`` (``base.postgres_lock_sql``).
+through ``COPY ... FROM STDIN``. ``LOCK t`` becomes ``SHARE ROW EXCLUSIVE`` (``base.postgres_lock_sql``). Access-control statements
+(the warehouse bootstrap) are rewritten by ``access_control``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from thermocline.names import quote_ident
+from thermocline.warehouse.access_control import postgres_form
 from thermocline.warehouse.base import (
     BadDataError,
     LoadErrorDetail,
@@ -83,6 +85,11 @@ class PostgresWarehouse:
         if copy is not None:
             self._copy(cur, *copy)
             return
+        access = postgres_form(sql)
+        if access is not None:
+            if access:
+                cur.execute(access)
+            return
         cur.execute(translate(sql, self.dialect))
 
     def _copy(self, cur: psycopg.Cursor[Any], table: str, manifest_url: str) -> None:
@@ -103,7 +110,9 @@ class PostgresWarehouse:
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         log_statement(self.dialect, sql)
         try:
-            text, values = translate_query(sql, self.dialect, params or {})
+            # Redshift's access-control catalog (the warehouse bootstrap) has a PostgreSQL form of its own.
+            access = postgres_form(sql)
+            text, values = (access, []) if access else translate_query(sql, self.dialect, params or {})
             # RawCursor: PostgreSQL's own $n placeholders, values sent apart from the SQL text.
             with psycopg.RawCursor(self._conn) as cur:
                 cur.execute(text, values)

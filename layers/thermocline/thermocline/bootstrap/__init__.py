@@ -1,0 +1,1 @@
+"""Deploy-time warehouse setup: database roles and grants (:mod:`.sql`, pure) and the usage limit."""
