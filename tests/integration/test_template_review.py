@@ -328,7 +328,9 @@ def test_functions_sign_in_with_their_database_roles_and_the_deploy_bootstraps_t
     props = bootstrap["Properties"]
     assert props["ServiceToken"] == {"Fn::GetAtt": ["WarehouseSetupFunction", "Arn"]}
     loaders = [{"Ref": f"{f}Role"} for f in ("WarehouseLoadFunction", "ExportIngestFunction")]
-    readers = [{"Ref": f"{f}Role"} for f in ("AnalyticsReportFunction", "ReconcileFunction")]
+    readers = [{"Ref": f"{f}Role"} for f in ("AnalyticsReportFunction", "ReconcileFunction")] + [
+        {"Fn::If": ["HotViewsEnabled", {"Ref": "HotViewsFunctionRole"}, {"Ref": "AWS::NoValue"}]}
+    ]
     assert (props["LoaderRoleNames"], props["ReaderRoleNames"]) == (loaders, readers)
     # Every function tagged with a database role is bootstrapped, and the other way round.
     tagged = {
@@ -343,6 +345,7 @@ def test_functions_sign_in_with_their_database_roles_and_the_deploy_bootstraps_t
     assert {f for f, r in tagged.items() if r == "thermocline_reader"} == {
         "AnalyticsReportFunction",
         "ReconcileFunction",
+        "HotViewsFunction",
     }
 
 
