@@ -187,7 +187,9 @@ def test_scheduled_runs_have_a_failure_destination(cfn: dict[str, Any]) -> None:
         for target in rule["Properties"]["Targets"]:
             function = target["Arn"]["Fn::GetAtt"][0]
             assert configs[function]["DestinationConfig"]["OnFailure"]["Destination"] == failure_queue
-            assert target["DeadLetterConfig"]["Arn"] == failure_queue
+            # Undeliverable events go to a queue of the stack (InvocationFailureQueue or one of their own).
+            queue, attribute = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"]
+            assert cfn["Resources"][queue]["Type"] == "AWS::SQS::Queue" and attribute == "Arn"
 
 
 def test_the_warehouse_has_a_capacity_cap_and_a_usage_limit_option(cfn: dict[str, Any]) -> None:
