@@ -22,6 +22,7 @@ __all__ = [
     "OVERFLOW_COLUMN",
     "RESERVED_COLUMNS",
     "SEQ_WIDTH",
+    "SNAPSHOT_COLUMNS",
     "SYSTEM_COLUMNS",
     "TARGET_COLUMNS",
     "VERSION_COLUMNS",
@@ -59,6 +60,10 @@ DELETED = LakeColumn("_deleted", BOOLEAN)
 CDC_COLUMNS: tuple[LakeColumn, ...] = (OP, SEQ, EVENT_TIME, TTL_EXPIRED, SOURCE)
 METADATA_COLUMNS: tuple[str, ...] = tuple(c.name for c in CDC_COLUMNS)
 OVERFLOW_COLUMN = OVERFLOW.name
+EXPORT_ID = LakeColumn("_export_id", ColumnType("VARCHAR", length=255), nullable=False)
+# A snapshot file (an RDS/Aurora export, loaded only as a full refresh of its table) carries these after
+# the columns and ``_overflow``: where the rows came from, which export, and the export's snapshot time.
+SNAPSHOT_COLUMNS: tuple[LakeColumn, ...] = (SOURCE, EXPORT_ID, EVENT_TIME)
 # Bookkeeping columns of every target table, after its data columns. ``_op`` is not kept: a kept row is
 # never a delete (hard) or says so in ``_deleted`` (soft).
 TARGET_COLUMNS: tuple[LakeColumn, ...] = (SEQ, EVENT_TIME, TTL_EXPIRED, SOURCE, DELETED)
@@ -73,7 +78,9 @@ SYSTEM_COLUMNS = frozenset(
 )
 # Names an attribute may never take (it gets the collision suffix instead, `_deleted` → `_deleted_2`): the
 # lake's columns, the warehouse's own (`_deleted`), and the system columns.
-RESERVED_COLUMNS = frozenset((*METADATA_COLUMNS, OVERFLOW_COLUMN, DELETED.name, *SYSTEM_COLUMNS))
+RESERVED_COLUMNS = frozenset(
+    (*METADATA_COLUMNS, OVERFLOW_COLUMN, DELETED.name, EXPORT_ID.name, *SYSTEM_COLUMNS)
+)
 
 
 def cdc_column_types() -> dict[str, ColumnType]:

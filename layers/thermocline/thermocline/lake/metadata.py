@@ -18,6 +18,7 @@ from thermocline.lake.columns import (
     METADATA_COLUMNS,
     OVERFLOW,
     OVERFLOW_COLUMN,
+    SNAPSHOT_COLUMNS,
     TARGET_COLUMNS,
     cdc_column_types,
 )
@@ -52,7 +53,8 @@ def lake_metadata(
     ``_op``/``_seq``/... bookkeeping columns, whose types are fixed) to its Redshift type; ``attributes``
     maps each attribute column to the source attribute name it holds. ``kind`` ``"export"`` marks rows
     that are a table's state at a point in time (a DynamoDB export), which the loader applies across the
-    seam with the stream (docs/backfill.md); change files carry no ``kind``.
+    seam with the stream (docs/backfill.md); ``"snapshot"`` marks a table's whole contents from an RDS
+    export, loaded only as a full refresh (docs/exports.md); change files carry no ``kind``.
     """
     names = [c for c in (file_columns or list(schema.columns)) if c in schema.columns]
     columns = {name: schema.columns[name].type.sql for name in names}
@@ -68,6 +70,10 @@ def lake_metadata(
         "overflow_column": OVERFLOW_COLUMN,
         "metadata_columns": list(METADATA_COLUMNS),
     }
+    if kind == "snapshot":
+        # Snapshot files carry their own bookkeeping columns (not the CDC ones), typed here.
+        columns.update({c.name: c.type.sql for c in SNAPSHOT_COLUMNS})
+        meta["metadata_columns"] = [c.name for c in SNAPSHOT_COLUMNS]
     if kind is not None:
         meta["kind"] = kind
     return meta

@@ -22,8 +22,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from thermocline.parquet import oversize_key, with_lake_metadata
-from thermocline.schema import OVERFLOW_COLUMN, ColumnType, TableSchema
+from thermocline.lake.columns import OVERFLOW_COLUMN, SNAPSHOT_COLUMNS
+from thermocline.lake.keys import oversize_key
+from thermocline.lake.metadata import with_lake_metadata
+from thermocline.lake.table_schema import TableSchema
 from thermocline.sources.rds_export import values as v
 from thermocline.sources.rds_export.layout import TableExport
 from thermocline.sources.rds_export.types import (
@@ -35,14 +37,8 @@ from thermocline.sources.rds_export.types import (
     restore_plan,
 )
 
-__all__ = ["SNAPSHOT_COLUMNS", "TableRestorer", "snapshot_metadata"]
+__all__ = ["TableRestorer"]
 
-# The bookkeeping columns of a snapshot lake row (after the data columns and ``_overflow``).
-SNAPSHOT_COLUMNS: dict[str, ColumnType] = {
-    "_source": ColumnType("VARCHAR", length=256),
-    "_export_id": ColumnType("VARCHAR", length=255),
-    "_event_time": ColumnType("TIMESTAMP"),
-}
 # A value kept in ``_overflow`` larger than this is stored as its own object and referenced, as the
 # stream ingest does: the whole ``_overflow`` JSON of a row must stay within a VARCHAR(65535) stage.
 INLINE_OVERFLOW_BYTES = 4096
@@ -147,7 +143,7 @@ class TableRestorer:
                         and len(value.encode("utf-8", "surrogatepass")) > INLINE_OVERFLOW_BYTES
                     ):
                         row[key] = self._spill(value, spilled)
-        names += [OVERFLOW_COLUMN, *SNAPSHOT_COLUMNS]
+        names += [OVERFLOW_COLUMN, *(c.name for c in SNAPSHOT_COLUMNS)]
         arrays.append(
             pa.array(
                 [json.dumps(o, ensure_ascii=False, separators=(",", ":")) if o else None for o in overflow],
@@ -158,7 +154,7 @@ class TableRestorer:
         arrays.append(pa.array([export_id] * rows, pa.string()))
         arrays.append(pa.array([snapshot_time] * rows, pa.timestamp("us", tz="UTC")))
         table = pa.Table.from_arrays(arrays, names=names)
-        return snapshot_metadata(table, schema), spilled
+        return with_lake_metadata(table, schema, kind="snapshot"), spilled
 
     def _spill(self, value: str, spilled: dict[str, bytes]) -> dict[str, Any]:
         data = json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
@@ -189,43 +185,26 @@ class TableRestorer:
         return pa.array(out, arrow_type)
 
 
-def snapshot_metadata(table: pa.Table, schema: TableSchema) -> pa.Table:
-    """The ``thermocline`` metadata of a snapshot file: no primary key is known, bookkeeping typed."""
-    table = with_lake_metadata(table, schema)
-    meta = json.loads(table.schema.metadata[b"thermocline"])
-    meta["columns"].update({name: ctype.sql for name, ctype in SNAPSHOT_COLUMNS.items()})
-    meta["metadata_columns"] = list(SNAPSHOT_COLUMNS)
-    meta["kind"] = "snapshot"
-    return table.replace_schema_metadata({b"thermocline": json.dumps(meta, ensure_ascii=True).encode()})
-
-
 # --- converters ----------------------------------------------------------------------------------------
 
 
 def _typed_cast(column: pa.ChunkedArray, restore: ColumnRestore) -> pa.Array | None:
-    """A column the export already typed (integers, floats, booleans, bytes, decimals, timestamps) is
-    cast safely (pyarrow raises on any value the target cannot hold); text columns return None."""
+    """The whole column at once where no value needs a look: text that fits its VARCHAR, and columns the
+    export already typed (integers, floats, booleans, bytes, decimals, timestamps), cast safely (pyarrow
+    raises on any value the target cannot hold). None: convert value by value."""
     source = column.type
-    target = restore.type.arrow()
     if pa.types.is_string(source) or pa.types.is_large_string(source):
-        if restore.kind in ("text", "json") or restore.type.kind == "VARCHAR":
-            return None if restore.kind == "json" or restore.type.length < 65535 else _checked_text(column)
-        return None
-    if restore.kind in ("array", "array_int", "json") or (
-        pa.types.is_binary(source) and restore.kind == "text"
-    ):
+        if restore.kind != "text":
+            return None
+        # Fine unless a value is longer in bytes than the VARCHAR; then each value is checked.
+        longest = pc.max(pc.binary_length(column)).as_py()
+        return column.combine_chunks() if longest is None or longest <= restore.type.length else None
+    if restore.kind in ("array", "array_int", "json", "text"):
         return None
     try:
-        return pc.cast(column, target, safe=True).combine_chunks()
+        return pc.cast(column, restore.type.arrow(), safe=True).combine_chunks()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-
-
-def _checked_text(column: pa.ChunkedArray) -> pa.Array | None:
-    # VARCHAR(65535): fine unless a value is longer in bytes; those take the per-value path to _overflow.
-    lengths = pc.binary_length(column)
-    longest = pc.max(lengths).as_py()
-    return column.combine_chunks() if longest is None or longest <= 65535 else None
 
 
 def _converter(restore: ColumnRestore) -> Callable[[Any], Any]:

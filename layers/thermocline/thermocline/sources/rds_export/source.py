@@ -16,8 +16,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from thermocline.lake.keys import snapshot_key
+from thermocline.lake.parquet import COMPRESSION
 from thermocline.names import table_identifier
-from thermocline.parquet import COMPRESSION, snapshot_key
 from thermocline.sources.rds_export.layout import ExportInfo, TableExport
 from thermocline.sources.rds_export.reader import list_parts, read_part_batches
 from thermocline.sources.rds_export.restore import TableRestorer

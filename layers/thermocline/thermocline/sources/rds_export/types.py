@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from thermocline.schema import DECIMAL_MAX_PRECISION, VARBYTE_MAX, VARCHAR_MAX, ColumnType
+from thermocline.lake.types import DECIMAL_MAX_PRECISION, VARBYTE_MAX, VARCHAR_MAX, ColumnType
 from thermocline.sources.rds_export.layout import SourceColumn
 
 __all__ = ["ArrayStats", "ColumnRestore", "NumericStats", "restore_plan"]
