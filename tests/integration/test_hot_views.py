@@ -288,3 +288,24 @@ def test_the_report_function_keeps_each_reports_latest_result_in_redis(
     assert cached["files"] == published.latest and cached["run_date"] == published.run_date
     # Last week's order of u1 is in the window (complete days before the run date); today's are not.
     assert [row[cached["columns"].index("customer_id")] for row in cached["rows"]] == ["u1"]
+
+
+def test_hot_get_prints_a_view_and_names_a_missing_redis(
+    redis_client: Any, redis_server_url: str, capsys: Any, monkeypatch: Any
+) -> None:
+    import json
+
+    from thermocline.cli import main
+
+    apply_stream_batch(history(), VIEWS, CONTRACTS, HotStore(redis_client), NOW)
+    assert main(["hot", "get", "revenue_by_region_today", "--redis-url", redis_server_url, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["values"] == {"eu-west": "80.10", "us-east": "5.00"}
+    assert main(["hot", "get", "top_customers_week", "--redis-url", redis_server_url]) == 0
+    table = capsys.readouterr().out
+    assert table.index("u1") < table.index("u2") and "80.10" in table
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["hot", "get", "revenue_by_region_today"]) == 2
+    assert "REDIS_URL" in capsys.readouterr().err
+    assert main(["hot", "get", "no_such_view", "--redis-url", redis_server_url]) == 2
+    assert "available: latest_order_status" in capsys.readouterr().err

@@ -136,3 +136,27 @@ def test_the_view_rules_import_no_aws_sdk_and_no_redis_client() -> None:
         "assert not leaked, leaked\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_elasticache_iam_token_is_a_presigned_connect_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import parse_qs, urlparse
+
+    from thermocline.hot.connection import IamTokenProvider, connect
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    user, token = IamTokenProvider("hot-user", "thermocline-dev-hot", "eu-west-1").get_credentials()
+    assert user == "hot-user"
+    url = urlparse("https://" + token)
+    query = parse_qs(url.query)
+    assert url.hostname == "thermocline-dev-hot"
+    assert query["Action"] == ["connect"] and query["User"] == ["hot-user"]
+    assert query["ResourceType"] == ["ServerlessCache"] and query["X-Amz-Expires"] == ["900"]
+    assert "/eu-west-1/elasticache/aws4_request" in query["X-Amz-Credential"][0]
+    # The user goes to the token provider, not into redis-py's own AUTH arguments.
+    client = connect(
+        "rediss://hot-user@cache.example:6379", iam_cache="thermocline-dev-hot", region="eu-west-1"
+    )
+    kwargs = client.connection_pool.connection_kwargs
+    assert kwargs["credential_provider"].user == "hot-user" and "username" not in kwargs

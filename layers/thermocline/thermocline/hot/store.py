@@ -156,7 +156,7 @@ class HotStore:
         found = set()
         for key in self.client.scan_iter(match=f"{_glob(prefix)}*", count=1000):
             rest = _text(key)[len(prefix) :]
-            if not rest.startswith("seq:") and ":members:" not in rest and not rest.startswith("rebuild:"):
+            if not rest.startswith("seq:") and ":members:" not in rest:
                 found.add(rest)
         return sorted(found, reverse=True)
 
