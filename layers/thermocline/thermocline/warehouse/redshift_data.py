@@ -28,6 +28,7 @@ from thermocline.warehouse.base import (
     load_error_details,
     log_statement,
 )
+from thermocline.warehouse.redshift_data_values import result_converter
 
 MAX_BATCH_STATEMENTS = 40
 MAX_STATEMENT_BYTES = 100 * 1024
@@ -141,16 +142,18 @@ class RedshiftDataWarehouse:
         if not description.get("HasResultSet", True):
             return QueryResult(columns=[], rows=[])
         columns: list[str] = []
+        converters: list[Callable[[Any], Any]] = []
         rows: list[tuple[Any, ...]] = []
         token = None
         while True:
             page = self._call(
                 "get_statement_result", Id=statement_id, **({"NextToken": token} if token else {})
             )
-            columns = columns or [
-                c.get("name") or c.get("label") or "" for c in page.get("ColumnMetadata", [])
-            ]
-            rows += [tuple(_field_value(f) for f in record) for record in page.get("Records", [])]
+            if not columns:
+                metadata = page.get("ColumnMetadata", [])
+                columns = [c.get("name") or c.get("label") or "" for c in metadata]
+                converters = [result_converter(c) for c in metadata]
+            rows += [_typed_row(record, columns, converters) for record in page.get("Records", [])]
             token = page.get("NextToken")
             if not token:
                 return QueryResult(columns=columns, rows=rows)
@@ -254,6 +257,19 @@ def _sql_parameters(params: Mapping[str, Any]) -> list[dict[str, str]]:
             raise TerminalLoadError(f"query parameter {name!r}: the Data API takes no empty or NULL value")
         out.append({"name": name, "value": text})
     return out
+
+
+def _typed_row(
+    record: list[dict[str, Any]], columns: list[str], converters: list[Callable[[Any], Any]]
+) -> tuple[Any, ...]:
+    values = []
+    for name, convert, field in zip(columns, converters, record, strict=True):
+        raw = _field_value(field)
+        try:
+            values.append(None if raw is None else convert(raw))
+        except (ValueError, ArithmeticError) as exc:
+            raise TerminalLoadError(f"column {name}: cannot read {raw!r} from the Data API: {exc}") from exc
+    return tuple(values)
 
 
 def _field_value(field: dict[str, Any]) -> Any:
