@@ -13,7 +13,8 @@ import pytest
 from thermocline import warehouse
 from thermocline.merge_sql import tombstone_table
 from thermocline.schema import ColumnType, TableSchema
-from thermocline.services.reconcile import Expected, _normalise, reconcile_warehouse
+from thermocline.contracts import parse_contracts
+from thermocline.services.reconcile import Expected, _normalise, reconcile_warehouse, routed_tables
 from thermocline.sources.dynamodb_export import ExportSummary
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -156,3 +157,40 @@ def test_a_change_stamped_within_the_seam_margin_counts_as_after_the_export(wh) 
     )
     report = reconcile_warehouse(wh, SUMMARY, _expected(TABLE))
     assert report.ok and report.tables["orders"].excluded == 1
+
+
+def test_only_the_tables_the_source_routes_to_are_read(wh) -> None:
+    wh.execute(
+        [
+            _row("a", "PAID", "10.5", '{"x":[1,2.5]}'),
+            _row("b", "PLACED", "2", "[]"),
+            _row("c", "PLACED", "3", "[]"),
+        ]
+    )
+    other = TableSchema(table="aurora_customers")
+    other.add("id", ColumnType.parse("BIGINT"))
+    other.primary_key = ["id"]
+    expected = _expected(TABLE)
+    expected.schemas["aurora_customers"] = other  # another source's table: no tombstones, never read
+    expected.tables = {"orders"}
+    report = reconcile_warehouse(wh, SUMMARY, expected)
+    assert report.ok and set(report.tables) == {"orders"}
+
+
+def test_routed_tables_follow_the_contract_or_the_default_name() -> None:
+    document = {
+        "version": 1,
+        "sources": [
+            {
+                "table": "*-store",
+                "unmatched": "store_other",
+                "routes": [
+                    {"target": "orders", "match": {"sk": "ORDER#*"}},
+                    {"target": "users", "match": {"sk": "USER"}},
+                ],
+            }
+        ],
+    }
+    contracts = parse_contracts(document)
+    assert routed_tables(contracts, "prod-store") == {"orders", "users", "store_other"}
+    assert routed_tables(contracts, "Example-Table") == {"example_table"}

@@ -30,7 +30,7 @@ from thermocline.merge_sql import (
     table_columns_sql,
     tombstone_table,
 )
-from thermocline.names import qualified_name, quote_ident
+from thermocline.names import qualified_name, quote_ident, safe_identifier
 from thermocline.observability import logger, metrics
 from thermocline.services.backfill import export_plan, table_contracts
 from thermocline.settings import ReconcileSettings
@@ -171,6 +171,18 @@ class Expected:
     schemas: dict[str, TableSchema]
     rows: dict[str, dict[tuple[Any, ...], dict[str, Any]]]  # table -> key -> column -> normalised value
     undecodable: int = 0
+    # The warehouse tables the source table routes to (even those the export leaves empty); None: every
+    # table with a schema.
+    tables: set[str] | None = None
+
+
+def routed_tables(contracts: Contracts, source_table: str) -> set[str]:
+    """Every warehouse table the source table's items can land in: its contract's routes and unmatched
+    table, or its default table."""
+    contract = contracts.for_table(source_table)
+    if contract is None:
+        return {safe_identifier(source_table)}
+    return {r.target for r in contract.routes} | {contract.unmatched or safe_identifier(source_table)}
 
 
 def expected_rows(
@@ -182,7 +194,8 @@ def expected_rows(
 ) -> Expected:
     """The rows each warehouse table must hold at the export time, decoded as the stream decodes them
     (``schemas``: the recorded schemas, so columns get the names and types the warehouse has)."""
-    out = Expected(dict(schemas), {})
+    tables = routed_tables(contracts, summary.table_name)
+    out = Expected(dict(schemas), {}, tables=tables)
     for file in plan.files:
         for chunk in read_chunks(s3, plan.bucket, file["key"], plan.chunk_items):
             records, bad = to_stream_records(chunk.lines, summary, plan.key_attributes, file["key"])
@@ -193,6 +206,7 @@ def expected_rows(
                 schema = batch.schema
                 supers = {n for n, c in schema.columns.items() if c.type.kind == "SUPER"} | {"_overflow"}
                 names = [n for n in batch.arrow.column_names if n not in _TARGET_NAMES and n != "_op"]
+                tables.add(table)
                 rows = out.rows.setdefault(table, {})
                 for row in batch.arrow.select(names).to_pylist():
                     key = tuple(_normalise(row[c], False) for c in schema.primary_key)
@@ -209,7 +223,11 @@ def reconcile_warehouse(warehouse: Any, summary: ExportSummary, expected: Expect
     )
     cutoff = summary.as_of - timedelta(seconds=SEAM_MARGIN_SECONDS)
     source = f"dynamodb:{summary.table_name}"
-    for table, schema in sorted(expected.schemas.items()):
+    wanted = expected.tables if expected.tables is not None else set(expected.schemas)
+    for table in sorted(wanted | set(expected.rows)):
+        schema = expected.schemas.get(table)
+        if schema is None:
+            continue  # nothing ever recorded for it: neither side can hold rows
         columns = {str(r[0]): str(r[1]) for r in warehouse.query(table_columns_sql(table)).rows}
         want = expected.rows.get(table, {})
         if not columns:
