@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from thermocline.decode import decode_batch
 from thermocline.sources.dynamodb_export import (
     ExportManifestError,
     export_sequence,
@@ -17,6 +16,7 @@ from thermocline.sources.dynamodb_export import (
     parse_summary,
     to_stream_records,
 )
+from thermocline.sources.dynamodb_streams import decode_batch
 
 # The example of https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/S3DataExport.Output.html
 FULL = {

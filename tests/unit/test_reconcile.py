@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from thermocline import warehouse
-from thermocline.merge_sql import tombstone_table
-from thermocline.schema import ColumnType, TableSchema
 from thermocline.contracts import parse_contracts
+from thermocline.lake.table_schema import TableSchema
+from thermocline.lake.types import ColumnType
+from thermocline.merge_sql import tombstone_table
 from thermocline.services.reconcile import Expected, _normalise, reconcile_warehouse, routed_tables
 from thermocline.sources.dynamodb_export import ExportSummary
 

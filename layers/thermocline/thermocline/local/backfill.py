@@ -25,11 +25,11 @@ from rich.progress import (
 )
 
 from thermocline import warehouse
+from thermocline.lake.keys import export_token
 from thermocline.local.exports import LocalExports
 from thermocline.local.session import LocalStack
 from thermocline.merge_sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE
 from thermocline.names import qualified_name
-from thermocline.parquet import export_token
 from thermocline.services import backfill
 from thermocline.services.reconcile import Reconciliation, reconcile_export
 from thermocline.settings import BackfillSettings, ReconcileSettings
