@@ -191,3 +191,58 @@ def test_a_type_conflict_with_the_table_keeps_every_value_and_the_table_loading(
     load(batch(3, {"BOOL": False}))
     flag, overflow, n = row()
     assert flag is False and overflow is None and n == 3
+
+
+def test_nul_text_and_deep_nesting_stay_record_level_through_ingest_and_load(
+    wh: Any, s3: Any, engine_url: str
+) -> None:
+    import base64
+
+    from thermocline.contracts import Contracts
+    from thermocline.services.stream_ingest import handle_stream_event
+    from thermocline.settings import StreamIngestSettings
+
+    deep: dict[str, Any] = {"S": "bottom"}
+    for _ in range(3000):
+        deep = {"M": {"k": deep}}
+
+    def rec(seq: int, image: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "eventName": "INSERT",
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:1:table/Notes/stream/x",
+            "dynamodb": {"Keys": {"id": image["id"]}, "NewImage": image, "SequenceNumber": str(seq)},
+        }
+
+    records = [
+        rec(1, {"id": {"S": "a"}, "note": {"S": "fine"}}),
+        rec(2, {"id": {"S": "b"}, "note": {"S": "nul\x00inside"}}),
+        rec(3, {"id": {"S": "c"}, "note": deep}),
+    ]
+    response = handle_stream_event(
+        {"Records": records},
+        settings=StreamIngestSettings(lake_bucket=BUCKET),
+        s3_client=s3,
+        contracts=Contracts(),
+    )
+    assert response == {"batchItemFailures": []}
+    (quarantined,) = s3.list_objects_v2(Bucket=BUCKET, Prefix="quarantine/")["Contents"]
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)  # only for reading the quarantined record back here
+    try:
+        body = json.loads(s3.get_object(Bucket=BUCKET, Key=quarantined["Key"])["Body"].read())
+    finally:
+        sys.setrecursionlimit(limit)
+    assert body["reason"] == "value nested too deep to decode"
+    assert body["record"]["dynamodb"]["SequenceNumber"] == "3"  # the whole record is kept
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="cdc/")["Contents"]
+        if o["Key"].endswith(".parquet")
+    ]
+    report = load_files(keys, settings=_settings(engine_url), warehouse=wh, s3_client=s3)
+    assert report.loaded == keys and not report.quarantined
+    rows = dict(wh.query('SELECT id, CAST("_overflow" AS VARCHAR) FROM notes ORDER BY id').rows)
+    assert rows["a"] is None
+    assert base64.b64decode(json.loads(rows["b"])["note"]["$utf8_base64"]).decode() == "nul\x00inside"

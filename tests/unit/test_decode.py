@@ -495,3 +495,60 @@ def test_a_contract_primary_key_outside_the_keys_is_honoured_and_a_record_withou
 def test_a_new_image_without_its_key_attribute_takes_the_key_from_keys() -> None:
     table = one_table([record({"v": {"N": "1"}}, keys={"id": {"S": "a"}})])
     assert table.column("id").to_pylist() == ["a"]
+
+
+# ------------------------------------------------------------------------------- record-level faults
+
+
+def test_record_level_faults_are_quarantined_with_their_reason_and_the_batch_goes_on() -> None:
+    deep: dict[str, Any] = {"S": "bottom"}
+    for _ in range(3000):  # far beyond DynamoDB's 32 levels, and Python's recursion limit
+        deep = {"M": {"k": deep}}
+    good = record({"id": {"S": "ok"}})
+    faults = {
+        "year 33658": record({"id": {"S": "a"}}, when=10**12),
+        "float far future": record({"id": {"S": "b"}}, when=1e20),
+        "not a number": record({"id": {"S": "c"}}, when=float("nan")),
+        "arabic digits": record({"id": {"S": "d"}}, seq="١٢٣"),
+        "deep": record({"id": {"S": "e"}, "deep": deep}),
+        "image a list": record([], name="MODIFY", keys={"id": {"S": "f"}}),  # type: ignore[arg-type]
+        "image text": record("x", keys={"id": {"S": "g"}}),  # type: ignore[arg-type]
+    }
+    result = decode_batch([good, *faults.values()])
+    reasons = {r.index: r.reason for r in result.rejects}
+    assert sorted(reasons) == list(range(1, len(faults) + 1))
+    assert "out of range" in reasons[1] and "out of range" in reasons[2] and "out of range" in reasons[3]
+    assert "SequenceNumber is not 1 to 40 digits" in reasons[4]
+    assert reasons[5] == "value nested too deep to decode"
+    assert "not a map" in reasons[6] and "not a map" in reasons[7]
+    assert result.tables["example_table"].arrow.column("id").to_pylist() == ["ok"]
+
+
+def test_values_no_warehouse_column_can_hold_go_to_overflow_exactly() -> None:
+    contracts = parse_contracts(
+        {
+            "version": 1,
+            "sources": [
+                {"table": "Example-*", "routes": [{"target": "t", "columns": {"x": "DOUBLE PRECISION"}}]}
+            ],
+        }
+    )
+    recs = [
+        record({"id": {"S": "a"}, "note": {"S": "before\x00after"}, "x": {"N": "1e400"}}),
+        record(
+            {"id": {"S": "b"}, "note": {"S": "plain"}, "x": {"N": "-1.5"}, "m": {"M": {"k": {"S": "\x00"}}}}
+        ),
+        record({"id": {"S": "nul\x00key"}}),  # a key cannot move: quarantined
+    ]
+    result = decode_batch(recs, contracts)
+    (reject,) = result.rejects
+    assert reject.index == 2 and "primary key attribute 'id': text holds NUL" in reject.reason
+    rows = result.tables["t"].arrow.to_pylist()
+    assert [r["note"] for r in rows] == [None, "plain"]
+    assert rows[0]["x"] is None and rows[1]["x"] == -1.5
+    first = json.loads(rows[0]["_overflow"])
+    assert base64.b64decode(first["note"]["$utf8_base64"]).decode() == "before\x00after"
+    assert first["x"] == "1e400"
+    second = json.loads(rows[1]["_overflow"])
+    assert json.loads(base64.b64decode(second["m"]["$json_base64"])) == {"k": "\x00"}
+    assert rows[1]["m"] is None

@@ -34,6 +34,37 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _deep_json(value: Any) -> str:
+    """JSON of a document nested deeper than ``json.dumps`` recurses (a record quarantined for its
+    nesting), written with an explicit stack: the quarantine keeps the whole record all the same."""
+    out: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Raw):
+            out.append(item.text)
+        elif isinstance(item, dict):
+            parts: list[Any] = [_Raw("{")]
+            for i, (key, child) in enumerate(item.items()):
+                parts += [_Raw(("," if i else "") + json.dumps(str(key)) + ":"), child]
+            stack.extend(reversed([*parts, _Raw("}")]))
+        elif isinstance(item, list):
+            parts = [_Raw("[")]
+            for i, child in enumerate(item):
+                parts += [*([_Raw(",")] if i else []), child]
+            stack.extend(reversed([*parts, _Raw("]")]))
+        else:
+            out.append(json.dumps(item, default=_json_default))
+    return "".join(out)
+
+
+class _Raw:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
 class Quarantine:
     """Writes quarantined records and files under ``prefix`` in ``bucket``."""
 
@@ -60,9 +91,11 @@ class Quarantine:
         The key is deterministic (a retried batch overwrites its own object): the record's sequence number,
         or, when it has no usable one, a digest of the content.
         """
-        payload = json.dumps(
-            {"reason": reason, "record": record}, default=_json_default, ensure_ascii=True, indent=1
-        ).encode()
+        document = {"reason": reason, "record": record}
+        try:
+            payload = json.dumps(document, default=_json_default, ensure_ascii=True, indent=1).encode()
+        except RecursionError:
+            payload = _deep_json(document).encode()
         seq = sequence_number
         if not (seq and seq.isascii() and seq.isdigit() and len(seq) <= SEQ_WIDTH):
             seq = "record-" + hashlib.sha256(payload).hexdigest()[:16]

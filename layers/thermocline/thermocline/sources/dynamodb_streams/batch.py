@@ -7,14 +7,17 @@ where the naive ``TypeDeserializer`` → ``Table.from_pylist`` path spends its t
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from thermocline.contracts import Route
 from thermocline.lake.columns import CDC_COLUMNS, OVERFLOW
 from thermocline.lake.table_schema import TableSchema
+from thermocline.sources.dynamodb_streams.super_json import _encode_str
 from thermocline.sources.dynamodb_streams.values import PlanEntry
 
 
@@ -60,6 +63,65 @@ class _BadRows(Exception):
         self.reason = reason
 
 
+class _Unholdable(Exception):
+    """Rows of ``column`` whose value no warehouse column can hold (NUL in text, ±infinity)."""
+
+    def __init__(self, column: str, rows: list[int], reason: str) -> None:
+        self.column = column
+        self.rows = rows
+        self.reason = reason
+
+
+def _marker(kind: str, text: str) -> str:
+    """``{"$utf8_base64": ...}`` / ``{"$json_base64": ...}``: text no warehouse can store as text (it holds
+    NUL, which neither Redshift's VARCHAR nor PostgreSQL's text or JSONB accept), kept exactly."""
+    encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return "{" + _encode_str(kind) + ":" + _encode_str(encoded) + "}"
+
+
+def _unholdable(name: str, kind: str, array: pa.Array) -> None:
+    """Raise ``_Unholdable`` for the rows of a built column whose value a warehouse cannot hold: NUL in
+    text (in SUPER JSON: the escape ``\\u0000``), and numbers a DOUBLE PRECISION turns into ±infinity or
+    NaN (``1e400``). Vectorised: the common case costs one pass of Arrow's compute."""
+    if kind == "DOUBLE PRECISION":
+        bad = pc.or_kleene(pc.is_inf(array), pc.is_nan(array))
+        reason = "number out of DOUBLE PRECISION's range"
+    elif kind == "VARCHAR":
+        bad = pc.match_substring(array, "\x00")
+        reason = "text holds NUL"
+    elif kind == "SUPER":
+        bad = pc.match_substring(array, "\\u0000")
+        reason = "JSON holds NUL"
+    else:
+        return
+    if pc.any(bad).as_py():
+        raise _Unholdable(name, [i for i, flag in enumerate(bad.to_pylist()) if flag], reason)
+
+
+def move_to_overflow(batch: _Batch, found: _Unholdable) -> int:
+    """Move the values ``found`` into ``_overflow``, exactly (text with NUL as a base64 marker, a number
+    as the string of its digits); the column is NULL in those rows. Returns how many moved."""
+    if found.column == OVERFLOW.name:
+        for row in found.rows:
+            batch.overflow[row] = _marker("$json_base64", batch.overflow[row])  # type: ignore[arg-type]
+        return 0
+    column = batch.schema.columns[found.column]
+    values = batch.values[found.column]
+    entry_key = _encode_str(column.attribute)
+    for row in found.rows:
+        value, values[row] = values[row], None
+        if column.type.kind == "VARCHAR":
+            entry = _marker("$utf8_base64", value)
+        elif column.type.kind == "SUPER":
+            entry = _marker("$json_base64", value)
+        else:
+            entry = _encode_str(value)
+        current = batch.overflow[row]
+        joined = f"{entry_key}:{entry}"
+        batch.overflow[row] = "{" + joined + "}" if not current else current[:-1] + "," + joined + "}"
+    return len(found.rows)
+
+
 _STRING_CAST = {"BIGINT", "DECIMAL", "DOUBLE PRECISION"}
 _LAKE_COLUMNS = (OVERFLOW, *CDC_COLUMNS)
 
@@ -88,7 +150,8 @@ def _string_array(values: list[Any], column: str) -> pa.Array:
 
 def _arrow_table(batch: _Batch) -> pa.Table:
     """The batch as lake rows: the attribute columns in recorded order, then ``_overflow`` and the CDC
-    columns (``lake.columns``). Raises :class:`_BadRows` for rows Arrow refuses."""
+    columns (``lake.columns``). Raises :class:`_BadRows` for rows Arrow refuses and :class:`_Unholdable` for
+    values no warehouse column holds."""
     n = batch.rows
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
@@ -102,6 +165,7 @@ def _arrow_table(batch: _Batch) -> pa.Table:
             array = pa.array(values, pa.string()).cast(arrow_type)
         else:
             array = pa.array(values, arrow_type)
+        _unholdable(name, kind, array)
         arrays.append(array)
         fields.append(pa.field(name, arrow_type))
     bookkeeping = batch.bookkeeping()
@@ -109,7 +173,10 @@ def _arrow_table(batch: _Batch) -> pa.Table:
         arrow_field = column.arrow_field
         values = bookkeeping[column.name]
         if arrow_field.type == pa.string():
-            arrays.append(_string_array(values, column.name))
+            array = _string_array(values, column.name)
+            if column is OVERFLOW:
+                _unholdable(column.name, "SUPER", array)
+            arrays.append(array)
         else:
             arrays.append(pa.array(values, arrow_field.type))
         fields.append(arrow_field)

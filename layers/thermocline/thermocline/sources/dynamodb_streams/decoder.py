@@ -27,9 +27,17 @@ from thermocline.contracts import Contracts, Route, Router, load_contracts
 from thermocline.lake.columns import SEQ_WIDTH
 from thermocline.lake.metadata import with_lake_metadata
 from thermocline.lake.table_schema import TableSchema
-from thermocline.sources.dynamodb_streams.batch import _arrow_table, _BadRows, _Batch
+from thermocline.sources.dynamodb_streams.batch import (
+    _arrow_table,
+    _BadRows,
+    _Batch,
+    _Unholdable,
+    move_to_overflow,
+)
 from thermocline.sources.dynamodb_streams.envelope import (
     _OPS,
+    MAX_EPOCH_S,
+    MIN_EPOCH_S,
     _event_time_us,
     _is_ttl_delete,
     _keys_of,
@@ -152,7 +160,11 @@ class _Decoder:
             else:
                 padded = pad_sequence_number(seq_raw)
             when = body.get("ApproximateCreationDateTime")
-            event_us = when * 1_000_000 if type(when) is int else _event_time_us(when)
+            event_us = (
+                when * 1_000_000
+                if type(when) is int and MIN_EPOCH_S <= when <= MAX_EPOCH_S
+                else _event_time_us(when)
+            )
             if event_us is not None and (
                 self.result.oldest_event_us is None or event_us < self.result.oldest_event_us
             ):
@@ -202,6 +214,12 @@ class _Decoder:
         except (AttributeError, TypeError, ValueError) as exc:
             self.result.rejects.append(
                 Reject(index, record, f"malformed record: {exc}", table, seq_text, None)
+            )
+            return
+        except RecursionError:
+            # Far deeper than DynamoDB's 32 levels: only a hand-made or corrupted record nests like this.
+            self.result.rejects.append(
+                Reject(index, record, "value nested too deep to decode", table, seq_text, None)
             )
             return
         # The record decoded completely: its attribute values are in; add the row's bookkeeping columns.
@@ -273,6 +291,14 @@ class _Decoder:
                 return _arrow_table(batch)
             except _BadRows as bad:
                 self._drop_rows(batch, bad.rows, bad.reason)
+            except _Unholdable as found:
+                if found.column in batch.schema.primary_key:
+                    attribute = batch.schema.columns[found.column].attribute
+                    self._drop_rows(
+                        batch, set(found.rows), f"primary key attribute {attribute!r}: {found.reason}"
+                    )
+                else:
+                    self.result.overflow_values += move_to_overflow(batch, found)
 
     def _drop_rows(self, batch: _Batch, rows: set[int], reason: str) -> None:
         """Reject rows whose values Arrow refuses (text that is not valid Unicode) and keep the rest."""

@@ -51,6 +51,11 @@ def pad_sequence_number(seq: Any) -> str:
     return seq.rjust(SEQ_WIDTH, "0")
 
 
+# Event times a timestamp column and a date partition can hold: 0001-01-01 to 9999-12-31 (UTC).
+MIN_EPOCH_S = -62_135_596_800
+MAX_EPOCH_S = 253_402_300_799
+
+
 def _event_time_us(value: Any) -> int | None:
     """``ApproximateCreationDateTime`` → microseconds since the epoch (UTC).
 
@@ -61,12 +66,12 @@ def _event_time_us(value: Any) -> int | None:
         return None
     if isinstance(value, bool):
         raise RecordDecodeError("ApproximateCreationDateTime is not a time")
-    if isinstance(value, int):
-        return value * 1_000_000
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise RecordDecodeError("ApproximateCreationDateTime is not a time")
-        return round(value * 1_000_000)
+    if isinstance(value, (int, float)):
+        if not MIN_EPOCH_S <= value <= MAX_EPOCH_S:  # NaN fails both comparisons
+            raise RecordDecodeError(
+                f"ApproximateCreationDateTime out of range (years 1 to 9999): {str(value)[:60]!r}"
+            )
+        return value * 1_000_000 if isinstance(value, int) else round(value * 1_000_000)
     if isinstance(value, datetime):
         return _datetime_us(value)
     if isinstance(value, str):
