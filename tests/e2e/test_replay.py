@@ -197,3 +197,76 @@ def test_a_stream_split_over_several_replay_runs_equals_one_run(tmp_path: Path) 
         assert _items(tmp_path / state / "warehouse.duckdb") == _items(tmp_path / "one" / "warehouse.duckdb")
     rows = _rows(tmp_path / "one" / "warehouse.duckdb", "SELECT id, round FROM drift ORDER BY id")
     assert rows == [("k0", 3), ("k1", 3), ("k2", 3), ("k3", 3)]
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.update(int(c) for c in text)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_an_interrupted_replay_leaves_no_server_behind(tmp_path: Path, signum: str) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("AWS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "thermocline.cli", "replay", str(ROOT / "events" / "dynamodb-update.json")]
+        + ["--state", str(tmp_path / "state")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    servers: set[int] = set()
+    while not servers and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+        servers = _children(process.pid)
+    assert servers, "the command never started its moto server"
+    time.sleep(0.5)  # interrupted while the stack comes up
+    process.send_signal(getattr(signal, signum))
+    process.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in servers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in servers), f"moto's server outlived a {signum}ed command"
+
+
+def test_a_second_command_on_a_busy_state_directory_says_it_waits_then_runs(tmp_path: Path) -> None:
+    import fcntl
+    import subprocess
+    import sys
+    import time
+
+    state = tmp_path / "state"
+    state.mkdir()
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("AWS_")}
+    with open(state / ".lock", "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "thermocline.cli", "replay", str(ROOT / "events" / "dynamodb-update.json")]
+            + ["--state", str(state)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(5)
+        assert process.poll() is None, "the second command must wait, not fail"
+    out, err = process.communicate(timeout=300)
+    assert "is in use by another command; waiting for it to finish" in err
+    assert process.returncode == 0, out + err

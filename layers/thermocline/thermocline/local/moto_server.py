@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,14 +45,21 @@ def is_up(endpoint: str) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to send SIGTERM when this process's parent dies, so a killed
-    command (even SIGKILL) never leaves a server behind (prctl(2), PR_SET_PDEATHSIG)."""
-    import ctypes
-    import signal
+def _dying_with(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn``: in the child, before exec, ask Linux to send SIGTERM when ``parent`` dies, so a
+    killed command (even SIGKILL) never leaves a server behind (prctl(2), PR_SET_PDEATHSIG); and exit if
+    it already has."""
 
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    def arrange() -> None:
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(0)
+
+    return arrange
 
 
 def start(
@@ -75,7 +83,7 @@ def start(
         stderr=subprocess.STDOUT,
         env=env,
         start_new_session=True,
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+        preexec_fn=_dying_with(os.getpid()) if sys.platform == "linux" else None,  # noqa: PLW1509
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
