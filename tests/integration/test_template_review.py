@@ -359,3 +359,18 @@ def test_bring_your_own_warehouse_skips_the_namespace_and_workgroup(cfn: dict[st
         cfn["Resources"]["WarehouseLoadFunction"]["Properties"]["Environment"]["Variables"]["WAREHOUSE_URL"]
     )
     assert "?cluster=1" in url and "ExistingWorkgroupName" in url
+
+
+def test_samconfig_environments_name_a_region_and_only_real_parameters(sam: dict[str, Any]) -> None:
+    import shlex
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    for env in ("default", "staging", "prod"):
+        assert re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", config[env]["global"]["parameters"]["region"]), env
+        overrides = dict(
+            p.split("=", 1) for p in shlex.split(config[env]["deploy"]["parameters"]["parameter_overrides"])
+        )
+        assert set(overrides) <= set(sam["Parameters"]), env
+    prod = config["prod"]["deploy"]["parameters"]["parameter_overrides"]
+    assert "VpcId=" in prod and "SubnetIds=" in prod, "prod must not fall back to a default VPC"

@@ -9,6 +9,7 @@ thermocline report list                        the shipped report definitions, o
 thermocline report run NAME [--param k=v]... --state DIR
                                                a report on DIR/warehouse.duckdb → DIR/reports/NAME/<run-date>/
 thermocline hot get <view> [--bucket B]        read a real-time view from Redis (REDIS_URL or --redis-url)
+thermocline status | cost | bootstrap-sql      operating a deployment (thermocline/ops/cli.py)
 
 exit status: 0 success; 1 something did not reach the warehouse (records or lake files quarantined, records
 or files failed: each is listed with its reason) or the demo did not reconcile; 2 bad usage (a file, the
@@ -224,10 +225,25 @@ def cmd_hot_get(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_sam_env_vars(local: Any, path: Path) -> Path:
+    """``sam local invoke --env-vars`` file: every function's environment, pointed at the local stack.
+
+    The container reaches moto's server on 127.0.0.1 with ``--docker-network host``.
+    """
+    env = {logical_id: local.environment_for(logical_id) for logical_id in sorted(local.stack.functions)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(env, indent=2, sort_keys=True) + "\n")
+    return path
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     _state_dir(args.state)
     with _stack(args, log_level=args.log_level, keep_lake=True) as local:
         print(f"moto server: {local.endpoint}")
+        env_file = write_sam_env_vars(local, Path(args.state) / "sam-env.json")
+        print(
+            f"sam local invoke --env-vars {env_file} --docker-network host <Function> -e events/<file>.json"
+        )
         print(f"warehouse:   {local.warehouse_url}")
         print(f"redis:       {local.redis_url or local.redis_missing}")
         for logical_id, physical in sorted(local.stack.resources.items()):
@@ -455,6 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state", required=True, help="state directory holding warehouse.duckdb (demo, replay)")
     run.add_argument("--warehouse", help="another warehouse URL instead (e.g. postgresql://...)")
     run.set_defaults(func=cmd_report_run)
+    from thermocline.ops.cli import register as register_ops
+
+    register_ops(sub)
+
     hot = sub.add_parser("hot", help="the real-time views in Redis")
     hot_sub = hot.add_subparsers(dest="hot_command", required=True)
     get = hot_sub.add_parser("get", help="print a view (the current window unless --bucket)")

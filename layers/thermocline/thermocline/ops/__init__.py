@@ -1,0 +1,1 @@
+"""Operating a deployment: ``thermocline status`` (pipeline health) and ``thermocline cost`` (monthly cost)."""
