@@ -440,7 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_argument("--from", dest="export_from", help="incremental export from this time (ISO 8601)")
     fill.add_argument("--to", dest="export_to", help="incremental export up to this time (default: now)")
     fill.add_argument("--resume", metavar="EXPORT_ARN", help="finish an interrupted backfill of this export")
-    fill.add_argument("--state", default=str(DEFAULT_STATE / "up"), help="state directory (as `up`'s)")
+    fill.add_argument(
+        "--state",
+        default=str(DEFAULT_STATE / "backfill"),
+        help="state directory: its warehouse.duckdb is loaded",
+    )
     fill.add_argument("--endpoint", help="the running moto server of `thermocline up`")
     fill.add_argument("--log-level", default="WARNING")
     fill.set_defaults(func=cmd_backfill)
@@ -448,7 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser("reconcile", help="compare the warehouse with a fresh export of a table")
     rec.add_argument("--table", required=True, help="table name, or its logical id in template.yaml (Table)")
     rec.add_argument("--json", help="also write the report as JSON to this file")
-    rec.add_argument("--state", default=str(DEFAULT_STATE / "up"), help="state directory (as `up`'s)")
+    rec.add_argument(
+        "--state",
+        default=str(DEFAULT_STATE / "backfill"),
+        help="state directory: its warehouse.duckdb is compared",
+    )
     rec.add_argument("--endpoint", help="the running moto server of `thermocline up`")
     rec.add_argument("--log-level", default="WARNING")
     rec.set_defaults(func=cmd_reconcile)
