@@ -84,9 +84,12 @@ def test_bad_json_is_quarantined_and_sql_errors_are_terminal(shim_url, s3):
 
 
 def test_native_copy_failure_reads_sys_load_error_detail(shim_url, postgres_dsn):
-    """Native mode sends Redshift SQL untranslated. PostgreSQL stands in for the two Redshift objects the
-    error path reads: ``pg_last_copy_id()`` (here a sequence: every call is a newer COPY) and the
-    ``sys_load_error_detail`` view. PostgreSQL rejects the COPY itself, as Redshift rejects bad data."""
+    """Native mode sends Redshift SQL untranslated. PostgreSQL stands in for the Redshift objects the
+    error path reads: ``pg_last_copy_id()`` (a sequence: every call is a newer COPY), ``GETDATE()``, and
+    the ``sys_load_error_detail`` view, whose rows carry the process id of the session that ran the COPY
+    (a view answering this session's id for its rows). PostgreSQL rejects the COPY itself, as Redshift
+    rejects bad data, and like Redshift refuses statements in the failed transaction, so the errors are
+    found by session and time after the rollback."""
     import psycopg
 
     url, _ = shim_url
@@ -96,12 +99,24 @@ def test_native_copy_failure_reads_sys_load_error_detail(shim_url, postgres_dsn)
             "CREATE FUNCTION pg_last_copy_id() RETURNS bigint AS $$ SELECT nextval('copy_ids') $$ LANGUAGE sql"
         )
         conn.execute(
-            "CREATE TABLE sys_load_error_detail (query_id bigint, start_time timestamp, file_name char(256), "
+            "CREATE FUNCTION getdate() RETURNS timestamp AS $$ SELECT localtimestamp $$ LANGUAGE sql"
+        )
+        conn.execute(
+            "CREATE TABLE load_errors (mine boolean, start_time timestamp, file_name char(256), "
             "line_number bigint, column_name char(127), error_message char(512))"
         )
         conn.execute(
-            "INSERT INTO sys_load_error_detail VALUES (2, now(), 's3://lake/cdc/orders/a.parquet', 7, 'total', "
-            "'Overflow for NUMERIC(38,2)'), (1, now(), 's3://lake/cdc/orders/old.parquet', 1, 'pk', 'stale')"
+            "CREATE VIEW sys_load_error_detail AS SELECT CASE WHEN mine THEN pg_backend_pid() ELSE -1 END "
+            "AS session_id, 0 AS query_id, start_time, file_name, line_number, column_name, error_message "
+            "FROM load_errors"
+        )
+        conn.execute(
+            "INSERT INTO load_errors VALUES "
+            "(true, localtimestamp + interval '1 minute', 's3://lake/cdc/orders/a.parquet', 7, 'total', "
+            "'Overflow for NUMERIC(38,2)'), "
+            "(false, localtimestamp + interval '1 minute', 's3://lake/cdc/orders/other.parquet', 1, 'pk', "
+            "'another session'), "
+            "(true, localtimestamp - interval '1 hour', 's3://lake/cdc/orders/old.parquet', 1, 'pk', 'stale')"
         )
     wh = warehouse.connect(url.replace("dialect=postgres", "dialect=redshift"))
     try:

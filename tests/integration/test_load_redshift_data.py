@@ -19,6 +19,7 @@ from thermocline.lake.columns import CDC_COLUMNS
 from thermocline.merge_sql import LedgerEntry, TableSpec
 from thermocline.warehouse import BadDataError, TerminalLoadError, TransientLoadError, connect
 from thermocline.warehouse.redshift_data import RedshiftDataWarehouse
+from thermocline.warehouse.redshift_errors import load_errors_by_session_sql
 
 SPEC = TableSpec(
     table="orders",
@@ -140,18 +141,34 @@ def test_failed_copy_reports_file_line_column_and_reason():
             "Status": "FAILED",
             "QueryString": statements[copy_index],
             "RedshiftQueryId": 4242,
+            "CreatedAt": dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
         }
     )
     stub.add_response(
         "describe_statement",
-        _describe("FAILED", Error="ERROR: Load into table 'thermocline_stage' failed.", SubStatements=sub),
+        _describe(
+            "FAILED",
+            Error="ERROR: Load into table 'thermocline_stage' failed.",
+            SubStatements=sub,
+            RedshiftPid=1073815123,
+        ),
         {"Id": ID},
     )
     detail_id = "a9b6c0c9-0747-4bf4-b142-e8883122f766"
+    # Found by the session's process id and the time (the Data API's RedshiftQueryId is not the SYS
+    # views' query_id).
     stub.add_response(
         "execute_statement",
         {"Id": detail_id},
-        {"Sql": merge_sql.load_error_detail_sql(4242), "Database": "dev", "WorkgroupName": "analytics-wg"},
+        {
+            "Sql": load_errors_by_session_sql(),
+            "Parameters": [
+                {"name": "pid", "value": "1073815123"},
+                {"name": "since", "value": "2026-10-31 23:59:59.000000"},
+            ],
+            "Database": "dev",
+            "WorkgroupName": "analytics-wg",
+        },
     )
     stub.add_response(
         "describe_statement", _describe("FINISHED", Id=detail_id, HasResultSet=True), {"Id": detail_id}

@@ -11,6 +11,7 @@ shim): statements are then translated and COPY and LOCK emulated, as in the Post
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -38,12 +39,17 @@ from thermocline.warehouse.base import (
     translate,
     translate_query,
 )
+from thermocline.warehouse.redshift_errors import (
+    details_from_text,
+    kind_of,
+    load_errors_by_session_sql,
+    session_params,
+)
 
 # SQLSTATE classes and codes that succeed on retry: connection trouble, serialization failures and
 # deadlocks, lock timeouts, resource shortage, operator intervention, and catalog races on CREATE.
 _TRANSIENT_STATES = ("08", "40", "53", "57", "55P03", "23505")
 _DATA_STATES = ("22",)
-_TRANSIENT_TEXT = ("serializable isolation violation", "1023", "deadlock", "could not obtain lock")
 
 
 def _sqlstate(exc: Exception) -> tuple[str, str]:
@@ -54,15 +60,18 @@ def _sqlstate(exc: Exception) -> tuple[str, str]:
 
 
 def classify(exc: Exception, doing: str) -> WarehouseError:
+    """By SQLSTATE first; Redshift reports many errors (JSON parsing among them) as XX000, so the text
+    decides those (``redshift_errors.kind_of``)."""
     state, message = _sqlstate(exc)
     if isinstance(exc, redshift_connector.InterfaceError) or isinstance(exc, OSError):
         return TransientLoadError(f"{doing}: {message or exc}")
-    if state.startswith(_TRANSIENT_STATES) or any(t in message.lower() for t in _TRANSIENT_TEXT):
+    if state.startswith(_TRANSIENT_STATES):
         return TransientLoadError(f"{doing}: {state} {message}")
-    if state.startswith(_DATA_STATES):
-        return BadDataError(
-            f"{doing}: {state} {message}", details=[LoadErrorDetail(None, None, None, message)]
-        )
+    kind = "data" if state.startswith(_DATA_STATES) else kind_of(message)
+    if kind == "data":
+        return BadDataError(f"{doing}: {state} {message}", details=details_from_text(message))
+    if kind == "transient":
+        return TransientLoadError(f"{doing}: {state} {message}")
     return TerminalLoadError(f"{doing}: {state} {message}")
 
 
@@ -120,33 +129,45 @@ class RedshiftConnectorWarehouse:
 
     def execute(self, statements: Sequence[str]) -> None:
         current = ""
-        copy_before: int | None = None
+        copy_session: tuple[int, int, dt.datetime] | None = None
         try:
             cursor = self._conn.cursor()
             for sql in statements:
                 current = sql
                 log_statement(self.dialect, sql)
                 if self.dialect == "redshift" and parse_copy(sql) is not None:
-                    # pg_last_copy_id() names the session's last COPY; remembering it first tells a COPY
-                    # that failed on data (new id) from one that never ran (same id, details not its own).
-                    cursor.execute("SELECT pg_last_copy_id()")
-                    row = cursor.fetchone()
-                    copy_before = int(row[0]) if row else None
+                    # What a failed COPY's load errors are linked to: this session's process id and the
+                    # time (sys_load_error_detail.session_id, start_time), and pg_last_copy_id() before.
+                    cursor.execute("SELECT pg_last_copy_id(), pg_backend_pid(), GETDATE()")
+                    before, pid, now = cursor.fetchone()
+                    copy_session = (int(before), int(pid), now)
                 self._run(cursor, sql)
             self._conn.commit()
         except WarehouseError:
             self._rollback()
             raise
         except Exception as exc:
-            self._rollback()
             if not isinstance(exc, redshift_connector.Error | OSError):
+                self._rollback()
                 raise
+            copy_id = self._last_copy_id() if copy_session is not None else None
+            self._rollback()
             error = classify(exc, "load")
-            if self.dialect == "redshift" and parse_copy(current) is not None:
-                details = self._load_errors(copy_before)
+            if copy_session is not None and parse_copy(current) is not None:
+                details = self._load_errors(copy_session, copy_id)
                 if details:
                     raise BadDataError(f"COPY failed: {exc}", details=details) from exc
             raise error from exc
+
+    def _last_copy_id(self) -> int | None:
+        """``pg_last_copy_id()`` read before the rollback: a rolled-back COPY transaction does not update it
+        (https://docs.aws.amazon.com/redshift/latest/dg/PG_LAST_COPY_ID.html). Where the failed
+        transaction refuses further statements, the lookup goes by session and time instead."""
+        try:
+            row = self._simple("SELECT pg_last_copy_id()").fetchone()
+            return int(row[0]) if row else None
+        except (redshift_connector.Error, OSError, TypeError, ValueError):
+            return None
 
     def _rollback(self) -> None:
         try:
@@ -189,13 +210,16 @@ class RedshiftConnectorWarehouse:
                     ) from exc
                 raise error from exc
 
-    def _load_errors(self, copy_before: int | None) -> list[LoadErrorDetail]:
-        """``sys_load_error_detail`` rows of the COPY that just failed (after the rollback)."""
+    def _load_errors(
+        self, copy_session: tuple[int, int, dt.datetime], copy_id: int | None
+    ) -> list[LoadErrorDetail]:
+        """``sys_load_error_detail`` rows of the COPY that just failed (read after the rollback): by its
+        query id when pg_last_copy_id() moved past the one before it, else by session and time."""
+        before, pid, started = copy_session
         try:
-            copy_id = int(self._simple("SELECT pg_last_copy_id()").fetchone()[0])
-            if copy_id < 0 or copy_id == copy_before:
-                return []
-            return load_error_details(self.query(load_error_detail_sql(copy_id)))
+            if copy_id is not None and copy_id >= 0 and copy_id != before:
+                return load_error_details(self.query(load_error_detail_sql(copy_id)))
+            return load_error_details(self.query(load_errors_by_session_sql(), session_params(pid, started)))
         except (redshift_connector.Error, WarehouseError, TypeError, ValueError) as exc:
             logger.warning("could not read sys_load_error_detail", error=str(exc))
             return []

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from thermocline.merge_sql import load_error_detail_sql
 from thermocline.observability import logger
 from thermocline.warehouse.base import (
     BadDataError,
@@ -29,6 +28,12 @@ from thermocline.warehouse.base import (
     log_statement,
 )
 from thermocline.warehouse.redshift_data_values import result_converter
+from thermocline.warehouse.redshift_errors import (
+    details_from_text,
+    kind_of,
+    load_errors_by_session_sql,
+    session_params,
+)
 
 MAX_BATCH_STATEMENTS = 40
 MAX_STATEMENT_BYTES = 100 * 1024
@@ -42,19 +47,6 @@ _TRANSIENT_CODES = {
     "QueryTimeoutException",
     "ServiceUnavailableException",
 }
-# Redshift reports these as text only. Serializable isolation violations (error 1023) and lock waits are
-# the usual price of concurrent writers and succeed on retry.
-_TRANSIENT_TEXT = (
-    "serializable isolation violation",
-    "1023",
-    "deadlock",
-    "could not obtain lock",
-    "concurrent transaction",
-    "connection",
-    "timeout",
-    "temporarily unavailable",
-    "is resuming",
-)
 
 
 class RedshiftDataWarehouse:
@@ -221,25 +213,36 @@ class RedshiftDataWarehouse:
             description,
         )
         query_string = str(failed.get("QueryString") or description.get("QueryString") or "")
-        if query_string.lstrip().upper().startswith("COPY"):
-            details = self._load_errors(failed.get("RedshiftQueryId"))
-            if details:
-                return BadDataError(f"COPY failed: {error}", details=details)
-        lowered = error.lower()
-        if any(marker in lowered for marker in _TRANSIENT_TEXT):
+        kind = kind_of(error)
+        if kind != "transient" and query_string.lstrip().upper().startswith("COPY"):
+            details = self._load_errors(description, failed)
+            if details or kind == "data":
+                return BadDataError(f"COPY failed: {error}", details=details or details_from_text(error))
+        if kind == "data":
+            # JSON_PARSE, an overflow or a too-long string in the statements after COPY: the text names
+            # no file, so the loader finds it by loading the chunk's files one at a time.
+            return BadDataError(error, details=details_from_text(error))
+        if kind == "transient":
             return TransientLoadError(error)
         return TerminalLoadError(f"{error} (in: {query_string[:200]})")
 
-    def _load_errors(self, query_id: Any) -> list[LoadErrorDetail]:
-        """What ``sys_load_error_detail`` says about a failed COPY: file, line, column, reason."""
-        if query_id is None or int(query_id) <= 0:
-            return []
-        try:
-            result = self.query(load_error_detail_sql(int(query_id)))
-        except WarehouseError as exc:
-            logger.warning("could not read sys_load_error_detail", query_id=query_id, error=str(exc))
-            return []
-        return load_error_details(result)
+    def _load_errors(self, description: dict[str, Any], failed: dict[str, Any]) -> list[LoadErrorDetail]:
+        """What ``sys_load_error_detail`` says about a failed COPY (file, line, column, reason), found by
+        the statement's process id and start time (``redshift_errors``); else the files its text names."""
+        pid = description.get("RedshiftPid")
+        started = failed.get("CreatedAt") or description.get("CreatedAt")
+        details: list[LoadErrorDetail] = []
+        if pid and isinstance(started, dt.datetime):
+            try:
+                details = load_error_details(
+                    self.query(load_errors_by_session_sql(), session_params(pid, started))
+                )
+            except WarehouseError as exc:
+                logger.warning("could not read sys_load_error_detail", pid=pid, error=str(exc))
+        if details:
+            return details
+        named = [d for d in details_from_text(str(description.get("Error") or "")) if d.file]
+        return named
 
 
 def _sql_parameters(params: Mapping[str, Any]) -> list[dict[str, str]]:
