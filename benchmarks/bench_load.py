@@ -114,7 +114,7 @@ def main() -> int:
         POWERTOOLS_LOG_LEVEL="WARNING",
     )
     from thermocline import aws, warehouse
-    from thermocline.services.warehouse_load import load_files
+    from thermocline.load import load_files
     from thermocline.settings import WarehouseLoadSettings
 
     s3 = aws.client("s3")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -10,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from thermocline import aws, warehouse
 from thermocline.hot.connection import connect
 from thermocline.hot.store import HotStore
-from thermocline.observability import logger, metrics, tracer
+from thermocline.observability import lambda_handler
 from thermocline.services.analytics_report import run_report
 from thermocline.settings import AnalyticsReportSettings
 
@@ -25,11 +24,9 @@ hot = (
 )
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    with contextlib.closing(warehouse.connect(settings.warehouse_url, s3_client=s3)) as wh:
+    with warehouse.connect(settings.warehouse_url, s3_client=s3) as wh:
         return run_report(
             event, settings=settings, warehouse=wh, s3_client=s3, sns_client=sns, hot_store=hot
         ).as_dict()

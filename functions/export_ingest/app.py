@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws, warehouse
-from thermocline.observability import logger, metrics, tracer
+from thermocline.observability import lambda_handler
 from thermocline.services.export_ingest import handle_export_event
 from thermocline.settings import ExportIngestSettings, WarehouseLoadSettings
 
@@ -22,14 +22,9 @@ s3 = aws.client("s3")
 rds = aws.client("rds")
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    wh = warehouse.connect(settings.warehouse_url, s3_client=s3)
-    try:
+    with warehouse.connect(settings.warehouse_url, s3_client=s3) as wh:
         return handle_export_event(
             event, settings=settings, load_settings=load_settings, rds_client=rds, s3_client=s3, warehouse=wh
         )
-    finally:
-        wh.close()

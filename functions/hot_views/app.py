@@ -15,7 +15,7 @@ from thermocline.contracts import load_contracts
 from thermocline.hot.connection import connect
 from thermocline.hot.store import HotStore
 from thermocline.hot.views import load_views
-from thermocline.observability import logger, metrics, tracer
+from thermocline.observability import lambda_handler
 from thermocline.services.hot_views import handle_hot_event
 from thermocline.settings import HotViewsSettings
 
@@ -29,9 +29,7 @@ store = HotStore(
 )
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
+@lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_hot_event(
         event,

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws, warehouse
-from thermocline.observability import logger, metrics, tracer
+from thermocline.observability import lambda_handler
 from thermocline.services.reconcile import handle_reconcile_event
 from thermocline.settings import ReconcileSettings
 from thermocline.sources.dynamodb_export.exports import DynamoDBExports
@@ -23,12 +23,7 @@ ddb = aws.client("dynamodb")
 exports = DynamoDBExports(ddb)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    wh = warehouse.connect(settings.warehouse_url, s3_client=s3)
-    try:
+    with warehouse.connect(settings.warehouse_url, s3_client=s3) as wh:
         return handle_reconcile_event(event, settings=settings, s3=s3, ddb=ddb, exports=exports, warehouse=wh)
-    finally:
-        wh.close()

@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws
-from thermocline.observability import logger, metrics, tracer
+from thermocline.observability import lambda_handler
 from thermocline.services.stream_ingest import handle_stream_event
 from thermocline.settings import StreamIngestSettings
 
@@ -19,8 +19,6 @@ settings = StreamIngestSettings.from_env()
 s3 = aws.client("s3")
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
+@lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_stream_event(event, settings=settings, s3_client=s3)

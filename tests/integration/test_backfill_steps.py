@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from thermocline import aws, warehouse
+from thermocline.load import load_files
 from thermocline.local.exports import LocalExports, write_export
 from thermocline.services import backfill
-from thermocline.services.warehouse_load import load_files
 from thermocline.settings import BackfillSettings, WarehouseLoadSettings
 from thermocline.sources.dynamodb_export.exports import DynamoDBExports, ExportStatus
 

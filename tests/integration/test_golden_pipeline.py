@@ -18,9 +18,10 @@ from tests.conftest import EVENTS
 from tests.golden_files import check, lake_file, read_parquet
 from tests.integration.load_fixtures import ORDERS_COLUMNS, put_lake_file
 from thermocline import aws, warehouse
+from thermocline.load import full_refresh, load_files
 from thermocline.names import quote_ident
+from thermocline.runtime import Runtime
 from thermocline.services.stream_ingest import handle_stream_event
-from thermocline.services.warehouse_load import full_refresh, load_files
 from thermocline.settings import StreamIngestSettings, WarehouseLoadSettings
 
 pytestmark = pytest.mark.moto
@@ -56,7 +57,10 @@ def _objects(s3: Any) -> dict[str, Any]:
 def _ingest(s3: Any, name: str) -> dict[str, Any]:
     event = json.loads((EVENTS / name).read_text())
     return handle_stream_event(
-        event, settings=StreamIngestSettings(lake_bucket=BUCKET), s3_client=s3, now=lambda: NOW
+        event,
+        settings=StreamIngestSettings(lake_bucket=BUCKET),
+        s3_client=s3,
+        runtime=Runtime(clock=lambda: NOW),
     )
 
 

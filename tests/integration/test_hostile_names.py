@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from thermocline import aws, warehouse
 from thermocline.contracts import Contracts
+from thermocline.load import load_files
 from thermocline.names import quote_ident
 from thermocline.services.stream_ingest import handle_stream_event
-from thermocline.services.warehouse_load import load_files
 from thermocline.settings import StreamIngestSettings, WarehouseLoadSettings
 
 pytestmark = pytest.mark.moto

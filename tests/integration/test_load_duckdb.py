@@ -10,8 +10,10 @@ import pytest
 
 from tests.integration.load_fixtures import ORDERS_COLUMNS, SourceModel, put_lake_file, warehouse_rows
 from thermocline import aws, warehouse
-from thermocline.services.warehouse_load import handle_load_event, load_files
+from thermocline.load import load_files
+from thermocline.services.warehouse_load import handle_load_event
 from thermocline.settings import WarehouseLoadSettings
+from thermocline.warehouse import Capabilities
 
 pytestmark = pytest.mark.moto
 BUCKET = "lake"
@@ -94,7 +96,7 @@ def test_replayed_files_are_skipped_by_the_ledger(s3, settings, wh):
 
 def test_loads_too_large_for_one_statement_are_split(s3, settings, wh, monkeypatch):
     # Shrink the statement limit so six ordinary files cannot share one ledger INSERT.
-    monkeypatch.setattr("thermocline.services.warehouse_load._MAX_STATEMENT_BYTES", 1000)
+    monkeypatch.setattr(wh, "capabilities", Capabilities(max_statement_bytes=1000, max_statements=40))
     src = SourceModel(seed=12)
     keys = [
         put_lake_file(s3, BUCKET, "orders", ORDERS_COLUMNS, batch, shard=f"shardId-{i}")

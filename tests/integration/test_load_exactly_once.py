@@ -27,7 +27,8 @@ from tests.integration.load_fixtures import (
     warehouse_rows,
 )
 from thermocline import aws, warehouse
-from thermocline.services.warehouse_load import full_refresh, handle_load_event, load_files
+from thermocline.load import full_refresh, load_files
+from thermocline.services.warehouse_load import handle_load_event
 from thermocline.settings import WarehouseLoadSettings
 
 BUCKET = "lake"
@@ -160,7 +161,7 @@ _KILLED_LOADER = textwrap.dedent(
     """
     import sys, time
     from thermocline import aws, warehouse
-    from thermocline.services.warehouse_load import load_files
+    from thermocline.load import load_files
     from thermocline.settings import WarehouseLoadSettings
 
     settings = WarehouseLoadSettings(lake_bucket=sys.argv[1], warehouse_url=sys.argv[2])

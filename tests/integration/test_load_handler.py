@@ -19,6 +19,7 @@ from tests.integration.load_fixtures import (
     warehouse_rows,
 )
 from thermocline import aws, warehouse
+from thermocline.runtime import Runtime
 from thermocline.services.warehouse_load import handle_load_event
 from thermocline.settings import WarehouseLoadSettings
 from thermocline.warehouse import TransientLoadError
@@ -145,6 +146,7 @@ class _MergeFails:
     def __init__(self, inner):
         self._inner = inner
         self.dialect = inner.dialect
+        self.capabilities = inner.capabilities
 
     def execute(self, statements):
         if any(s.startswith("MERGE") for s in statements):
@@ -159,7 +161,6 @@ class _MergeFails:
 
 
 def test_transient_failure_reports_only_the_messages_with_unloaded_files(stack, monkeypatch):
-    monkeypatch.setattr("thermocline.services.warehouse_load._RETRY_BASE_SECONDS", 0)
     src = SourceModel(seed=34)
     key = put_lake_file(stack.s3, SAMPLE_BUCKET, "orders", ORDERS_COLUMNS, src.random_changes(10))
     event = load_event("warehouse-load-s3-test-event.json")
@@ -177,7 +178,10 @@ def test_transient_failure_reports_only_the_messages_with_unloaded_files(stack, 
     settings = WarehouseLoadSettings.from_env()
     wh = _MergeFails(warehouse.connect(stack.url, s3_client=stack.s3))
     try:
-        result = handle_load_event(event, settings=settings, warehouse=wh, s3_client=stack.s3)
+        no_wait = Runtime(sleep=lambda seconds: None)
+        result = handle_load_event(
+            event, settings=settings, warehouse=wh, s3_client=stack.s3, runtime=no_wait
+        )
         assert result == {"batchItemFailures": [{"itemIdentifier": "with-file"}]}
         assert wh.query("SELECT COUNT(*) FROM thermocline.load_ledger").rows == [(0,)]
     finally:

@@ -10,7 +10,7 @@ import pytest
 from tests.integration.load_fixtures import ORDERS_COLUMNS, SourceModel, put_lake_file, warehouse_rows
 from tests.integration.redshift_shim import RedshiftShim
 from thermocline import aws, warehouse
-from thermocline.services.warehouse_load import load_files
+from thermocline.load import load_files
 from thermocline.settings import WarehouseLoadSettings
 from thermocline.warehouse import BadDataError, TerminalLoadError
 from thermocline.warehouse.redshift_connector import RedshiftConnectorWarehouse

@@ -22,11 +22,11 @@ import pytest
 
 from tests.integration import report_oracle as oracle
 from thermocline import warehouse
+from thermocline.load import load_files
 from thermocline.local.session import LocalStack
 from thermocline.local.workload import PHASES, Workload, run_phase
 from thermocline.reporting.definition import available_reports
 from thermocline.services.analytics_report import ReportRequest, produce_report
-from thermocline.services.warehouse_load import load_files
 from thermocline.settings import WarehouseLoadSettings
 
 pytestmark = [pytest.mark.moto, pytest.mark.postgres]

@@ -19,6 +19,7 @@ from tests.conftest import ROOT, load_event
 from thermocline.aws import client
 from thermocline.lake.metadata import read_lake_metadata
 from thermocline.local.runtime import LambdaContext
+from thermocline.runtime import Runtime
 from thermocline.services.stream_ingest import handle_stream_event
 from thermocline.settings import StreamIngestSettings
 
@@ -287,7 +288,9 @@ def test_metrics_count_records_files_bytes_quarantine_lag_and_missing_images(s3:
     event = load_event("dynamodb-poison-record.json")
     event["Records"] += load_event("dynamodb-keys-only.json")["Records"]
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-    handle_stream_event(event, settings=settings, s3_client=s3, metrics=metrics, now=lambda: now)
+    handle_stream_event(
+        event, settings=settings, s3_client=s3, runtime=Runtime(clock=lambda: now, metrics=metrics)
+    )
     emf = metrics.serialize_metric_set()
     values = {m["Name"]: sum(emf[m["Name"]]) for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     metrics.clear_metrics()

@@ -13,9 +13,9 @@ import pytest
 
 from tests.integration.load_fixtures import ORDERS_COLUMNS, SourceModel, put_lake_file
 from thermocline import aws, merge_sql, warehouse
+from thermocline.load import load_files
 from thermocline.merge_sql import LedgerEntry
 from thermocline.names import qualified_name
-from thermocline.services.warehouse_load import load_files
 from thermocline.settings import WarehouseLoadSettings
 
 BUCKET = "lake"

@@ -27,8 +27,8 @@ import pytest
 from tests.integration.load_fixtures import put_lake_file
 from thermocline import aws, warehouse
 from thermocline.bootstrap.sql import LOADER_ROLE, READER_ROLE
+from thermocline.load import load_files
 from thermocline.services.analytics_report import run_report
-from thermocline.services.warehouse_load import load_files
 from thermocline.services.warehouse_setup import handle_custom_resource
 from thermocline.settings import AnalyticsReportSettings, WarehouseLoadSettings
 from thermocline.warehouse import WarehouseError

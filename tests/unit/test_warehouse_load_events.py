@@ -9,7 +9,7 @@ import pytest
 
 from thermocline.lake.metadata import UnreadableLakeFileError
 from thermocline.lake.metadata import read_file_spec as spec_from_arrow_schema
-from thermocline.services.warehouse_load import _parse_message
+from thermocline.load.notifications import parse_message
 from thermocline.settings import WarehouseLoadSettings
 
 SETTINGS = WarehouseLoadSettings(lake_bucket="lake", warehouse_url="duckdb:///tmp/x.duckdb")
@@ -25,7 +25,7 @@ def _record(key: str, bucket: str = "lake", event: str = "ObjectCreated:Put") ->
 
 def test_test_event_carries_no_files():
     body = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "lake"})
-    assert _parse_message(body, SETTINGS) == []
+    assert parse_message(body, SETTINGS.lake_bucket, SETTINGS.lake_prefix) == []
 
 
 def test_keys_are_url_decoded_and_filtered_to_lake_parquet():
@@ -36,13 +36,15 @@ def test_keys_are_url_decoded_and_filtered_to_lake_parquet():
         _record("cdc/orders/y.parquet", bucket="other"),
         _record("cdc/orders/z.parquet", event="ObjectRemoved:Delete"),
     )
-    assert _parse_message(body, SETTINGS) == ["cdc/user profiles/dt=2026-11-01/shardId-1-a.parquet"]
+    assert parse_message(body, SETTINGS.lake_bucket, SETTINGS.lake_prefix) == [
+        "cdc/user profiles/dt=2026-11-01/shardId-1-a.parquet"
+    ]
 
 
 def test_notifications_delivered_through_sns_are_unwrapped():
     inner = _body(_record("cdc/orders/a.parquet"))
     body = json.dumps({"Type": "Notification", "Message": inner})
-    assert _parse_message(body, SETTINGS) == ["cdc/orders/a.parquet"]
+    assert parse_message(body, SETTINGS.lake_bucket, SETTINGS.lake_prefix) == ["cdc/orders/a.parquet"]
 
 
 def test_spec_from_schema_keeps_file_order_and_declared_types():

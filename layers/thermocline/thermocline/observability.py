@@ -1,4 +1,4 @@
-"""The one Powertools logger, tracer and metrics of the package."""
+"""The one Powertools logger, tracer and metrics of the package, and the one handler decorator stack."""
 
 from __future__ import annotations
 
@@ -32,3 +32,12 @@ tracer: Tracer | _Untraced = (
     Tracer(service=SERVICE) if os.environ.get(XRAY_SDK, "").lower() == "true" else _Untraced()
 )
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def lambda_handler(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """The one decorator stack of every function's handler: the invocation's context in every log line,
+    metrics flushed after each invocation (with a ColdStart metric), and an X-Ray subsegment where tracing
+    is on. Outermost first, so the logger sees what the others raise."""
+    traced = tracer.capture_lambda_handler(handler)
+    measured = metrics.log_metrics(traced, capture_cold_start_metric=True)
+    return logger.inject_lambda_context(measured)  # type: ignore[no-any-return]

@@ -26,7 +26,6 @@ import hashlib
 import importlib.metadata
 import io
 import json
-import logging
 import os
 import re
 import zipfile
@@ -39,8 +38,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 from thermocline import aws
-
-log = logging.getLogger(__name__)
+from thermocline.observability import logger
 
 HOME_ENV = "THERMOCLINE_HOME"
 # Where translated templates and moto's list of resource types are cached (a directory, or "off"). They
@@ -209,7 +207,7 @@ def warm(endpoint: str, region: str = "us-east-1") -> None:
     try:
         cfn.list_stacks()
     except (ClientError, ResponseParserError) as exc:
-        log.debug("warming moto's CloudFormation: %s", exc)
+        logger.debug("warming moto's CloudFormation: %s", exc)
 
 
 def _existing_stack(cfn: Any, stack_name: str) -> dict[str, Any] | None:
@@ -273,13 +271,13 @@ def _create(
             removed[logical_id] = resources.pop(logical_id)
     not_supported = sorted(k for k, v in removed.items() if v["Type"] != "AWS::Lambda::EventSourceMapping")
     if not_supported:
-        log.warning(
+        logger.warning(
             "moto cannot create these resources; the local stack goes without them: %s",
             ", ".join(f"{k} ({removed[k]['Type']})" for k in not_supported),
         )
     esms = sorted(set(removed) - set(not_supported))
     if esms:
-        log.info("event source mappings left to the local poller: %s", ", ".join(esms))
+        logger.info("event source mappings left to the local poller: %s", ", ".join(esms))
 
     outputs[f"{_HIDDEN}Skipped"] = {"Value": ",".join(sorted(removed)) or "-"}
     cfn_template["Resources"] = _scrub(resources, removed)
@@ -332,7 +330,7 @@ def _cached(kind: str, key: Any, compute: Any) -> Any:
         partial.write_text(json.dumps(value))
         os.replace(partial, path)
     except OSError as exc:
-        log.debug("cache not written: %s", exc)
+        logger.debug("cache not written: %s", exc)
     return value
 
 

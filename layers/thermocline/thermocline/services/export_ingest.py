@@ -23,9 +23,9 @@ from typing import Any
 
 from thermocline import merge_sql
 from thermocline.lake.keys import snapshot_stamp
+from thermocline.load import full_refresh
 from thermocline.names import qualified_name
 from thermocline.observability import logger, metrics
-from thermocline.services.warehouse_load import full_refresh
 from thermocline.settings import ExportIngestSettings, WarehouseLoadSettings
 from thermocline.sources.rds_export.layout import ExportInfo, ExportLayoutError, TableExport
 from thermocline.sources.rds_export.reader import read_export

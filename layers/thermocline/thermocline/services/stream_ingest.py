@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,7 +32,7 @@ from thermocline.lake.parquet import split_by_event_date, to_parquet_bytes
 from thermocline.lake.quarantine import Quarantine
 from thermocline.lake.schema_store import SchemaStore
 from thermocline.observability import logger
-from thermocline.observability import metrics as default_metrics
+from thermocline.runtime import Runtime
 from thermocline.settings import StreamIngestSettings
 from thermocline.sources.dynamodb_streams import DecodeResult, fastpath
 from thermocline.sources.dynamodb_streams.recording import (
@@ -75,13 +74,12 @@ def handle_stream_event(
     settings: StreamIngestSettings,
     s3_client: Any,
     contracts: Contracts | None = None,
-    metrics: Metrics | None = None,
-    now: Callable[[], datetime] | None = None,
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
     """Write one Lambda DynamoDB Streams batch to the lake; return the ``batchItemFailures`` response."""
-    metrics = metrics or default_metrics
+    runtime = runtime or Runtime()
+    metrics = runtime.metrics
     _report_pure_python(metrics)
-    clock = now or (lambda: datetime.now(UTC))
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
         raise InvalidStreamEventError("event has no 'Records' list: not a DynamoDB Streams batch")
@@ -101,7 +99,7 @@ def handle_stream_event(
         logger.warning("schema store unavailable, retrying batch", error=str(exc), records=len(records))
         return _retry_whole_batch(records, metrics, exc)
 
-    today = clock()
+    today = runtime.clock()
     failed: list[str] = []
     files = bytes_written = rows_written = 0
 

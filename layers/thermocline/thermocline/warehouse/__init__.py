@@ -7,7 +7,9 @@
 * ``redshift://user@host:port/db`` — ``redshift_connector`` (password in the URL, ``?iam=1``, or
   ``REDSHIFT_PASSWORD``)
 
-Engine modules import their drivers only when chosen, so the Lambda layer needs only the one it uses.
+Engine modules import their drivers only when chosen, so the Lambda layer needs only the one it uses. The
+port is ``port.py`` (with the errors in ``errors.py``); ``emulation.py`` is what only the local engines
+need. Every engine is a context manager: ``with connect(url) as wh: ...`` closes it.
 """
 
 from __future__ import annotations
@@ -15,18 +17,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from thermocline.warehouse.base import (
+from thermocline.warehouse.errors import (
     BadDataError,
     LoadErrorDetail,
-    QueryResult,
     TerminalLoadError,
     TransientLoadError,
-    Warehouse,
     WarehouseError,
 )
+from thermocline.warehouse.port import Capabilities, QueryResult, Warehouse
 
 __all__ = [
     "BadDataError",
+    "Capabilities",
     "LoadErrorDetail",
     "QueryResult",
     "TerminalLoadError",

@@ -14,15 +14,8 @@ from typing import Any
 
 import duckdb
 
-from thermocline.warehouse.base import (
-    BadDataError,
-    LoadErrorDetail,
-    QueryResult,
-    TerminalLoadError,
-    TransientLoadError,
-    WarehouseError,
+from thermocline.warehouse.emulation import (
     held_locks,
-    log_statement,
     parse_copy,
     parse_lock,
     read_manifest_files,
@@ -30,6 +23,14 @@ from thermocline.warehouse.base import (
     translate,
     translate_query,
 )
+from thermocline.warehouse.errors import (
+    BadDataError,
+    LoadErrorDetail,
+    TerminalLoadError,
+    TransientLoadError,
+    WarehouseError,
+)
+from thermocline.warehouse.port import QueryResult, WarehouseBase, log_statement
 
 _DATA_ERRORS = (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException)
 _TRANSIENT_ERRORS = (duckdb.TransactionException, duckdb.IOException)
@@ -44,7 +45,7 @@ def _classify(exc: duckdb.Error, doing: str) -> WarehouseError:
     return TerminalLoadError(f"{doing}: {exc}")
 
 
-class DuckDBWarehouse:
+class DuckDBWarehouse(WarehouseBase):
     dialect = "duckdb"
 
     def __init__(self, path: str, *, s3_client: Any = None) -> None:

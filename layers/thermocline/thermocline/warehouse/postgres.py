@@ -16,15 +16,8 @@ from psycopg import errors as pg_errors
 
 from thermocline.names import quote_ident
 from thermocline.warehouse.access_control import postgres_form
-from thermocline.warehouse.base import (
-    BadDataError,
-    LoadErrorDetail,
-    QueryResult,
-    TerminalLoadError,
-    TransientLoadError,
-    WarehouseError,
+from thermocline.warehouse.emulation import (
     arrow_rows,
-    log_statement,
     parse_copy,
     parse_lock,
     postgres_lock_sql,
@@ -33,6 +26,14 @@ from thermocline.warehouse.base import (
     translate,
     translate_query,
 )
+from thermocline.warehouse.errors import (
+    BadDataError,
+    LoadErrorDetail,
+    TerminalLoadError,
+    TransientLoadError,
+    WarehouseError,
+)
+from thermocline.warehouse.port import QueryResult, WarehouseBase, log_statement
 
 _TRANSIENT = (
     psycopg.OperationalError,
@@ -53,7 +54,7 @@ def classify_postgres_error(exc: Exception, doing: str) -> WarehouseError:
     return TerminalLoadError(f"{doing}: {exc}")
 
 
-class PostgresWarehouse:
+class PostgresWarehouse(WarehouseBase):
     dialect = "postgres"
 
     def __init__(self, url: str, *, s3_client: Any = None) -> None:

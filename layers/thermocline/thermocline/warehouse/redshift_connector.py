@@ -21,16 +21,8 @@ import redshift_connector
 
 from thermocline.merge_sql import load_error_detail_sql
 from thermocline.observability import logger
-from thermocline.warehouse.base import (
-    BadDataError,
-    LoadErrorDetail,
-    QueryResult,
-    TerminalLoadError,
-    TransientLoadError,
-    WarehouseError,
+from thermocline.warehouse.emulation import (
     arrow_rows,
-    load_error_details,
-    log_statement,
     parse_copy,
     parse_lock,
     postgres_lock_sql,
@@ -39,6 +31,15 @@ from thermocline.warehouse.base import (
     translate,
     translate_query,
 )
+from thermocline.warehouse.errors import (
+    BadDataError,
+    LoadErrorDetail,
+    TerminalLoadError,
+    TransientLoadError,
+    WarehouseError,
+    load_error_details,
+)
+from thermocline.warehouse.port import QueryResult, WarehouseBase, log_statement
 from thermocline.warehouse.redshift_errors import (
     details_from_text,
     kind_of,
@@ -75,7 +76,7 @@ def classify(exc: Exception, doing: str) -> WarehouseError:
     return TerminalLoadError(f"{doing}: {state} {message}")
 
 
-class RedshiftConnectorWarehouse:
+class RedshiftConnectorWarehouse(WarehouseBase):
     def __init__(
         self,
         connect_kwargs: dict[str, Any],

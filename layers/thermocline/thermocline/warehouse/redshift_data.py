@@ -17,16 +17,15 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from thermocline.observability import logger
-from thermocline.warehouse.base import (
+from thermocline.warehouse.errors import (
     BadDataError,
     LoadErrorDetail,
-    QueryResult,
     TerminalLoadError,
     TransientLoadError,
     WarehouseError,
     load_error_details,
-    log_statement,
 )
+from thermocline.warehouse.port import DATA_API_LIMITS, QueryResult, WarehouseBase, log_statement
 from thermocline.warehouse.redshift_data_values import result_converter
 from thermocline.warehouse.redshift_errors import (
     details_from_text,
@@ -35,8 +34,9 @@ from thermocline.warehouse.redshift_errors import (
     session_params,
 )
 
-MAX_BATCH_STATEMENTS = 40
-MAX_STATEMENT_BYTES = 100 * 1024
+# The Data API's limits are the port's portable capabilities (``port.DATA_API_LIMITS``).
+MAX_BATCH_STATEMENTS = DATA_API_LIMITS.max_statements
+MAX_STATEMENT_BYTES = DATA_API_LIMITS.max_statement_bytes
 
 _TRANSIENT_CODES = {
     "ThrottlingException",
@@ -49,7 +49,7 @@ _TRANSIENT_CODES = {
 }
 
 
-class RedshiftDataWarehouse:
+class RedshiftDataWarehouse(WarehouseBase):
     dialect = "redshift"
 
     def __init__(

@@ -27,7 +27,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from thermocline.warehouse.base import LoadErrorDetail
+from thermocline.warehouse.errors import LoadErrorDetail
 
 # Lower-case fragments of Redshift's messages for values a column cannot hold
 # (https://docs.aws.amazon.com/redshift/latest/dg/r_Load_Error_Reference.html, JSON_PARSE

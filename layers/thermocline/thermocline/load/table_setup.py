@@ -1,0 +1,66 @@
+"""Target tables: created from a lake file's spec, grown and widened as the lake's types widen, and lake
+files conformed to a table's types where no widening bridges the two (``thermocline.conform``)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from thermocline import merge_sql
+from thermocline.lake import keys as lake_keys
+from thermocline.lake.metadata import TableSpec, read_file_spec
+from thermocline.lake.reader import LakeFile
+from thermocline.lake.types import ColumnType
+from thermocline.observability import logger
+from thermocline.warehouse.port import Warehouse
+
+__all__ = ["conformed", "ensure_table"]
+
+
+def ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
+    """Create or grow the target for ``spec``; returns the target's column types (after widening)."""
+    rows = warehouse.query(merge_sql.table_columns_sql(spec.table)).rows
+    types = {str(r[0]).lower(): str(r[1]) for r in rows}
+    # No columns: the table does not exist yet, and is created with the file's types.
+    warehouse.execute(merge_sql.ensure_table_sql(spec, types or None))
+    if not types:
+        return types
+    for name, ctype in spec.data_columns:
+        have_type = types.get(name.lower())
+        if have_type and merge_sql.is_integer_to_decimal(have_type, ctype):
+            logger.info("widening column", table=spec.table, column=name, type=ctype)
+            statements = merge_sql.retype_column_sql(spec.table, name, ctype)
+            if name in spec.primary_key:
+                statements += merge_sql.retype_tombstone_key_sql(spec.table, name, ctype)
+            warehouse.execute(statements)
+            types[name.lower()] = ctype.sql
+    lengths = {str(r[0]).lower(): r[2] for r in rows}
+    for name, ctype in spec.columns:
+        wanted = merge_sql.varchar_length(ctype)
+        have = lengths.get(name.lower())
+        if wanted and have and int(have) < wanted:
+            # Alone: Redshift cannot alter a column's type inside a transaction block.
+            logger.info("widening column", table=spec.table, column=name, length=wanted)
+            warehouse.execute(
+                [merge_sql.widen_column_sql(spec.table, name, ColumnType("VARCHAR", length=wanted))]
+            )
+    return types
+
+
+def conformed(s3_client: Any, bucket: str, files: list[LakeFile], staged: dict[str, str]) -> list[LakeFile]:
+    """Copies of ``files`` whose ``staged`` columns' values are moved to ``_overflow`` (conform.py), under
+    ``lake.keys.conformed_key`` (outside the notified prefix), standing for the originals."""
+    import pyarrow.parquet as pq
+
+    from thermocline.conform import move_to_overflow
+    from thermocline.lake.parquet import to_parquet_bytes
+
+    out = []
+    for f in files:
+        body = s3_client.get_object(Bucket=bucket, Key=f.key)["Body"].read()
+        table = move_to_overflow(pq.read_table(io.BytesIO(body)), staged)
+        data = to_parquet_bytes(table)
+        key = lake_keys.conformed_key(f.key)
+        s3_client.put_object(Bucket=bucket, Key=key, Body=data)
+        out.append(LakeFile(key, len(data), table.num_rows, read_file_spec(table.schema), f.landed_at, f.key))
+    return out

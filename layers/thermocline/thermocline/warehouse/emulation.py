@@ -1,0 +1,216 @@
+"""What only the local engines (DuckDB, PostgreSQL) need to run Redshift's SQL under Redshift's rules.
+
+Translation from the Redshift dialect (sqlglot, imported only here and only when used, so the Lambda path
+never loads it), COPY from a manifest emulated by reading the objects through boto3 (checked against the
+manifest's sizes as COPY does), and LOCK emulated (PostgreSQL's lock mode, or a per-process lock for
+DuckDB).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from thermocline.lake.manifest import ManifestEntry, parse_manifest, split_s3_url
+from thermocline.warehouse.errors import BadDataError, LoadErrorDetail, TerminalLoadError, TransientLoadError
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+__all__ = [
+    "arrow_rows",
+    "held_locks",
+    "parse_copy",
+    "parse_lock",
+    "postgres_lock_sql",
+    "read_manifest_files",
+    "read_parquet",
+    "translate",
+    "translate_query",
+]
+
+
+# Keyed by sqlglot's DataType.Type names: sqlglot is imported only when a local engine translates, so the
+# Lambda path (the Data API sends SQL as written) does not load it at cold start.
+_TYPE_MAP = {
+    "duckdb": {"SUPER": "JSON", "VARBINARY": "BLOB"},
+    "postgres": {"SUPER": "JSONB", "VARBINARY": "BYTEA"},
+}
+
+
+def _local_types(node: exp.Expression, dialect: str) -> exp.Expression:
+    from sqlglot import exp
+
+    if isinstance(node, exp.DataType):
+        mapped = _TYPE_MAP[dialect].get(node.this.name)
+        if mapped:
+            return exp.DataType.build(mapped, dialect=dialect)
+        if dialect == "duckdb" and node.this.name in ("VARCHAR", "CHAR"):
+            # DuckDB ignores lengths; dropping them keeps its output readable.
+            return exp.DataType.build("VARCHAR")
+    if isinstance(node, exp.ParseJSON) and dialect == "duckdb":
+        # DuckDB's json(text) re-reads numbers as doubles (3.14159265358979323846 → 3.141592653589793);
+        # a cast to JSON keeps the text as written, so SUPER values stay exact.
+        return exp.Cast(this=node.this, to=exp.DataType.build("JSON", dialect="duckdb"))
+    if isinstance(node, exp.PrimaryKey):
+        # Redshift does not enforce primary keys; neither must the local engines.
+        return None  # type: ignore[return-value]
+    if isinstance(node, (exp.DistKeyProperty, exp.SortKeyProperty, exp.DistStyleProperty)):
+        return None  # type: ignore[return-value]
+    return node
+
+
+def translate(sql: str, dialect: str) -> str:
+    """Translate one Redshift-dialect statement to ``dialect`` (``duckdb`` or ``postgres``)."""
+    import sqlglot
+
+    tree = sqlglot.parse_one(sql, read="redshift")
+    tree = tree.transform(_local_types, dialect=dialect)
+    return tree.sql(dialect=dialect)
+
+
+def translate_query(sql: str, dialect: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """Translate a query with ``:name`` placeholders to ``dialect`` with positional ``$1``, ``$2``...
+
+    Both local engines take ``$n`` natively (DuckDB; psycopg's ``RawCursor`` for PostgreSQL), so no
+    ``%`` in the query's literals needs escaping. Returns the SQL and the values in ``$n`` order.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    names: list[str] = []
+
+    def number(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name:
+            if node.name not in names:
+                names.append(node.name)
+            return exp.Var(this=f"${names.index(node.name) + 1}")
+        return node
+
+    try:
+        tree = sqlglot.parse_one(sql, read="redshift").transform(number)
+    except sqlglot.errors.ParseError as exc:
+        raise TerminalLoadError(f"query: not valid Redshift SQL: {exc}") from exc
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise TerminalLoadError(f"query parameter {missing[0]!r} has no value")
+    text = tree.transform(_local_types, dialect=dialect).sql(dialect=dialect)
+    return text, [params[n] for n in names]
+
+
+# --- COPY and LOCK emulation ---------------------------------------------------------------------------
+
+_COPY = re.compile(r"^\s*COPY\s+(\"(?:[^\"]|\"\")+\"|\S+)\s+FROM\s+'((?:[^']|'')*)'(.*)$", re.I | re.S)
+_LOCK = re.compile(r"^\s*LOCK\s+(?:TABLE\s+)?(.+?)\s*;?\s*$", re.I | re.S)
+
+
+def parse_copy(sql: str) -> tuple[str, str] | None:
+    """``(table, manifest url)`` of a ``COPY ... MANIFEST`` statement, or ``None`` for anything else."""
+    match = _COPY.match(sql)
+    if not match:
+        return None
+    if "MANIFEST" not in match.group(3).upper():
+        raise TerminalLoadError("the local engines emulate COPY only from a manifest")
+    return match.group(1), match.group(2).replace("''", "'")
+
+
+def parse_lock(sql: str) -> str | None:
+    match = _LOCK.match(sql)
+    return match.group(1) if match else None
+
+
+def postgres_lock_sql(table: str) -> str:
+    """``LOCK`` on PostgreSQL: SHARE ROW EXCLUSIVE conflicts with itself, so two loaders of one table
+    queue up, while readers keep reading."""
+    return f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"
+
+
+_PROCESS_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def held_locks() -> Iterator[Callable[[str, str], None]]:
+    """Per-table locks for engines without LOCK (DuckDB): taken on demand, released at the end."""
+    held: list[threading.Lock] = []
+
+    def take(database: str, table: str) -> None:
+        with _PROCESS_LOCKS_GUARD:
+            lock = _PROCESS_LOCKS.setdefault((database, table.strip('"').lower()), threading.Lock())
+        if not lock.acquire(timeout=600):
+            raise TransientLoadError(f"timed out waiting for the load lock on {table}")
+        held.append(lock)
+
+    try:
+        yield take
+    finally:
+        for lock in reversed(held):
+            lock.release()
+
+
+def read_manifest_files(s3_client: Any, manifest_url: str) -> Iterator[tuple[ManifestEntry, bytes]]:
+    """The objects a manifest names, each checked against its ``content_length`` as COPY does."""
+    if s3_client is None:
+        raise TerminalLoadError("this engine emulates COPY through S3 and needs an s3_client")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        bucket, key = split_s3_url(manifest_url)
+        entries = parse_manifest(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except (BotoCoreError, ClientError) as exc:
+        raise TransientLoadError(f"reading manifest {manifest_url}: {exc}") from exc
+    for entry in entries:
+        bucket, key = split_s3_url(entry.url)
+        try:
+            body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in {"NoSuchKey", "404"}:
+                raise BadDataError(
+                    "COPY failed", details=[LoadErrorDetail(entry.url, None, None, "object does not exist")]
+                ) from exc
+            raise TransientLoadError(f"reading {entry.url}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise TransientLoadError(f"reading {entry.url}: {exc}") from exc
+        if len(body) != entry.content_length:
+            # The object was rewritten after the manifest was made; planning again will see its new size.
+            raise TransientLoadError(
+                f"{entry.url}: content_length {entry.content_length} in the manifest, {len(body)} in S3"
+            )
+        yield entry, body
+
+
+def read_parquet(entry: ManifestEntry, body: bytes, expected_columns: int) -> Any:
+    """An Arrow table from Parquet bytes, refusing files whose column count differs (COPY is positional)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(body))
+    except (pa.ArrowException, OSError) as exc:
+        raise BadDataError(
+            "COPY failed", details=[LoadErrorDetail(entry.url, None, None, f"unreadable Parquet: {exc}")]
+        ) from exc
+    if table.num_columns != expected_columns:
+        raise BadDataError(
+            "COPY failed",
+            details=[
+                LoadErrorDetail(
+                    entry.url,
+                    None,
+                    None,
+                    f"file has {table.num_columns} columns, staging table has {expected_columns}",
+                )
+            ],
+        )
+    return table
+
+
+def arrow_rows(arrow: Any) -> list[tuple[Any, ...]]:
+    """The rows of an Arrow table as Python tuples, for drivers that insert row by row."""
+    columns = [col.to_pylist() for col in arrow.columns]
+    return list(zip(*columns, strict=True))
