@@ -91,7 +91,9 @@ def reconcile_views(store: HotStore, warehouse: Any, now: dt.datetime | None = N
 
 def view_table(store: HotStore, view: ViewDefinition, bucket: str, limit: int = 10) -> Table:
     read = store.read(view, bucket)
-    table = Table(title=f"{view.name} [{bucket}]: {view.description}", title_justify="left")
+    table = Table(
+        title=f"{view.name} [{bucket}]", caption=view.description, title_justify="left", min_width=48
+    )
     table.add_column(view.group_by)
     table.add_column(view.attribute or view.kind, justify="right")
     for group, value in read.values[:limit]:

@@ -45,7 +45,7 @@ def is_up(endpoint: str) -> bool:
         return False
 
 
-def _dying_with(parent: int) -> Callable[[], None]:
+def dying_with(parent: int) -> Callable[[], None]:
     """A ``preexec_fn``: in the child, before exec, ask Linux to send SIGTERM when ``parent`` dies, so a
     killed command (even SIGKILL) never leaves a server behind (prctl(2), PR_SET_PDEATHSIG); and exit if
     it already has."""
@@ -83,7 +83,7 @@ def start(
         stderr=subprocess.STDOUT,
         env=env,
         start_new_session=True,
-        preexec_fn=_dying_with(os.getpid()) if sys.platform == "linux" else None,  # noqa: PLW1509
+        preexec_fn=dying_with(os.getpid()) if sys.platform == "linux" else None,  # noqa: PLW1509
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -7,15 +7,17 @@ cache rebuilt from the stream or the warehouse, never a source of truth.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from thermocline.local.moto_server import free_port
+from thermocline.local.moto_server import dying_with, free_port
 
 
 class RedisServerError(RuntimeError):
@@ -75,7 +77,12 @@ def start(port: int | None = None, timeout: float = 20.0) -> RedisServer:
         str(directory / "redis.log"),
     ]
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        # A killed command never leaves a server behind.
+        preexec_fn=dying_with(os.getpid()) if sys.platform == "linux" else None,  # noqa: PLW1509
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -169,8 +169,12 @@ class LocalStack:
     def _hot_views(self, opened: contextlib.ExitStack) -> dict[str, str]:
         """Start Redis for the hot views and deploy them as with an existing cache outside a VPC (moto's
         VPC ids change with every server, and stable parameters keep the translated template cached);
-        the functions get this server's URL (``environment_for``). Without redis-server the stack goes
-        without them (the template's default)."""
+        the functions get this server's URL (``environment_for``). ``REDIS_URL`` in the environment (what
+        ``thermocline up`` prints) reuses that server instead. Without redis-server the stack goes without
+        them (the template's default)."""
+        if os.environ.get("REDIS_URL"):
+            self.redis_url = os.environ["REDIS_URL"]
+            return {"HotViewsCache": "existing", "ExistingCacheEndpoint": "127.0.0.1:6379"}
         try:
             server = redis_server.start()
         except redis_server.RedisServerError as exc:
