@@ -49,7 +49,11 @@ def test_redelivered_batches_with_a_poison_record_leave_the_warehouse_equal_to_t
     state = tmp_path / "state"
     for _ in range(2):  # the same batch delivered twice
         result = thermocline("replay", str(batch), "--contracts", str(CONTRACTS), "--state", str(state))
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        # Exit status 1: a record was quarantined (named with its reason); everything else loaded.
+        assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+        assert "records quarantined: 1" in result.stdout
+        assert "unknown DynamoDB type tag 'X'" in result.stdout
+        assert "0 quarantined, 0 not loaded" in result.stdout
 
     db = duckdb.connect(str(state / "warehouse.duckdb"), read_only=True)
     expected = source_state(event["Records"])  # the poison record never reached the lake
