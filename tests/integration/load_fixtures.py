@@ -35,6 +35,7 @@ ORDERS_COLUMNS: dict[str, str] = {
 }
 _ARROW = {
     "VARCHAR(256)": pa.string(),
+    "VARCHAR(16)": pa.string(),
     "VARCHAR(64)": pa.string(),
     "VARCHAR(4096)": pa.string(),
     "DECIMAL(38,2)": pa.decimal128(38, 2),

@@ -149,9 +149,9 @@ def test_full_refresh_replaces_without_truncate():
     assert 'WHERE "thermocline$stage"."_op" <> \'D\'' in insert
 
 
-def test_ensure_table_declares_unenforced_key_and_adds_only_missing_columns():
+def test_ensure_table_declares_no_key_and_adds_only_missing_columns():
     create = merge_sql.ensure_table_sql(SPEC, None)[0]
-    assert 'PRIMARY KEY ("pk", "sk")' in create
+    assert "PRIMARY KEY" not in create
     assert create.endswith('DISTKEY("pk") SORTKEY("pk")')
     assert "PRIMARY KEY" not in translate(create, "duckdb")
     assert "PRIMARY KEY" not in translate(create, "postgres")

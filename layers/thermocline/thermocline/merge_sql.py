@@ -43,6 +43,7 @@ __all__ = [
     "full_refresh_sql",
     "ledger_lookup_sql",
     "load_error_detail_sql",
+    "widen_tombstone_key_sql",
     "load_sql",
     "printable",
     "sql_literal",
@@ -162,14 +163,14 @@ def ensure_table_sql(spec: TableSpec, existing: Mapping[str, str] | None) -> lis
     """Create the target and its tombstone table, or add the columns the lake gained since.
 
     ``existing`` maps the target's current columns to their types (``None``: the table does not exist).
-    The primary key is declared as Redshift does: informational, not enforced; engines that would
-    enforce it drop the constraint when translating.
+    No PRIMARY KEY is declared: on Redshift it is informational only (the loader's MERGE keeps keys
+    unique), and a declared key column can neither be altered nor dropped
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html), which would freeze a table whose
+    key widens. DISTKEY and SORTKEY stay: they are what makes the MERGE's join fast.
     """
     target = quote_ident(spec.table)
-    pk = ", ".join(quote_ident(c) for c in spec.primary_key)
     if existing is None:
-        key = f", PRIMARY KEY ({pk})" if spec.primary_key else ""
-        ddl = f"CREATE TABLE IF NOT EXISTS {target} ({_column_defs(spec.target_columns())}{key})"
+        ddl = f"CREATE TABLE IF NOT EXISTS {target} ({_column_defs(spec.target_columns())})"
         if spec.dist_key:
             ddl += f" DISTKEY({quote_ident(spec.dist_key)})"
         if spec.sort_key:
@@ -193,8 +194,16 @@ def varchar_length(ctype: ColumnType) -> int | None:
 
 
 def widen_column_sql(table: str, column: str, new_type: ColumnType) -> str:
-    """Widen a VARCHAR column. On Redshift this cannot run inside a transaction block, so it is its own."""
+    """Widen a VARCHAR column. On Redshift this cannot run inside a transaction block
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html), so it is a statement of its own,
+    which every engine runs outside any transaction."""
     return f"ALTER TABLE {quote_ident(table)} ALTER COLUMN {quote_ident(column)} TYPE {new_type.sql}"
+
+
+def widen_tombstone_key_sql(table: str, column: str, new_type: ColumnType) -> str:
+    """The same widening of a key column in ``table``'s tombstone table: a delete of a longer key lands
+    there too."""
+    return f"ALTER TABLE {_tombstones(table)} ALTER COLUMN {quote_ident(column)} TYPE {new_type.sql}"
 
 
 _WIDENING = "thermocline$widening"

@@ -39,11 +39,13 @@ def ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
         wanted = merge_sql.varchar_length(ctype)
         have = lengths.get(name.lower())
         if wanted and have and int(have) < wanted:
-            # Alone: Redshift cannot alter a column's type inside a transaction block.
+            # Each alone: Redshift cannot alter a column's type inside a transaction block. A key column
+            # widens in the tombstone table too, first, so a delete of a longer key always fits there.
             logger.info("widening column", table=spec.table, column=name, length=wanted)
-            warehouse.execute(
-                [merge_sql.widen_column_sql(spec.table, name, ColumnType("VARCHAR", length=wanted))]
-            )
+            wider = ColumnType("VARCHAR", length=wanted)
+            if name in spec.primary_key:
+                warehouse.execute([merge_sql.widen_tombstone_key_sql(spec.table, name, wider)])
+            warehouse.execute([merge_sql.widen_column_sql(spec.table, name, wider)])
     return types
 
 

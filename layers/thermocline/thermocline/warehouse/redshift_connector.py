@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -51,6 +52,7 @@ from thermocline.warehouse.redshift_errors import (
 # deadlocks, lock timeouts, resource shortage, operator intervention, and catalog races on CREATE.
 _TRANSIENT_STATES = ("08", "40", "53", "57", "55P03", "23505")
 _DATA_STATES = ("22",)
+_OUTSIDE_TRANSACTION = re.compile(r"^\s*ALTER\s+TABLE\s+.+\s+ALTER\s+COLUMN\s+.+\s+TYPE\s", re.I | re.S)
 
 
 def _sqlstate(exc: Exception) -> tuple[str, str]:
@@ -129,6 +131,9 @@ class RedshiftConnectorWarehouse(WarehouseBase):
         return cursor
 
     def execute(self, statements: Sequence[str]) -> None:
+        if len(statements) == 1 and _OUTSIDE_TRANSACTION.match(statements[0]):
+            self._autocommitted(statements[0])
+            return
         current = ""
         copy_session: tuple[int, int, dt.datetime] | None = None
         try:
@@ -159,6 +164,20 @@ class RedshiftConnectorWarehouse(WarehouseBase):
                 if details:
                     raise BadDataError(f"COPY failed: {exc}", details=details) from exc
             raise error from exc
+
+    def _autocommitted(self, sql: str) -> None:
+        """One statement Redshift refuses inside a transaction block (ALTER COLUMN ... TYPE,
+        https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html). With autocommit off the driver
+        would open a transaction first, so it runs with autocommit on."""
+        log_statement(self.dialect, sql)
+        self._conn.rollback()
+        self._conn.autocommit = True
+        try:
+            self._conn.cursor().execute(sql if self.dialect == "redshift" else translate(sql, self.dialect))
+        except (redshift_connector.Error, OSError) as exc:
+            raise classify(exc, "load") from exc
+        finally:
+            self._conn.autocommit = False
 
     def _last_copy_id(self) -> int | None:
         """``pg_last_copy_id()`` read before the rollback: a rolled-back COPY transaction does not update it
