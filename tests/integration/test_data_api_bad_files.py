@@ -16,7 +16,7 @@ import pytest
 from tests.integration.data_api_fake import DataApiOnDuckDB, TrackingDuckDB
 from tests.integration.load_fixtures import ORDERS_COLUMNS, SourceModel, put_lake_file, warehouse_rows
 from thermocline import aws
-from thermocline.services.warehouse_load import load_files
+from thermocline.load import load_files
 from thermocline.settings import WarehouseLoadSettings
 from thermocline.warehouse.redshift_data import RedshiftDataWarehouse
 

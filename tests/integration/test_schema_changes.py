@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.load_fixtures import SourceModel, put_lake_file, warehouse_rows
 from thermocline import aws, merge_sql, warehouse
-from thermocline.services.warehouse_load import load_files
+from thermocline.load import load_files
 from thermocline.settings import WarehouseLoadSettings
 
 BUCKET = "lake"
