@@ -78,7 +78,7 @@ def test_one_load_fits_one_data_api_batch():
 def test_order_of_a_load():
     statements = _load("hard")
     kinds = [s.split()[0] for s in statements]
-    assert kinds[0] == "LOCK" and statements[0] == 'LOCK "orders"'
+    assert kinds[0] == "LOCK" and statements[0] == 'LOCK "thermocline"."load_lock__orders"'
     copy = kinds.index("COPY")
     merge = kinds.index("MERGE")
     ledger = next(i for i, s in enumerate(statements) if "load_ledger" in s)
@@ -142,7 +142,7 @@ def test_soft_deletes_flag_instead_of_deleting():
 
 def test_full_refresh_replaces_without_truncate():
     statements = merge_sql.full_refresh_sql(SPEC, manifest_url="s3://lake/m", files=FILES, load_id="r1")
-    assert statements[0] == 'LOCK "orders"'
+    assert statements[0] == 'LOCK "thermocline"."load_lock__orders"'
     assert 'DELETE FROM "orders"' in statements
     assert not any("TRUNCATE" in s.upper() for s in statements)
     insert = next(s for s in statements if s.startswith('INSERT INTO "orders"'))
@@ -160,7 +160,8 @@ def test_ensure_table_declares_no_key_and_adds_only_missing_columns():
     alters = merge_sql.ensure_table_sql(SPEC, existing)
     assert alters[0] == 'ALTER TABLE "orders" ADD COLUMN "items" SUPER'
     assert alters[1].startswith('CREATE TABLE IF NOT EXISTS "thermocline"."tombstones__orders"')
-    assert len(alters) == 2
+    assert alters[2] == 'CREATE TABLE IF NOT EXISTS "thermocline"."load_lock__orders" (load_id VARCHAR(64))'
+    assert len(alters) == 3
 
 
 def test_spec_validation_and_literals():
@@ -220,7 +221,7 @@ def test_only_integer_to_decimal_is_retyped():
     assert not merge_sql.is_integer_to_decimal("numeric", ColumnType.parse("DECIMAL(38,18)"))
     assert not merge_sql.is_integer_to_decimal("bigint", ColumnType.parse("VARCHAR(65535)"))
     statements = merge_sql.retype_column_sql("orders", "qty", ColumnType.parse("DECIMAL(38,18)"))
-    assert statements[0] == 'LOCK "orders"'
+    assert statements[0] == 'LOCK "thermocline"."load_lock__orders"'
     assert statements[-1] == 'ALTER TABLE "orders" RENAME COLUMN "thermocline$widening" TO "qty"'
 
 

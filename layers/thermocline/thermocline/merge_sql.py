@@ -7,7 +7,11 @@ PostgreSQL); tests read them as text and parse them with sqlglot's Redshift dial
 
 One load of one table (``load_sql``), all in one transaction:
 
-1. ``LOCK`` the target, so two loaders of one table never overlap.
+1. ``LOCK`` the target's load-lock table (a small table of its own in the bookkeeping schema), so two
+   loaders of one table never overlap. Never the target itself: Redshift's LOCK is an exclusive lock
+   that would make every reader of the target wait for the whole load
+   (https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html); readers see the old rows until commit.
+   Each load transaction takes exactly this one lock, first, so loaders cannot deadlock.
 2. ``COPY`` the manifest's Parquet files into a staging table whose columns are the files' columns in file
    order (Parquet COPY matches columns by position). SUPER columns arrive as JSON text and are staged as
    VARCHAR, then ``JSON_PARSE``-d into the target.
@@ -43,6 +47,8 @@ __all__ = [
     "full_refresh_sql",
     "ledger_lookup_sql",
     "load_error_detail_sql",
+    "load_lock_sql",
+    "load_lock_table",
     "widen_tombstone_key_sql",
     "load_sql",
     "printable",
@@ -129,6 +135,19 @@ def _tombstones(table: str) -> str:
     return qualified_name(BOOKKEEPING_SCHEMA, tombstone_table(table))
 
 
+def load_lock_table(table: str) -> str:
+    """The (unqualified) name of ``table``'s load-lock table in the bookkeeping schema, within 127 bytes."""
+    name = f"load_lock__{table}"
+    if len(name.encode()) > 127:
+        name = name[:118] + "_" + hashlib.sha256(table.encode()).hexdigest()[:8]
+    return name
+
+
+def load_lock_sql(table: str) -> str:
+    """The first statement of every transaction that writes ``table``: serialises its loaders only."""
+    return f"LOCK {qualified_name(BOOKKEEPING_SCHEMA, load_lock_table(table))}"
+
+
 def ensure_bookkeeping_sql() -> list[str]:
     """The bookkeeping schema and the ledger (idempotent)."""
     return [
@@ -186,6 +205,8 @@ def ensure_table_sql(spec: TableSpec, existing: Mapping[str, str] | None) -> lis
     pk_types = dict(spec.columns)
     tomb_cols = [(c, pk_types[c]) for c in spec.primary_key] + [(c.name, c.type) for c in VERSION_COLUMNS]
     statements.append(f"CREATE TABLE IF NOT EXISTS {_tombstones(spec.table)} ({_column_defs(tomb_cols)})")
+    lock = qualified_name(BOOKKEEPING_SCHEMA, load_lock_table(spec.table))
+    statements.append(f"CREATE TABLE IF NOT EXISTS {lock} (load_id VARCHAR(64))")
     return statements
 
 
@@ -217,7 +238,7 @@ def retype_column_sql(table: str, column: str, new_type: ColumnType) -> list[str
     loads match target columns by name. The tombstone table's key column, if it is one, follows.
     """
     target = quote_ident(table)
-    return [f"LOCK {target}", *_retype(target, column, new_type)]
+    return [load_lock_sql(table), *_retype(target, column, new_type)]
 
 
 def retype_tombstone_key_sql(table: str, column: str, new_type: ColumnType) -> list[str]:
@@ -340,7 +361,7 @@ def load_sql(
     insert_cols = ", ".join(quote_ident(c) for c in [*(n for n, _ in data), *meta, DELETED.name])
     insert_values = [_value(latest, n, t) for n, t in data] + [f"{latest}.{quote_ident(c)}" for c in meta]
 
-    statements = [f"LOCK {target}", *_stage(spec, manifest_url, iam_role)]
+    statements = [load_lock_sql(spec.table), *_stage(spec, manifest_url, iam_role)]
     statements += [
         f"DROP TABLE IF EXISTS {latest}",
         # Newest version per key within this load.
@@ -459,7 +480,7 @@ def full_refresh_sql(
     values = [_value(stage, n, t) for n, t in data] + meta_values + ["FALSE"]
     where = f" WHERE {stage}.\"_op\" <> 'D'" if "_op" in names else ""
     return [
-        f"LOCK {target}",
+        load_lock_sql(spec.table),
         *_stage(spec, manifest_url, iam_role),
         f"DELETE FROM {target}",
         f"DELETE FROM {_tombstones(spec.table)}",

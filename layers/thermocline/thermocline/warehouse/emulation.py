@@ -124,9 +124,10 @@ def parse_lock(sql: str) -> str | None:
 
 
 def postgres_lock_sql(table: str) -> str:
-    """``LOCK`` on PostgreSQL: SHARE ROW EXCLUSIVE conflicts with itself, so two loaders of one table
-    queue up, while readers keep reading."""
-    return f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"
+    """``LOCK`` on PostgreSQL as Redshift takes it: ACCESS EXCLUSIVE, which also makes readers of the
+    locked table wait (https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html). The loader locks a
+    load-lock table of its own, never a table anyone reads."""
+    return f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
 
 
 _PROCESS_LOCKS: dict[tuple[str, str], threading.Lock] = {}

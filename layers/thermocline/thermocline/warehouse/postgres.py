@@ -2,7 +2,7 @@
 
 Redshift-dialect SQL is translated with sqlglot (SUPER becomes JSONB, primary keys are not declared
 because Redshift does not enforce them). COPY is emulated by streaming the manifest's Parquet objects
-through ``COPY ... FROM STDIN``. ``LOCK t`` becomes ``SHARE ROW EXCLUSIVE`` (``base.postgres_lock_sql``). Access-control statements
+through ``COPY ... FROM STDIN``. ``LOCK t`` takes ACCESS EXCLUSIVE, as on Redshift (``emulation.postgres_lock_sql``). Access-control statements
 (the warehouse bootstrap) are rewritten by ``access_control``.
 """
 
