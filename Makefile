@@ -32,6 +32,7 @@ schedules: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # sam-cli pins its own boto3 and friends, so it gets a venv of its own, installed on first use.
 SAM_VENV ?= .venv-sam

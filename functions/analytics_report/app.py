@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from thermocline import aws, warehouse
 from thermocline.hot.connection import connect
 from thermocline.hot.store import HotStore
-from thermocline.observability import lambda_handler
+from thermocline.observability import instrumented
 from thermocline.services.analytics_report import run_report
 from thermocline.settings import AnalyticsReportSettings
 
@@ -24,7 +24,7 @@ hot = (
 )
 
 
-@lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with warehouse.connect(settings.warehouse_url, s3_client=s3) as wh:
         return run_report(

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws
-from thermocline.observability import lambda_handler
+from thermocline.observability import instrumented
 from thermocline.services.backfill import handle_backfill_event
 from thermocline.settings import BackfillSettings
 from thermocline.sources.dynamodb_export.exports import DynamoDBExports
@@ -24,7 +24,7 @@ sqs = aws.client("sqs")
 exports = DynamoDBExports(ddb)
 
 
-@lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_backfill_event(
         event,

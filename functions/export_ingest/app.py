@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws, warehouse
-from thermocline.observability import lambda_handler
+from thermocline.observability import instrumented
 from thermocline.services.export_ingest import handle_export_event
 from thermocline.settings import ExportIngestSettings, WarehouseLoadSettings
 
@@ -22,7 +22,7 @@ s3 = aws.client("s3")
 rds = aws.client("rds")
 
 
-@lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with warehouse.connect(settings.warehouse_url, s3_client=s3) as wh:
         return handle_export_event(

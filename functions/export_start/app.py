@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws
-from thermocline.observability import lambda_handler
+from thermocline.observability import instrumented
 from thermocline.services.export_start import handle_export_start
 from thermocline.settings import ExportStartSettings
 
@@ -16,6 +16,6 @@ settings = ExportStartSettings.from_env()
 rds = aws.client("rds")
 
 
-@lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_export_start(event, settings=settings, rds_client=rds)

@@ -15,7 +15,7 @@ from thermocline.contracts import load_contracts
 from thermocline.hot.connection import connect
 from thermocline.hot.store import HotStore
 from thermocline.hot.views import load_views
-from thermocline.observability import lambda_handler
+from thermocline.observability import instrumented
 from thermocline.services.hot_views import handle_hot_event
 from thermocline.settings import HotViewsSettings
 
@@ -29,7 +29,7 @@ store = HotStore(
 )
 
 
-@lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_hot_event(
         event,

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws, warehouse
-from thermocline.observability import lambda_handler
+from thermocline.observability import instrumented
 from thermocline.services.reconcile import handle_reconcile_event
 from thermocline.settings import ReconcileSettings
 from thermocline.sources.dynamodb_export.exports import DynamoDBExports
@@ -23,7 +23,7 @@ ddb = aws.client("dynamodb")
 exports = DynamoDBExports(ddb)
 
 
-@lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with warehouse.connect(settings.warehouse_url, s3_client=s3) as wh:
         return handle_reconcile_event(event, settings=settings, s3=s3, ddb=ddb, exports=exports, warehouse=wh)

@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws
-from thermocline.observability import lambda_handler
+from thermocline.observability import instrumented
 from thermocline.services.stream_ingest import handle_stream_event
 from thermocline.settings import StreamIngestSettings
 
@@ -19,6 +19,6 @@ settings = StreamIngestSettings.from_env()
 s3 = aws.client("s3")
 
 
-@lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_stream_event(event, settings=settings, s3_client=s3)

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws, warehouse
-from thermocline.observability import lambda_handler
+from thermocline.observability import instrumented
 from thermocline.services.warehouse_load import handle_load_event
 from thermocline.settings import WarehouseLoadSettings
 
@@ -19,7 +19,7 @@ settings = WarehouseLoadSettings.from_env()
 s3 = aws.client("s3")
 
 
-@lambda_handler
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with warehouse.connect(settings.warehouse_url, s3_client=s3) as wh:
         return handle_load_event(event, settings=settings, warehouse=wh, s3_client=s3)

@@ -7,12 +7,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws, warehouse
-from thermocline.observability import logger
+from thermocline.observability import instrumented
 from thermocline.services.warehouse_setup import handle_custom_resource
 
 serverless = aws.client("redshift-serverless")
 
 
-@logger.inject_lambda_context
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_custom_resource(event, connect=warehouse.connect, serverless_client=serverless)

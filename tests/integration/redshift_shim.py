@@ -1,4 +1,4 @@
-"""A wire-level shim that lets ``redshift_connector`` talk to PostgreSQL (DESIGN.md, "Environment facts").
+"""A wire-level shim that lets ``redshift_connector`` talk to PostgreSQL (redshift_connector sends Redshift-only startup parameters and cannot parse a Debian server version).
 
 Between the driver and a real PostgreSQL server it changes exactly two things:
 

@@ -11,7 +11,7 @@ from thermocline import merge_sql
 from thermocline.lake.columns import CDC_COLUMNS
 from thermocline.lake.types import ColumnType
 from thermocline.merge_sql import LedgerEntry, TableSpec
-from thermocline.warehouse.base import parse_copy, parse_lock, translate
+from thermocline.warehouse.emulation import parse_copy, parse_lock, translate
 from thermocline.warehouse.redshift_data import MAX_BATCH_STATEMENTS
 
 SPEC = TableSpec(
@@ -208,7 +208,7 @@ def test_pure_modules_import_no_aws_sdk_and_no_driver():
     import sys
 
     code = (
-        "import sys, thermocline.merge_sql, thermocline.manifest; "
+        "import sys, thermocline.merge_sql, thermocline.lake.manifest; "
         "print(sorted(m for m in ('boto3', 'botocore', 'duckdb', 'psycopg', 'redshift_connector') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -92,7 +92,8 @@ def test_tables_a_system_catalog_could_shadow_get_a_prefix() -> None:
 
 
 def test_loader_owned_and_system_column_names_are_never_given_to_an_attribute() -> None:
-    from thermocline.schema import BIGINT, TableSchema
+    from thermocline.lake.table_schema import TableSchema
+    from thermocline.lake.types import BIGINT
 
     schema = TableSchema("t")
     names = [schema.add(a, BIGINT).name for a in ("_deleted", "xmin", "CTID", "oid", "_seq", "rowid")]
@@ -100,7 +101,7 @@ def test_loader_owned_and_system_column_names_are_never_given_to_an_attribute() 
 
 
 def test_source_tables_that_fold_to_one_name_get_distinct_tables_recorded_as_theirs() -> None:
-    from thermocline.decode import decode_batch
+    from thermocline.sources.dynamodb_streams import decode_batch
 
     def rec(table: str, seq: int) -> dict:
         return {

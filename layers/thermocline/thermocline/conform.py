@@ -22,8 +22,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from thermocline.parquet import METADATA_KEY
-from thermocline.schema import OVERFLOW_COLUMN, ColumnType
+from thermocline.lake.columns import OVERFLOW_COLUMN
+from thermocline.lake.metadata import METADATA_KEY
+from thermocline.lake.types import ColumnType
 
 __all__ = ["conflicts", "family", "move_to_overflow"]
 

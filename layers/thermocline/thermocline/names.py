@@ -3,7 +3,7 @@
 Every table and column name Thermocline puts into SQL goes through :func:`safe_identifier` (to choose it)
 and :func:`quote_ident` (to write it). Both are pure and deterministic.
 
-The rule (DESIGN.md, "Column names"): lower-case, then replace every run of characters outside
+The rule (docs/ingest.md, "Column names and schema evolution"): lower-case, then replace every run of characters outside
 ``[a-z0-9_]`` with one ``_``. Redshift limits identifiers to 127 bytes; a longer name is cut and ends
 with ``_`` and eight hex digits of the SHA-256 of the *original* name, so two long names that share
 a prefix stay apart and the same name always maps to the same identifier.

@@ -34,7 +34,7 @@ tracer: Tracer | _Untraced = (
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
-def lambda_handler(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+def instrumented(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     """The one decorator stack of every function's handler: the invocation's context in every log line,
     metrics flushed after each invocation (with a ColdStart metric), and an X-Ray subsegment where tracing
     is on. Outermost first, so the logger sees what the others raise."""

@@ -18,12 +18,12 @@ from thermocline.observability import logger, metrics
 from thermocline.reporting import definition as defs
 from thermocline.reporting.definition import ReportDefinition, ReportError, ReportInputError
 from thermocline.reporting.render import CONTENT_TYPES, REPORT_HTML, ReportResult, RunInfo, render_files
-from thermocline.warehouse.base import WarehouseError
+from thermocline.warehouse.errors import WarehouseError
 
 if TYPE_CHECKING:
     from thermocline.hot.store import HotStore
     from thermocline.settings import AnalyticsReportSettings
-    from thermocline.warehouse.base import Warehouse
+    from thermocline.warehouse.port import Warehouse
 
 LATEST = "latest"
 

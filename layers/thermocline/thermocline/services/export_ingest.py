@@ -30,7 +30,8 @@ from thermocline.settings import ExportIngestSettings, WarehouseLoadSettings
 from thermocline.sources.rds_export.layout import ExportInfo, ExportLayoutError, TableExport
 from thermocline.sources.rds_export.reader import read_export
 from thermocline.sources.rds_export.source import warehouse_table_name, write_table
-from thermocline.warehouse.base import Warehouse, WarehouseError
+from thermocline.warehouse.errors import WarehouseError
+from thermocline.warehouse.port import Warehouse
 
 __all__ = ["EXPORT_EVENTS", "ExportRefreshError", "handle_export_event"]
 

@@ -35,7 +35,7 @@ from thermocline.observability import logger, metrics
 from thermocline.sources.dynamodb_streams import target_tables
 
 if TYPE_CHECKING:
-    from thermocline.warehouse.base import Warehouse
+    from thermocline.warehouse.port import Warehouse
 
 
 def handle_hot_event(
