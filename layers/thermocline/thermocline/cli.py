@@ -152,7 +152,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         contracts = state.resolve() / "default-routing"
         contracts.mkdir(parents=True, exist_ok=True)
     function_env = {"CONTRACTS_PATH": str(contracts)}
-    with _stack(args, log_level=args.log_level, function_env=function_env, keep_lake=True) as local:
+    # Replay needs the bucket, queues, table and the functions' environment, not CloudFormation: after
+    # the first run they are created directly (stack_snapshot), the start-up's largest cost.
+    with _stack(
+        args, log_level=args.log_level, function_env=function_env, keep_lake=True, recreate=True
+    ) as local:
         summary = replay(local, events)
     for line in summary.lines():
         print(line)

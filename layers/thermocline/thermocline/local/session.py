@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from thermocline import aws
-from thermocline.local import lake_state, moto_server, redis_server, stack
+from thermocline.local import lake_state, moto_server, redis_server, stack, stack_snapshot
 from thermocline.local.poller import QueueDrainer, StreamPoller
 from thermocline.local.runtime import FunctionRuntime, environment
 from thermocline.observability import logger
@@ -71,10 +71,14 @@ class LocalStack:
         function_env: dict[str, str] | None = None,
         keep_lake: bool = False,
         on_busy: Callable[[Path], None] | None = None,
+        recreate: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.keep_lake = keep_lake
         self.on_busy = on_busy
+        # Create the resources a stack deployed earlier held directly, without CloudFormation (see
+        # stack_snapshot); only in a server of our own.
+        self.recreate = recreate
         self.endpoint = endpoint
         self.warehouse_url = warehouse_url or f"duckdb:///{self.state_dir / 'warehouse.duckdb'}"
         self.log_level = log_level
@@ -103,15 +107,26 @@ class LocalStack:
             for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
                 os.environ.pop(name, None)
             opened.enter_context(environment({**_LOCAL_AWS, "AWS_ENDPOINT_URL": self.endpoint}))
-            # moto's server loads its CloudFormation engine (every service's models) on the first stack
-            # request, a second or more; let it do that while this process imports the handlers' code.
-            warming = threading.Thread(target=stack.warm, args=(self.endpoint, _LOCAL_AWS["AWS_REGION"]))
-            warming.start()
-            _preload_handlers()
-            warming.join()
-            self.info = stack.deploy(
-                self.endpoint, region=_LOCAL_AWS["AWS_REGION"], parameters=self._hot_views(opened)
-            )
+            parameters = self._hot_views(opened)
+            region = _LOCAL_AWS["AWS_REGION"]
+            remembered = None
+            if self.recreate and own_server:
+                key = stack_snapshot.key(stack.default_template(), "thermocline", region, parameters)
+                remembered = stack.cache_load("stack", key)
+            if remembered is not None:
+                _preload_handlers()
+                self.info = stack_snapshot.recreate(remembered, self.endpoint)
+            else:
+                # moto's server loads its CloudFormation engine (every service's models) on the first
+                # stack request, a second or more; let it do that while this process imports the
+                # handlers' code.
+                warming = threading.Thread(target=stack.warm, args=(self.endpoint, region))
+                warming.start()
+                _preload_handlers()
+                warming.join()
+                self.info = stack.deploy(self.endpoint, region=region, parameters=parameters)
+                if self.recreate and own_server:
+                    stack.cache_store("stack", key, stack_snapshot.capture(self.info))
             if self.keep_lake and own_server:
                 # A server of our own starts empty: give it the lake of earlier runs, and keep the lake
                 # (saved before the server stops: ExitStack unwinds in reverse).

@@ -312,25 +312,44 @@ def _cache_dir() -> Path | None:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "thermocline"
 
 
-def _cached(kind: str, key: Any, compute: Any) -> Any:
-    """``compute()``, remembered as JSON on disk under a digest of ``key``."""
+def _cache_path(kind: str, key: Any) -> Path | None:
     directory = _cache_dir()
     if directory is None:
-        return compute()
+        return None
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    path = directory / f"{kind}-{digest}.json"
+    return directory / f"{kind}-{digest}.json"
+
+
+def cache_load(kind: str, key: Any) -> Any:
+    """The value stored under ``kind`` and a digest of ``key``; None when absent or caching is off."""
+    path = _cache_path(kind, key)
+    if path is None:
+        return None
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
-        pass
-    value = compute()
+        return None
+
+
+def cache_store(kind: str, key: Any, value: Any) -> None:
+    path = _cache_path(kind, key)
+    if path is None:
+        return
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         partial.write_text(json.dumps(value))
         os.replace(partial, path)
     except OSError as exc:
         logger.debug("cache not written: %s", exc)
+
+
+def _cached(kind: str, key: Any, compute: Any) -> Any:
+    """``compute()``, remembered as JSON on disk under a digest of ``key``."""
+    value = cache_load(kind, key)
+    if value is None:
+        value = compute()
+        cache_store(kind, key, value)
     return value
 
 
