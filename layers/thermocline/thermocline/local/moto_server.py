@@ -27,14 +27,30 @@ def free_port() -> int:
 class MotoServer:
     endpoint: str
     process: subprocess.Popen[bytes] | None
+    log_path: Path | None = None
+
+    def wait_up(self, timeout: float = 30.0) -> None:
+        """Wait until the server answers (``start(wait=False)`` leaves that to the caller)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise MotoServerError(
+                    f"moto_server exited with status {self.process.returncode} (see {self.log_path})"
+                )
+            if is_up(self.endpoint):
+                return
+            time.sleep(0.05)
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+        raise MotoServerError(f"moto_server did not answer on {self.endpoint} within {timeout:.0f}s")
 
     def stop(self) -> None:
+        # SIGKILL: moto keeps everything in memory, and on SIGTERM its server exits through interpreter
+        # shutdown (tearing down every loaded service's models), about a second of a short command.
         if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            self.process.kill()
+            self.process.wait()
 
 
 def is_up(endpoint: str) -> bool:
@@ -68,10 +84,11 @@ def start(
     timeout: float = 30.0,
     *,
     module: str = "thermocline.local.moto_app",
+    wait: bool = True,
 ) -> MotoServer:
     """Start moto's server on 127.0.0.1 and wait until it answers. ``module`` runs it: by default moto's own
     server with a faster answer to GetRecords (thermocline/local/moto_app.py); ``moto.server`` is moto as
-    released."""
+    released. ``wait=False`` returns at once: the caller does other work, then calls ``wait_up``."""
     port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)]
@@ -85,12 +102,7 @@ def start(
         start_new_session=True,
         preexec_fn=dying_with(os.getpid()) if sys.platform == "linux" else None,  # noqa: PLW1509
     )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise MotoServerError(f"moto_server exited with status {process.returncode} (see {log_path})")
-        if is_up(endpoint):
-            return MotoServer(endpoint, process)
-        time.sleep(0.1)
-    process.kill()
-    raise MotoServerError(f"moto_server did not answer on {endpoint} within {timeout:.0f}s")
+    server = MotoServer(endpoint, process, log_path)
+    if wait:
+        server.wait_up(timeout)
+    return server

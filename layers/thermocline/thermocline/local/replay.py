@@ -15,10 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from thermocline import warehouse
 from thermocline.local.session import INGEST, LocalStack
-from thermocline.merge_sql import BOOKKEEPING_SCHEMA, sql_literal
-from thermocline.names import quote_ident
 
 __all__ = ["ReplaySummary", "replay"]
 
@@ -94,6 +91,9 @@ def replay(local: LocalStack, events: list[tuple[Path, dict[str, Any]]]) -> Repl
                     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
                     summary.quarantined_records[key] = _reason(body)
 
+    # Imported here, not at the top: the command imports this module before its moto server starts.
+    from thermocline import warehouse
+
     ledger = local.ledger(lake_files)
     with contextlib.closing(warehouse.connect(local.warehouse_url, s3_client=s3)) as wh:
         summary.rows = _row_counts(wh)
@@ -115,6 +115,9 @@ def _reason(body: bytes) -> str:
 
 
 def _row_counts(wh: Any) -> dict[str, int]:
+    from thermocline.merge_sql import BOOKKEEPING_SCHEMA, sql_literal
+    from thermocline.names import quote_ident
+
     tables = wh.query(
         "SELECT table_schema, table_name FROM information_schema.tables "
         f"WHERE table_schema NOT IN ('information_schema', 'pg_catalog', {sql_literal(BOOKKEEPING_SCHEMA)}) "

@@ -98,8 +98,11 @@ class LocalStack:
         with self._open as opened:
             opened.enter_context(self._state_lock())
             own_server = self.endpoint is None
+            server = None
             if self.endpoint is None:
-                server = moto_server.start(log_path=self.state_dir / "moto.log")
+                # The server imports moto for a second or more: this process imports the handlers'
+                # code meanwhile (_preload_handlers below), and waits for it only then.
+                server = moto_server.start(log_path=self.state_dir / "moto.log", wait=False)
                 opened.callback(server.stop)
                 self.endpoint = server.endpoint
             # Handlers share this process's one Powertools logger: its level is the stack's.
@@ -115,11 +118,15 @@ class LocalStack:
                 remembered = stack.cache_load("stack", key)
             if remembered is not None:
                 _preload_handlers()
+                if server is not None:
+                    server.wait_up()
                 self.info = stack_snapshot.recreate(remembered, self.endpoint)
             else:
                 # moto's server loads its CloudFormation engine (every service's models) on the first
                 # stack request, a second or more; let it do that while this process imports the
                 # handlers' code.
+                if server is not None:
+                    server.wait_up()
                 warming = threading.Thread(target=stack.warm, args=(self.endpoint, region))
                 warming.start()
                 _preload_handlers()
