@@ -157,11 +157,14 @@ class DataApiOnDuckDB:
             for i, s in enumerate(sqls)
         ]
         failed_at, error = None, ""
+        self.duck.current = ""
         try:
             self.duck.execute(sqls)
         except WarehouseError as exc:
-            failed_at = sqls.index(self.duck.current)
-            error = redshift_error_text(exc, self.duck.current)
+            # Refused before any ran (the rulebook): the statement the refusal quotes.
+            current = self.duck.current or next((q for q in sqls if q[:80] in str(exc)), sqls[0])
+            failed_at = sqls.index(current)
+            error = redshift_error_text(exc, current)
         for i, sub in enumerate(subs):
             if failed_at is None or i < failed_at:
                 sub["Status"] = "FINISHED"

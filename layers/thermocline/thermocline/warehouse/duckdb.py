@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from thermocline.warehouse.emulation import (
+    check_batch,
     held_locks,
     parse_copy,
     parse_lock,
@@ -64,6 +65,7 @@ class DuckDBWarehouse(WarehouseBase):
         self._conn.execute("SET checkpoint_threshold = '256MB'")
 
     def execute(self, statements: Sequence[str]) -> None:
+        check_batch(statements, self.capabilities)
         conn = self._conn
         with held_locks() as take_lock:
             conn.execute("BEGIN TRANSACTION")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "arrow_rows",
+    "check_batch",
     "held_locks",
     "parse_copy",
     "parse_lock",
@@ -64,11 +65,73 @@ def _local_types(node: exp.Expression, dialect: str) -> exp.Expression:
     return node
 
 
+# --- Redshift's rulebook -------------------------------------------------------------------------------
+# The local engines refuse what Redshift refuses, so the suite, the demo and replay exercise Redshift's
+# rules; each rule names its AWS document.
+
+# Names (tables, columns, schemas) are at most 127 bytes
+# (https://docs.aws.amazon.com/redshift/latest/dg/r_names.html).
+MAX_IDENTIFIER_BYTES = 127
+# ALTER TABLE ... ALTER COLUMN ... TYPE "can't run within a transaction block"
+# (https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html).
+_ALTER_COLUMN_TYPE = re.compile(r"^\s*ALTER\s+TABLE\s+.+\s+ALTER\s+COLUMN\s+.+\s+TYPE\s", re.I | re.S)
+
+
+def check_batch(statements: Sequence[str], limits: Any) -> None:
+    """Refuse a transaction Redshift (through the Data API, ``limits``) would refuse, before running it.
+
+    The Data API takes at most ``limits.max_statements`` statements per batch and
+    ``limits.max_statement_bytes`` per statement
+    (https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html, "Considerations").
+    """
+    if len(statements) > limits.max_statements:
+        raise TerminalLoadError(
+            f"{len(statements)} statements in one transaction; the Data API allows {limits.max_statements}"
+        )
+    for sql in statements:
+        size = len(sql.encode())
+        if size > limits.max_statement_bytes:
+            raise TerminalLoadError(
+                f"statement of {size} bytes exceeds the Data API's {limits.max_statement_bytes}: {sql[:80]}..."
+            )
+        if len(statements) > 1 and _ALTER_COLUMN_TYPE.match(sql):
+            raise TerminalLoadError(
+                f"ALTER TABLE ALTER COLUMN cannot run inside a transaction block: {sql[:120]}"
+            )
+
+
+def _check_literals(sql: str) -> None:
+    """A backslash in a string literal is an escape character on Redshift
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_Literals.html, "Character literals"), so text with
+    one would not arrive as written: it must be spelled CHR(92) (``merge_sql.sql_literal`` does)."""
+    inside = False
+    for i, char in enumerate(sql):
+        if char == "'":
+            inside = not inside
+        elif inside and char == "\\":
+            raise TerminalLoadError(
+                f"a backslash in a string literal (use CHR(92)): ...{sql[max(i - 40, 0) : i + 40]}..."
+            )
+
+
+def _check_tree(tree: exp.Expression) -> None:
+    from sqlglot import exp
+
+    for node in tree.find_all(exp.Identifier):
+        if len(str(node.this).encode()) > MAX_IDENTIFIER_BYTES:
+            raise TerminalLoadError(
+                f"identifier longer than {MAX_IDENTIFIER_BYTES} bytes: {str(node.this)[:60]}..."
+            )
+
+
 def translate(sql: str, dialect: str) -> str:
-    """Translate one Redshift-dialect statement to ``dialect`` (``duckdb`` or ``postgres``)."""
+    """Translate one Redshift-dialect statement to ``dialect`` (``duckdb`` or ``postgres``), refusing what
+    Redshift would refuse (the rulebook above)."""
     import sqlglot
 
+    _check_literals(sql)
     tree = sqlglot.parse_one(sql, read="redshift")
+    _check_tree(tree)
     tree = tree.transform(_local_types, dialect=dialect)
     return tree.sql(dialect=dialect)
 
@@ -91,10 +154,12 @@ def translate_query(sql: str, dialect: str, params: Mapping[str, Any]) -> tuple[
             return exp.Var(this=f"${names.index(node.name) + 1}")
         return node
 
+    _check_literals(sql)
     try:
         tree = sqlglot.parse_one(sql, read="redshift").transform(number)
     except sqlglot.errors.ParseError as exc:
         raise TerminalLoadError(f"query: not valid Redshift SQL: {exc}") from exc
+    _check_tree(tree)
     missing = [n for n in names if n not in params]
     if missing:
         raise TerminalLoadError(f"query parameter {missing[0]!r} has no value")

@@ -29,7 +29,7 @@ class Capabilities:
 # The Redshift Data API's limits (https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html,
 # "Considerations"; the ``SqlList`` shape of the API model): at most 40 statements per batch, 100 KB per
 # statement. Every engine declares them, so a load that passes locally is one the Data API accepts.
-DATA_API_LIMITS = Capabilities(max_statement_bytes=100 * 1024, max_statements=40)
+DATA_API_LIMITS = Capabilities(max_statement_bytes=100_000, max_statements=40)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from thermocline.names import quote_ident
 from thermocline.warehouse.access_control import postgres_form
 from thermocline.warehouse.emulation import (
     arrow_rows,
+    check_batch,
     parse_copy,
     parse_lock,
     postgres_lock_sql,
@@ -65,6 +66,7 @@ class PostgresWarehouse(WarehouseBase):
             raise TransientLoadError(f"connecting to PostgreSQL: {exc}") from exc
 
     def execute(self, statements: Sequence[str]) -> None:
+        check_batch(statements, self.capabilities)
         try:
             with self._conn.cursor() as cur:
                 for sql in statements:
