@@ -67,3 +67,18 @@ def test_targets_declare_no_primary_key_but_keep_dist_and_sort_keys() -> None:
     create = merge_sql.ensure_table_sql(spec, None)[0]
     assert "PRIMARY KEY" not in create.upper()
     assert create.endswith('DISTKEY("pk") SORTKEY("pk")')
+
+
+def test_a_table_gaining_fifty_columns_at_once_grows_in_batches_the_data_api_accepts(
+    s3: Any, engine_url: str
+) -> None:
+    settings = WarehouseLoadSettings(lake_bucket=BUCKET, warehouse_url=engine_url)
+    src = SourceModel(columns=dict(NARROW), seed=4)
+    first = put_lake_file(s3, BUCKET, "orders", NARROW, [src.insert("USER#1")], shard="shardId-A")
+    grown = {**NARROW, **{f"c{i:02d}": "VARCHAR(64)" for i in range(50)}}
+    row = {**src.insert("USER#2"), **{f"c{i:02d}": f"v{i}" for i in range(50)}}
+    second = put_lake_file(s3, BUCKET, "orders", grown, [row], shard="shardId-B")
+    with contextlib.closing(warehouse.connect(engine_url, s3_client=s3)) as wh:
+        load_files([first], settings=settings, warehouse=wh, s3_client=s3)
+        assert load_files([second], settings=settings, warehouse=wh, s3_client=s3).loaded == [second]
+        assert wh.query("SELECT c00, c49 FROM orders WHERE pk = 'USER#2'").rows == [("v0", "v49")]

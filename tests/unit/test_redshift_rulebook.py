@@ -42,3 +42,10 @@ def test_a_duckdb_warehouse_applies_the_rules(tmp_path) -> None:
         with pytest.raises(TerminalLoadError, match="transaction block"):
             wh.execute(["INSERT INTO t VALUES ('a')", "ALTER TABLE t ALTER COLUMN pk TYPE VARCHAR(64)"])
         wh.execute(["ALTER TABLE t ALTER COLUMN pk TYPE VARCHAR(64)"])
+
+
+def test_ledger_reasons_are_cut_to_the_columns_bytes_not_characters() -> None:
+    reason = merge_sql.printable("é" * 3000 + "\x00")
+    assert len(reason.encode()) <= 4096 and reason == "é" * 2048
+    assert merge_sql.printable("ok\x00") == "ok\\0"
+    assert merge_sql.printable("\ud800x") == "?x"

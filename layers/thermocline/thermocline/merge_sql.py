@@ -108,9 +108,12 @@ def sql_literal(value: str) -> str:
 
 def printable(text: str, limit: int = 4096) -> str:
     """``text`` made safe for :func:`sql_literal`: NUL shown as ``\\0``, text that is not Unicode with
-    replacement characters, cut to ``limit`` characters (for reasons and messages, not for keys)."""
-    text = text[:limit].replace("\x00", "\\0")
-    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
+    replacement characters, cut to at most ``limit`` UTF-8 bytes at a character boundary — Redshift's
+    VARCHAR(n) counts bytes (https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html) —
+    (for reasons and messages, not for keys)."""
+    text = text.replace("\x00", "\\0")
+    data = text.encode("utf-8", "replace")
+    return data[:limit].decode("utf-8", "ignore") if len(data) > limit or not text.isascii() else text
 
 
 def staging_type(ctype: ColumnType) -> ColumnType:

@@ -22,7 +22,12 @@ def ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
     rows = warehouse.query(merge_sql.table_columns_sql(spec.table)).rows
     types = {str(r[0]).lower(): str(r[1]) for r in rows}
     # No columns: the table does not exist yet, and is created with the file's types.
-    warehouse.execute(merge_sql.ensure_table_sql(spec, types or None))
+    statements = merge_sql.ensure_table_sql(spec, types or None)
+    # A table that gains many columns at once: in batches the Data API accepts (each ADD COLUMN is decided
+    # again from information_schema on a retry, so a partial growth is picked up where it stopped).
+    step = warehouse.capabilities.max_statements
+    for start in range(0, len(statements), step):
+        warehouse.execute(statements[start : start + step])
     if not types:
         return types
     for name, ctype in spec.data_columns:
