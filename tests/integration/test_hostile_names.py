@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -133,11 +134,18 @@ def _json_value(av: dict[str, Any]) -> Any:
     return value
 
 
+_NUMBER_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?(E[+-]?[0-9]+)?")
+
+
 def _canonical(value: Any) -> Any:
+    """One form for equal values. A number that arrives in a text column is stored as its exact text (the
+    documented rule for drifting types), so number-shaped text and numbers compare by numeric value."""
     if isinstance(value, bool) or value is None:
         return value
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
+        value = Decimal(value)
     if isinstance(value, (int, float, Decimal)):
-        return str(Decimal(value).normalize())
+        return format(Decimal(value).normalize(), "f")
     if isinstance(value, list):
         return [_canonical(v) for v in value]
     return value
