@@ -33,8 +33,14 @@ def test_report_run_writes_the_files_under_the_state_directory(demo_run: tuple[P
     assert {p.name for p in folder.iterdir()} == {"result.parquet", "result.csv", "report.html"}
     assert str(folder / "report.html") in result.stdout
     with (folder / "result.csv").open() as fh:
-        months = {row["month"] for row in csv.DictReader(fh)}
-    assert 1 <= len(months) <= 3
+        months = sorted({dt.date.fromisoformat(row["month"]) for row in csv.DictReader(fh)})
+    # months=3: the three complete months before the run date; the partial current month is left out.
+    this_month = dt.datetime.now(dt.UTC).date().replace(day=1)
+    expected, first = [], this_month
+    for _ in range(3):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+        expected.insert(0, first)
+    assert months == expected
     latest = state / "reports" / "monthly_sales_growth_by_region" / "latest" / "result.csv"
     assert latest.read_bytes() == (folder / "result.csv").read_bytes()
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.stub import ANY, Stubber
 
+from tests.integration.data_api_fake import encode
 from thermocline import aws, warehouse
 from thermocline.reporting import definition as defs
 from thermocline.services.analytics_report import ReportRequest, produce_report
@@ -28,27 +29,6 @@ from thermocline.warehouse.redshift_data import RedshiftDataWarehouse
 ID = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
 NOW = dt.datetime(2026, 11, 27, 6, 0, tzinfo=dt.UTC)
 WHEN = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-
-
-def _field(value: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(column metadata, field) for one value, as Redshift's Data API sends that type."""
-    if value is None:
-        return {}, {"isNull": True}
-    if isinstance(value, bool):
-        return {"typeName": "bool"}, {"booleanValue": value}
-    if isinstance(value, int):
-        return {"typeName": "int8"}, {"longValue": value}
-    if isinstance(value, Decimal):
-        return {"typeName": "numeric"}, {"stringValue": str(value)}
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            return {"typeName": "timestamptz"}, {"stringValue": value.strftime("%Y-%m-%d %H:%M:%S+00")}
-        return {"typeName": "timestamp"}, {"stringValue": str(value)}
-    if isinstance(value, dt.date):
-        return {"typeName": "date"}, {"stringValue": value.isoformat()}
-    if isinstance(value, float):
-        return {"typeName": "float8"}, {"doubleValue": value}
-    return {"typeName": "varchar"}, {"stringValue": str(value)}
 
 
 def _data_api_replaying(columns: list[str], rows: list[tuple[Any, ...]]) -> RedshiftDataWarehouse:
@@ -60,7 +40,7 @@ def _data_api_replaying(columns: list[str], rows: list[tuple[Any, ...]]) -> Reds
     for row in rows:
         record = []
         for i, value in enumerate(row):
-            meta, field = _field(value)
+            meta, field = encode(value)
             types[i] = meta or types[i]
             record.append(field)
         records.append(record)
