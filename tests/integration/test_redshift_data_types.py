@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.stub import ANY, Stubber
 
-from tests.integration.data_api_fake import encode
+from tests.integration.data_api_fake import result_page
 from thermocline import aws, warehouse
 from thermocline.reporting import definition as defs
 from thermocline.services.analytics_report import ReportRequest, produce_report
@@ -35,16 +35,6 @@ def _data_api_replaying(columns: list[str], rows: list[tuple[Any, ...]]) -> Reds
     """A Data API engine whose one query answers ``rows``, encoded as the Data API encodes them."""
     client = aws.client("redshift-data", region_name="us-east-1")
     stub = Stubber(client)
-    types: list[dict[str, Any]] = [{"typeName": "varchar"} for _ in columns]
-    records = []
-    for row in rows:
-        record = []
-        for i, value in enumerate(row):
-            meta, field = encode(value)
-            types[i] = meta or types[i]
-            record.append(field)
-        records.append(record)
-    metadata = [{"name": name, "label": name, **t} for name, t in zip(columns, types, strict=True)]
     stub.add_response(
         "execute_statement",
         {"Id": ID},
@@ -57,7 +47,7 @@ def _data_api_replaying(columns: list[str], rows: list[tuple[Any, ...]]) -> Reds
     )
     stub.add_response(
         "get_statement_result",
-        {"ColumnMetadata": metadata, "Records": records, "TotalNumRows": len(records)},
+        result_page(columns, rows),
         {"Id": ID},
     )
     stub.activate()
