@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from thermocline import aws, cli
+from thermocline.cli.local import write_sam_env_vars
 from thermocline.local import stack
 from thermocline.merge_sql import LedgerEntry, ensure_bookkeeping_sql, ledger_insert_sql
 from thermocline.warehouse import connect
@@ -84,7 +85,7 @@ def test_up_writes_an_env_vars_file_for_sam_local_invoke(aws_env: str, tmp_path:
     from thermocline.local.session import LocalStack
 
     with LocalStack(tmp_path / "state", endpoint=aws_env) as local:
-        path = cli.write_sam_env_vars(local, tmp_path / "state" / "sam-env.json")
+        path = write_sam_env_vars(local, tmp_path / "state" / "sam-env.json")
         env = json.loads(path.read_text())
         lake = local.resource("LakeBucket")
     # One entry per function (sam local invoke --env-vars), each pointed at the local stack.

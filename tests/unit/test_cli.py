@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,7 +131,8 @@ def test_help_documents_the_exit_status(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_get_records_output_needs_the_table_and_then_reads_as_a_lambda_event(tmp_path: Path) -> None:
-    from thermocline.cli import UsageError, validate_stream_event
+    from thermocline.cli.replay import validate_stream_event
+    from thermocline.cli.usage import UsageError
 
     record = {k: v for k, v in GOOD_RECORD.items() if k != "eventSourceARN"}
     record["dynamodb"] = {**record["dynamodb"], "ApproximateCreationDateTime": "2026-11-01T10:00:00+00:00"}
@@ -140,3 +143,30 @@ def test_get_records_output_needs_the_table_and_then_reads_as_a_lambda_event(tmp
     event = validate_stream_event(captured, "Orders-Prod")
     assert event["Records"][0]["eventSourceARN"].endswith(":table/Orders-Prod/stream/captured")
     assert "NextShardIterator" not in event
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param([sys.executable, "-m", "thermocline.cli"], id="python -m thermocline.cli"),
+        pytest.param([str(Path(sys.executable).with_name("thermocline"))], id="console script"),
+    ],
+)
+def test_each_entry_point_prints_a_usage_error_as_one_line_not_a_traceback(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # Run as a program, the way a user runs it: under `python -m` the runner is `__main__`, and a
+    # UsageError from a subcommand must still be the class `main` catches.
+    state = tmp_path / "state"
+    cases = [
+        (["replay", str(tmp_path / "nope.json"), "--state", str(state)], "nope.json: no such file"),
+        (["report", "run", "x", "--param", "oops", "--state", str(state)], "expected key=value"),
+        (["backfill", "--table", "T", "--to", "2026-11-01", "--state", str(state)], "--to needs --from"),
+    ]
+    for argv, problem in cases:
+        done = subprocess.run([*command, *argv], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 2, (argv, done.stderr)
+        assert "Traceback" not in done.stderr
+        err = done.stderr.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"thermocline {argv[0]}: error: ") and problem in err[0]
+    assert not state.exists()

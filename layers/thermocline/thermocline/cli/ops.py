@@ -1,4 +1,4 @@
-"""``thermocline status``, ``thermocline cost`` and ``thermocline bootstrap-sql``: operating a deployment.
+"""``thermocline status``, ``cost`` and ``bootstrap-sql``: operating a deployment (logic in ``ops/``).
 
 thermocline status [--stack NAME] [--endpoint URL] [--warehouse URL]
                                                 one screen of pipeline health (exit 1 when it needs attention)
@@ -28,7 +28,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         url = next((o["OutputValue"] for o in outputs if o["OutputKey"] == "WarehouseUrl"), None)
     s3 = client("s3")
     with contextlib.ExitStack() as stack:
-        wh = stack.enter_context(contextlib.closing(warehouse.connect(url, s3_client=s3))) if url else None
+        wh = stack.enter_context(warehouse.connect(url, s3_client=s3)) if url else None
         status = collect_status(
             args.stack, cfn=cfn, sqs=client("sqs"), s3=s3, cloudwatch=client("cloudwatch"), warehouse=wh
         )
