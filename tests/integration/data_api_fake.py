@@ -8,7 +8,7 @@ run in the DuckDB engine, results come back in the Data API's encoding (DECIMAL,
 is described the way Redshift describes it: ``Status`` FAILED, the failed sub-statement, ``RedshiftPid``,
 and Redshift's error text for the kind of failure (the texts are Redshift's, as documented in
 https://docs.aws.amazon.com/redshift/latest/dg/r_Load_Error_Reference.html and observed from the
-Data API; ``scripts/redshift_smoke.py`` checks them against a real workgroup).
+Data API; ``thermocline smoke`` checks them against a real workgroup).
 
 A mock in the house's sense: it stands in for a service this machine cannot reach.
 """

@@ -9,7 +9,7 @@ thermocline report list                        the shipped report definitions, o
 thermocline report run NAME [--param k=v]... --state DIR
                                                a report on DIR/warehouse.duckdb → DIR/reports/NAME/<run-date>/
 thermocline hot get <view> [--bucket B]        read a real-time view from Redis (REDIS_URL or --redis-url)
-thermocline status | cost | bootstrap-sql      operating a deployment (thermocline/cli/ops.py)
+thermocline status | cost | bootstrap-sql | smoke   operating a deployment (thermocline/cli/ops.py)
 
 exit status: 0 success; 1 something did not reach the warehouse (records or lake files quarantined, records
 or files failed: each is listed with its reason) or the demo did not reconcile; 2 bad usage (a file, the

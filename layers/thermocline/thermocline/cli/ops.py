@@ -1,10 +1,13 @@
-"""``thermocline status``, ``cost`` and ``bootstrap-sql``: operating a deployment (logic in ``ops/``).
+"""``thermocline status``, ``cost``, ``bootstrap-sql`` and ``smoke``: operating a deployment (logic in
+``ops/`` and ``bootstrap/``).
 
 thermocline status [--stack NAME] [--endpoint URL] [--warehouse URL]
                                                 one screen of pipeline health (exit 1 when it needs attention)
 thermocline cost --writes-per-second N [...]    monthly cost, against Firehose and zero-ETL, with the prices
 thermocline bootstrap-sql --loader-role R --reader-role R [--database D]
                                                 the warehouse bootstrap to run yourself (bring your own warehouse)
+thermocline smoke --workgroup NAME [--bucket B --iam-role ARN]
+                                                ask a real Redshift what its documents leave open (JSON answers)
 """
 
 from __future__ import annotations
@@ -66,6 +69,25 @@ def cmd_bootstrap_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_smoke(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from thermocline import aws
+    from thermocline.ops.smoke import DataApi, not_asked, run_smoke
+    from thermocline.runtime import Runtime
+
+    target = {"WorkgroupName": args.workgroup, "Database": args.database}
+    if args.secret_arn:
+        target["SecretArn"] = args.secret_arn
+    api = DataApi(aws.client("redshift-data", region_name=args.region), target, Runtime())
+    s3 = aws.client("s3", region_name=args.region) if args.bucket else None
+    answers = run_smoke(api, s3=s3, bucket=args.bucket, iam_role=args.iam_role, settle_seconds=args.settle)
+    json.dump(answers, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+    return 1 if not_asked(answers) else 0
+
+
 def register(sub: Any) -> None:
     status = sub.add_parser("status", help="pipeline health of a deployed stack or the local stack")
     status.add_argument("--stack", default="thermocline", help="stack name (default: the local stack's)")
@@ -96,3 +118,30 @@ def register(sub: Any) -> None:
     sql.add_argument("--reader-role", action="append", default=[], help="IAM role name of a reading function")
     sql.add_argument("--copy-role-arn", help="the IAM role COPY uses (attached to the warehouse)")
     sql.set_defaults(func=cmd_bootstrap_sql)
+
+    smoke = sub.add_parser(
+        "smoke",
+        help="ask a real Redshift workgroup what its documents leave open; print the answers as JSON",
+        description="Ask a real Redshift Serverless workgroup, through the Data API, the questions the "
+        "documents leave open: how JSON_PARSE keeps a 38-digit number and 1E+125, what a bad Parquet "
+        "file's COPY error looks like and whether sys_load_error_detail logs it, whether the Data API's "
+        "query id matches sys_query_history, and the error texts the loader classifies. Run it once on a "
+        "new deployment. Creates only temporary tables and, with --bucket, two objects under _smoke/ "
+        "(deleted again).",
+        epilog="exit status: 0 every question was asked (its answer may be an error: that is the "
+        "answer); 1 the Data API or S3 refused a call (the question says why).",
+    )
+    smoke.add_argument("--workgroup", required=True, help="Redshift Serverless workgroup name")
+    smoke.add_argument("--database", default="dev")
+    smoke.add_argument("--secret-arn", help="Secrets Manager secret of a database user (default: IAM)")
+    smoke.add_argument("--region", help="AWS Region (default: the AWS configuration's)")
+    smoke.add_argument("--bucket", help="a bucket the COPY role can read, for the bad Parquet question")
+    smoke.add_argument("--iam-role", help="the role COPY uses (the stack's copy role)")
+    smoke.add_argument(
+        "--settle",
+        type=float,
+        default=5,
+        metavar="SECONDS",
+        help="how long to wait for sys_query_history to show a statement (default 5)",
+    )
+    smoke.set_defaults(func=cmd_smoke)
