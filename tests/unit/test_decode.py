@@ -177,6 +177,29 @@ def test_with_a_spill_limit_no_row_value_exceeds_it_and_large_values_are_kept_wh
     assert refs["doc"]["bytes"] == len(result.oversize[refs["doc"]["key"]])
 
 
+def test_a_number_longer_than_a_declared_varchar_is_kept_whole_in_overflow_not_in_the_column() -> None:
+    contracts = parse_contracts(
+        {
+            "version": 1,
+            "sources": [
+                {"table": "Example-*", "routes": [{"target": "t", "columns": {"zip": "VARCHAR(5)"}}]}
+            ],
+        }
+    )
+    recs = [
+        record({"id": {"S": "a"}, "zip": {"N": "2134"}}),
+        record({"id": {"S": "b"}, "zip": {"N": "1234567"}}),
+        record({"id": {"S": "c"}, "zip": {"N": "-1.5E+10"}}),
+    ]
+    table = one_table(recs, contracts)
+    assert table.column("zip").to_pylist() == ["2134", None, None]
+    assert [json.loads(x) if x else None for x in table.column("_overflow").to_pylist()] == [
+        None,
+        {"zip": "1234567"},
+        {"zip": "-1.5E+10"},
+    ]
+
+
 def test_a_key_too_long_for_its_column_is_rejected_never_truncated() -> None:
     contracts = parse_contracts(
         {

@@ -88,7 +88,12 @@ def _conv_varchar(column: Column, tag: str, value: Any) -> Any:
             raise _Truncated(_truncate_utf8(value, column.type.length))
         return value
     if tag == "N":
-        return _check_number(value)
+        text = _check_number(value)
+        if len(text) > column.type.length:
+            # A number is never cut to a prefix (that would be another number): kept whole in _overflow,
+            # so a declared VARCHAR(n) never receives text longer than n and COPY never refuses the file.
+            raise _Overflow(_encode_str(text))
+        return text
     return _null_or_overflow(tag, value)
 
 
