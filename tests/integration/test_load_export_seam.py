@@ -15,7 +15,7 @@ import pytest
 from tests.integration.load_fixtures import put_lake_file
 from thermocline import aws, warehouse
 from thermocline.load import load_files
-from thermocline.merge_sql import tombstone_table
+from thermocline.load.sql import tombstone_table
 from thermocline.settings import WarehouseLoadSettings
 from thermocline.sources.dynamodb_export import export_sequence
 

@@ -14,9 +14,10 @@ import pytest
 from botocore.config import Config
 from botocore.stub import ANY, Stubber
 
-from thermocline import aws, merge_sql
+from thermocline import aws
 from thermocline.lake.columns import CDC_COLUMNS
-from thermocline.merge_sql import LedgerEntry, TableSpec
+from thermocline.lake.metadata import TableSpec
+from thermocline.load.sql import LedgerEntry, load_sql
 from thermocline.warehouse import BadDataError, TerminalLoadError, TransientLoadError, connect
 from thermocline.warehouse.redshift_data import RedshiftDataWarehouse
 from thermocline.warehouse.redshift_errors import load_errors_by_session_sql
@@ -30,7 +31,7 @@ ID = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
 
 
 def _load_statements() -> list[str]:
-    return merge_sql.load_sql(
+    return load_sql(
         SPEC,
         manifest_url="s3://lake/_manifests/orders/x.manifest",
         files=[LedgerEntry("cdc/orders/a.parquet", 10, 1)],

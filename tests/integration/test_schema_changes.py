@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from tests.integration.load_fixtures import SourceModel, put_lake_file, warehouse_rows
-from thermocline import aws, merge_sql, warehouse
+from thermocline import aws, warehouse
+from thermocline.lake.metadata import TableSpec
 from thermocline.load import load_files
+from thermocline.load.sql import ensure_table_sql, tombstone_table
 from thermocline.settings import WarehouseLoadSettings
 
 BUCKET = "lake"
@@ -49,13 +51,12 @@ def test_a_longer_key_widens_target_and_tombstones_and_its_delete_lands(s3: Any,
         assert warehouse_rows(wh, "orders", NARROW) == src.expected()
         if wh.dialect == "postgres":  # DuckDB keeps no VARCHAR lengths
             assert _lengths(wh, "orders")["pk"] == 64
-            assert _lengths(wh, merge_sql.tombstone_table("orders"), "thermocline")["pk"] == 64
-        tombstones = wh.query(f'SELECT pk FROM thermocline."{merge_sql.tombstone_table("orders")}"').rows
+            assert _lengths(wh, tombstone_table("orders"), "thermocline")["pk"] == 64
+        tombstones = wh.query(f'SELECT pk FROM thermocline."{tombstone_table("orders")}"').rows
         assert (long_key,) in tombstones
 
 
 def test_targets_declare_no_primary_key_but_keep_dist_and_sort_keys() -> None:
-    from thermocline.merge_sql import TableSpec
 
     spec = TableSpec(
         table="orders",
@@ -64,7 +65,7 @@ def test_targets_declare_no_primary_key_but_keep_dist_and_sort_keys() -> None:
         dist_key="pk",
         sort_key=("pk",),
     )
-    create = merge_sql.ensure_table_sql(spec, None)[0]
+    create = ensure_table_sql(spec, None)[0]
     assert "PRIMARY KEY" not in create.upper()
     assert create.endswith('DISTKEY("pk") SORTKEY("pk")')
 

@@ -10,8 +10,8 @@ import pytest
 
 from thermocline import aws, cli
 from thermocline.cli.local import write_sam_env_vars
+from thermocline.load.sql import LedgerEntry, ensure_bookkeeping_sql, ledger_insert_sql
 from thermocline.local import stack
-from thermocline.merge_sql import LedgerEntry, ensure_bookkeeping_sql, ledger_insert_sql
 from thermocline.warehouse import connect
 
 pytestmark = pytest.mark.moto

@@ -12,9 +12,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.integration.load_fixtures import ORDERS_COLUMNS, SourceModel, put_lake_file
-from thermocline import aws, merge_sql, warehouse
+from thermocline import aws, warehouse
 from thermocline.load import load_files
-from thermocline.merge_sql import LedgerEntry
+from thermocline.load.sql import (
+    BOOKKEEPING_SCHEMA,
+    LEDGER_TABLE,
+    LedgerEntry,
+    ensure_bookkeeping_sql,
+    ledger_insert_sql,
+    ledger_lookup_sql,
+    printable,
+)
 from thermocline.names import qualified_name
 from thermocline.settings import WarehouseLoadSettings
 
@@ -64,7 +72,7 @@ def _crafted(meta: dict[str, Any], columns: dict[str, pa.DataType] | None = None
 
 def _ledger(wh: Any) -> dict[str, tuple[str, str]]:
     rows = wh.query(
-        f"SELECT file_key, status, reason FROM {qualified_name(merge_sql.BOOKKEEPING_SCHEMA, merge_sql.LEDGER_TABLE)}"
+        f"SELECT file_key, status, reason FROM {qualified_name(BOOKKEEPING_SCHEMA, LEDGER_TABLE)}"
     ).rows
     return {str(r[0]): (str(r[1]), str(r[2] or "")) for r in rows}
 
@@ -113,16 +121,16 @@ def test_a_crafted_footer_cannot_reach_sql_or_pick_a_target(wh: Any, s3: Any, en
     ],
 )
 def test_keys_and_reasons_with_any_characters_are_recorded_safely(wh: Any, text: str) -> None:
-    wh.execute(merge_sql.ensure_bookkeeping_sql())
+    wh.execute(ensure_bookkeeping_sql())
     key = "cdc/t/" + text.replace("\x00", "").encode("utf-8", "replace").decode() + ".parquet"
     entry = LedgerEntry(key=key, content_length=1, status="quarantined", reason=f"error: {text}")
-    wh.execute(merge_sql.ledger_insert_sql("t", [entry], "load-1"))
+    wh.execute(ledger_insert_sql("t", [entry], "load-1"))
     status, reason = _ledger(wh)[key]
     assert status == "quarantined"
-    assert reason == "error: " + merge_sql.printable(text)
+    assert reason == "error: " + printable(text)
     if "\x00" not in text and "\udc80" not in text:
         assert reason == f"error: {text}"  # exact
-    assert wh.query(merge_sql.ledger_lookup_sql([key])).rows[0][0] == key
+    assert wh.query(ledger_lookup_sql([key])).rows[0][0] == key
 
 
 def test_super_values_keep_every_digit(wh: Any, s3: Any, engine_url: str) -> None:

@@ -16,7 +16,6 @@ HANDLERS = sorted((Path(__file__).resolve().parents[2] / "functions").glob("*/ap
 FORBIDDEN = (
     "thermocline.lake",
     "thermocline.load",
-    "thermocline.merge_sql",
     "thermocline.warehouse.",
     "thermocline.sources.dynamodb_streams",
 )

@@ -14,7 +14,7 @@ from thermocline import warehouse
 from thermocline.contracts import parse_contracts
 from thermocline.lake.table_schema import TableSchema
 from thermocline.lake.types import ColumnType
-from thermocline.merge_sql import tombstone_table
+from thermocline.load.sql import tombstone_table
 from thermocline.services.reconcile import Expected, _normalise, reconcile_warehouse, routed_tables
 from thermocline.sources.dynamodb_export import ExportSummary
 

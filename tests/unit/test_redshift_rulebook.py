@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from thermocline import merge_sql
+from thermocline.load.sql import printable, sql_literal
 from thermocline.warehouse import TerminalLoadError, connect
 from thermocline.warehouse.emulation import check_batch, translate
 from thermocline.warehouse.port import DATA_API_LIMITS
@@ -30,7 +30,7 @@ def test_backslashes_in_literals_and_long_identifiers_are_refused(dialect: str) 
     with pytest.raises(TerminalLoadError, match="backslash"):
         translate("SELECT 'C:\\temp'", dialect)
     # The loader's own spelling passes.
-    assert translate("SELECT " + merge_sql.sql_literal("C:\\temp"), dialect)
+    assert translate("SELECT " + sql_literal("C:\\temp"), dialect)
     assert translate(f'SELECT 1 AS "{"a" * 127}"', dialect)
     with pytest.raises(TerminalLoadError, match="127 bytes"):
         translate(f'SELECT 1 AS "{"é" * 64}"', dialect)
@@ -45,7 +45,7 @@ def test_a_duckdb_warehouse_applies_the_rules(tmp_path) -> None:
 
 
 def test_ledger_reasons_are_cut_to_the_columns_bytes_not_characters() -> None:
-    reason = merge_sql.printable("é" * 3000 + "\x00")
+    reason = printable("é" * 3000 + "\x00")
     assert len(reason.encode()) <= 4096 and reason == "é" * 2048
-    assert merge_sql.printable("ok\x00") == "ok\\0"
-    assert merge_sql.printable("\ud800x") == "?x"
+    assert printable("ok\x00") == "ok\\0"
+    assert printable("\ud800x") == "?x"

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from thermocline.merge_sql import BOOKKEEPING_SCHEMA, sql_literal
+from thermocline.load.sql import BOOKKEEPING_SCHEMA, sql_literal
 from thermocline.names import qualified_name, quote_ident
 
 LOADER_ROLE = "thermocline_loader"

@@ -111,7 +111,7 @@ class TableSpec:
     sort_key: tuple[str, ...] = ()
     dist_key: str | None = None
     # "export": the rows are the table's state at a point in time (a DynamoDB export), applied across the
-    # seam with the stream (``merge_sql.load_sql``); None: change rows.
+    # seam with the stream (``load.sql.load_sql``); None: change rows.
     kind: str | None = None
 
     def __post_init__(self) -> None:

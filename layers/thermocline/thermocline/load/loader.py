@@ -2,7 +2,7 @@
 whole (:func:`full_refresh`).
 
 A load plans files by table and file schema, skips files the ledger already holds, and loads each group
-in one transaction (``merge_sql.load_sql``): COPY into staging, newest version per key, drop versions the
+in one transaction (``load.sql.load_sql``): COPY into staging, newest version per key, drop versions the
 warehouse already has, deletes, MERGE, ledger. Transient errors are retried (``LoadPolicy.attempts``) and
 then left for redelivery; a file whose data cannot be loaded is quarantined and the others go on. The
 engine's limits come from ``warehouse.capabilities``.
@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
-from thermocline import merge_sql
 from thermocline.conform import conflicts
 from thermocline.lake import keys as lake_keys
 from thermocline.lake.manifest import ManifestEntry, build_manifest, s3_url, split_s3_url
@@ -25,8 +24,15 @@ from thermocline.lake.quarantine import Quarantine
 from thermocline.lake.reader import LakeFile, read_lake_file
 from thermocline.lake.types import ColumnType
 from thermocline.load.policy import LoadPolicy
+from thermocline.load.sql import (
+    LedgerEntry,
+    ensure_bookkeeping_sql,
+    full_refresh_sql,
+    ledger_insert_sql,
+    ledger_lookup_sql,
+    load_sql,
+)
 from thermocline.load.table_setup import conformed, ensure_table
-from thermocline.merge_sql import LedgerEntry
 from thermocline.observability import logger
 from thermocline.runtime import Runtime
 from thermocline.warehouse.errors import (
@@ -117,7 +123,7 @@ class Loader:
         found: dict[str, str] = {}
         step = self.policy.ledger_lookup_keys
         for start in range(0, len(keys), step):
-            result = self.warehouse.query(merge_sql.ledger_lookup_sql(keys[start : start + step]))
+            result = self.warehouse.query(ledger_lookup_sql(keys[start : start + step]))
             found.update({str(row[0]): str(row[1]) for row in result.rows})
         return found
 
@@ -143,7 +149,7 @@ class Loader:
         entry = LedgerEntry(key=key, content_length=size, status="quarantined", reason=reason)
         self._retrying(
             "ledger",
-            lambda: self.warehouse.execute(merge_sql.ledger_insert_sql(table, [entry], self._load_id())),
+            lambda: self.warehouse.execute(ledger_insert_sql(table, [entry], self._load_id())),
         )
         logger.error("file quarantined", key=key, table=table, reason=reason)
         self.runtime.metrics.add_metric(name="FilesQuarantined", unit="Count", value=1)
@@ -157,7 +163,7 @@ class Loader:
         while pending:
             load_id = self._load_id()
             manifest = self._manifest_url(spec.table, load_id)
-            statements = merge_sql.load_sql(
+            statements = load_sql(
                 spec,
                 manifest_url=manifest,
                 files=[LedgerEntry(f.lake_key, f.size, f.rows) for f in pending],
@@ -218,7 +224,7 @@ class Loader:
         from botocore.exceptions import BotoCoreError, ClientError
 
         # Export rows (a table's state at a point in time) never share a load with change rows: the seam
-        # between them is decided against the warehouse (merge_sql.load_sql).
+        # between them is decided against the warehouse (load.sql.load_sql).
         groups: dict[tuple[str, tuple[tuple[str, ColumnType], ...], str], list[LakeFile]] = {}
         for key in wanted:
             try:
@@ -269,7 +275,7 @@ class Loader:
         if not wanted:
             return report
         try:
-            self._retrying("bookkeeping", lambda: self.warehouse.execute(merge_sql.ensure_bookkeeping_sql()))
+            self._retrying("bookkeeping", lambda: self.warehouse.execute(ensure_bookkeeping_sql()))
             done = self._retrying("ledger", lambda: self._ledger_status(wanted))
         except WarehouseError as exc:
             logger.error("warehouse unavailable", error=str(exc))
@@ -321,13 +327,13 @@ class Loader:
         if len(specs) != 1:
             raise ValueError(f"snapshot files describe {len(specs)} different tables or schemas")
         spec = files[0].spec
-        self._retrying("bookkeeping", lambda: self.warehouse.execute(merge_sql.ensure_bookkeeping_sql()))
+        self._retrying("bookkeeping", lambda: self.warehouse.execute(ensure_bookkeeping_sql()))
         self._retrying("schema", lambda: ensure_table(self.warehouse, spec))
 
         load_id = self._load_id()
         manifest = self._manifest_url(spec.table, load_id)
         self._write_manifest(manifest, files)
-        statements = merge_sql.full_refresh_sql(
+        statements = full_refresh_sql(
             spec,
             manifest_url=manifest,
             files=[LedgerEntry(f.key, f.size, f.rows) for f in files],

@@ -6,11 +6,20 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from thermocline import merge_sql
 from thermocline.lake import keys as lake_keys
 from thermocline.lake.metadata import TableSpec, read_file_spec
 from thermocline.lake.reader import LakeFile
 from thermocline.lake.types import ColumnType
+from thermocline.load.sql import (
+    ensure_table_sql,
+    is_integer_to_decimal,
+    retype_column_sql,
+    retype_tombstone_key_sql,
+    table_columns_sql,
+    varchar_length,
+    widen_column_sql,
+    widen_tombstone_key_sql,
+)
 from thermocline.observability import logger
 from thermocline.warehouse.port import Warehouse
 
@@ -19,10 +28,10 @@ __all__ = ["conformed", "ensure_table"]
 
 def ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
     """Create or grow the target for ``spec``; returns the target's column types (after widening)."""
-    rows = warehouse.query(merge_sql.table_columns_sql(spec.table)).rows
+    rows = warehouse.query(table_columns_sql(spec.table)).rows
     types = {str(r[0]).lower(): str(r[1]) for r in rows}
     # No columns: the table does not exist yet, and is created with the file's types.
-    statements = merge_sql.ensure_table_sql(spec, types or None)
+    statements = ensure_table_sql(spec, types or None)
     # A table that gains many columns at once: in batches the Data API accepts (each ADD COLUMN is decided
     # again from information_schema on a retry, so a partial growth is picked up where it stopped).
     step = warehouse.capabilities.max_statements
@@ -32,16 +41,16 @@ def ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
         return types
     for name, ctype in spec.data_columns:
         have_type = types.get(name.lower())
-        if have_type and merge_sql.is_integer_to_decimal(have_type, ctype):
+        if have_type and is_integer_to_decimal(have_type, ctype):
             logger.info("widening column", table=spec.table, column=name, type=ctype)
-            statements = merge_sql.retype_column_sql(spec.table, name, ctype)
+            statements = retype_column_sql(spec.table, name, ctype)
             if name in spec.primary_key:
-                statements += merge_sql.retype_tombstone_key_sql(spec.table, name, ctype)
+                statements += retype_tombstone_key_sql(spec.table, name, ctype)
             warehouse.execute(statements)
             types[name.lower()] = ctype.sql
     lengths = {str(r[0]).lower(): r[2] for r in rows}
     for name, ctype in spec.columns:
-        wanted = merge_sql.varchar_length(ctype)
+        wanted = varchar_length(ctype)
         have = lengths.get(name.lower())
         if wanted and have and int(have) < wanted:
             # Each alone: Redshift cannot alter a column's type inside a transaction block. A key column
@@ -49,8 +58,8 @@ def ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
             logger.info("widening column", table=spec.table, column=name, length=wanted)
             wider = ColumnType("VARCHAR", length=wanted)
             if name in spec.primary_key:
-                warehouse.execute([merge_sql.widen_tombstone_key_sql(spec.table, name, wider)])
-            warehouse.execute([merge_sql.widen_column_sql(spec.table, name, wider)])
+                warehouse.execute([widen_tombstone_key_sql(spec.table, name, wider)])
+            warehouse.execute([widen_column_sql(spec.table, name, wider)])
     return types
 
 

@@ -26,9 +26,9 @@ from rich.progress import (
 
 from thermocline import warehouse
 from thermocline.lake.keys import export_token
+from thermocline.load.sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE
 from thermocline.local.exports import LocalExports
 from thermocline.local.session import LocalStack
-from thermocline.merge_sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE
 from thermocline.names import qualified_name
 from thermocline.services import backfill
 from thermocline.services.reconcile import Reconciliation, reconcile_export

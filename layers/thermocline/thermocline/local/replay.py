@@ -115,7 +115,7 @@ def _reason(body: bytes) -> str:
 
 
 def _row_counts(wh: Any) -> dict[str, int]:
-    from thermocline.merge_sql import BOOKKEEPING_SCHEMA, sql_literal
+    from thermocline.load.sql import BOOKKEEPING_SCHEMA, sql_literal
     from thermocline.names import quote_ident
 
     tables = wh.query(

@@ -166,7 +166,7 @@ class LocalStack:
     def ledger(self, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
         """``file key → (status, reason)`` for those of ``keys`` the warehouse's load ledger holds."""
         from thermocline import warehouse
-        from thermocline.merge_sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE, sql_literal
+        from thermocline.load.sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE, sql_literal
         from thermocline.names import qualified_name
 
         wanted = list(keys)

@@ -9,7 +9,7 @@ again).
 
 1. JSON_PARSE of a 38-digit integer and of 1E+125: are SUPER numbers kept exact, and what type are they?
    (The lake writes SUPER numbers as JSON text; ``lake.types`` assumes DECIMAL(38) survives.)
-2. A bad Parquet file in the loader's own COPY (``merge_sql.copy_sql``, from a manifest): the Data API's
+2. A bad Parquet file in the loader's own COPY (``load.sql.copy_sql``, from a manifest): the Data API's
    error text, how ``warehouse/redshift_errors.py`` classifies it and which files it reads from the text,
    and whether ``sys_load_error_detail`` has rows for it by session and time (the loader's own lookup).
 3. The Data API's ``RedshiftQueryId`` against ``sys_query_history.query_id`` for the same statement, and
@@ -26,7 +26,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from thermocline.lake.manifest import ManifestEntry, build_manifest, s3_url
-from thermocline.merge_sql import copy_sql
+from thermocline.load.sql import copy_sql
 from thermocline.runtime import Runtime
 from thermocline.warehouse.redshift_errors import (
     details_from_text,

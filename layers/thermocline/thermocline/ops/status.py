@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from thermocline.merge_sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE
+from thermocline.load.sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE
 from thermocline.names import qualified_name
 from thermocline.warehouse import Warehouse, WarehouseError
 

@@ -12,7 +12,7 @@ Steps, each resumable (state in S3, ``sources/dynamodb_export/progress.py``):
 
 In AWS, BackfillFunction drives these steps through BackfillQueue (``handle_backfill_event``): one message
 per step, each data file its own message, a file that outlives an invocation continued by a new message.
-The seam with the stream is the loader's (``merge_sql.load_sql``, docs/backfill.md).
+The seam with the stream is the loader's (``load.sql.load_sql``, docs/backfill.md).
 """
 
 from __future__ import annotations

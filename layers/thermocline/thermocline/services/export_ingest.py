@@ -21,9 +21,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from thermocline import merge_sql
 from thermocline.lake.keys import snapshot_stamp
 from thermocline.load import full_refresh
+from thermocline.load.sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE, ensure_bookkeeping_sql, sql_literal
 from thermocline.names import qualified_name
 from thermocline.observability import logger, metrics
 from thermocline.settings import ExportIngestSettings, WarehouseLoadSettings
@@ -132,10 +132,10 @@ def _newest_export(
 
 def _applied(warehouse: Warehouse, settings: ExportIngestSettings, table: str) -> str | None:
     """The newest snapshot lake key the ledger holds for ``table`` (keys sort by snapshot time)."""
-    ledger = qualified_name(merge_sql.BOOKKEEPING_SCHEMA, merge_sql.LEDGER_TABLE)
-    pattern = merge_sql.sql_literal(f"{settings.snapshot_prefix}{table}/at=%")
+    ledger = qualified_name(BOOKKEEPING_SCHEMA, LEDGER_TABLE)
+    pattern = sql_literal(f"{settings.snapshot_prefix}{table}/at=%")
     rows = warehouse.query(
-        f"SELECT MAX(file_key) FROM {ledger} WHERE table_name = {merge_sql.sql_literal(table)} "  # noqa: S608
+        f"SELECT MAX(file_key) FROM {ledger} WHERE table_name = {sql_literal(table)} "  # noqa: S608
         f"AND status = 'loaded' AND file_key LIKE {pattern}"
     ).rows
     return str(rows[0][0]) if rows and rows[0][0] else None
@@ -168,7 +168,7 @@ def apply_export(
     databases = settings.databases()
     keys = settings.keys()
     names: dict[str, str] = {}
-    warehouse.execute(merge_sql.ensure_bookkeeping_sql())
+    warehouse.execute(ensure_bookkeeping_sql())
     for table in tables:
         if databases is not None and table.database not in databases:
             continue

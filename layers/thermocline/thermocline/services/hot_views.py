@@ -29,7 +29,7 @@ from thermocline.hot.changes import (
 )
 from thermocline.hot.store import HotStore, HotStoreError
 from thermocline.hot.views import ViewDefinition, ViewError
-from thermocline.merge_sql import BOOKKEEPING_SCHEMA, tombstone_table
+from thermocline.load.sql import BOOKKEEPING_SCHEMA, tombstone_table
 from thermocline.names import qualified_name, quote_ident, safe_identifier
 from thermocline.observability import logger, metrics
 from thermocline.sources.dynamodb_streams import target_tables

@@ -24,7 +24,7 @@ from thermocline.contracts import Contracts
 from thermocline.lake.columns import TARGET_COLUMNS
 from thermocline.lake.schema_store import SchemaStore
 from thermocline.lake.table_schema import TableSchema
-from thermocline.merge_sql import (
+from thermocline.load.sql import (
     BOOKKEEPING_SCHEMA,
     SEAM_MARGIN_SECONDS,
     table_columns_sql,

@@ -103,7 +103,7 @@ def check_batch(statements: Sequence[str], limits: Any) -> None:
 def _check_literals(sql: str) -> None:
     """A backslash in a string literal is an escape character on Redshift
     (https://docs.aws.amazon.com/redshift/latest/dg/r_Literals.html, "Character literals"), so text with
-    one would not arrive as written: it must be spelled CHR(92) (``merge_sql.sql_literal`` does)."""
+    one would not arrive as written: it must be spelled CHR(92) (``load.sql.sql_literal`` does)."""
     inside = False
     for i, char in enumerate(sql):
         if char == "'":

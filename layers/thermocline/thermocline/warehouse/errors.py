@@ -78,8 +78,8 @@ class BadDataError(TerminalLoadError):
 
 
 def load_error_details(result: QueryResult) -> list[LoadErrorDetail]:
-    """The rows of ``merge_sql.load_error_detail_sql`` (Redshift's ``sys_load_error_detail``) as details,
-    as both Redshift engines read them after a failed COPY."""
+    """The rows of Redshift's ``sys_load_error_detail`` (``redshift_errors.load_error_detail_sql``) as
+    details, as both Redshift engines read them after a failed COPY."""
     return [
         LoadErrorDetail(
             file=str(row["file_name"]) if row.get("file_name") else None,

@@ -20,7 +20,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import redshift_connector
 
-from thermocline.merge_sql import load_error_detail_sql
 from thermocline.observability import logger
 from thermocline.warehouse.emulation import (
     arrow_rows,
@@ -44,6 +43,7 @@ from thermocline.warehouse.port import QueryResult, WarehouseBase, log_statement
 from thermocline.warehouse.redshift_errors import (
     details_from_text,
     kind_of,
+    load_error_detail_sql,
     load_errors_by_session_sql,
     session_params,
 )

@@ -113,6 +113,19 @@ def details_from_text(message: str) -> list[LoadErrorDetail]:
     ]
 
 
+def load_error_detail_sql(query_id: int) -> str:
+    """File, line, column and reason of a failed COPY, by the COPY's query id (``pg_last_copy_id()``).
+
+    https://docs.aws.amazon.com/redshift/latest/dg/SYS_LOAD_ERROR_DETAIL.html
+    """
+    # The one value is an int: nothing reaches SQL unquoted.
+    return (
+        "SELECT TRIM(file_name) AS file_name, line_number, TRIM(column_name) AS column_name, "  # noqa: S608
+        "TRIM(error_message) AS error_message FROM sys_load_error_detail "
+        f"WHERE query_id = {int(query_id)} ORDER BY start_time LIMIT 20"
+    )
+
+
 def load_errors_by_session_sql() -> str:
     """``sys_load_error_detail`` rows of one session's COPY from a time on; binds ``:pid`` and ``:since``."""
     return (

@@ -7,12 +7,28 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from thermocline import merge_sql
 from thermocline.lake.columns import CDC_COLUMNS
+from thermocline.lake.metadata import TableSpec
 from thermocline.lake.types import ColumnType
-from thermocline.merge_sql import LedgerEntry, TableSpec
+from thermocline.load.sql import (
+    LedgerEntry,
+    copy_sql,
+    ensure_bookkeeping_sql,
+    ensure_table_sql,
+    full_refresh_sql,
+    is_integer_to_decimal,
+    ledger_lookup_sql,
+    load_sql,
+    retype_column_sql,
+    retype_tombstone_key_sql,
+    sql_literal,
+    table_columns_sql,
+    tombstone_table,
+    widen_column_sql,
+)
 from thermocline.warehouse.emulation import parse_copy, parse_lock, translate
 from thermocline.warehouse.redshift_data import MAX_BATCH_STATEMENTS
+from thermocline.warehouse.redshift_errors import load_error_detail_sql
 
 SPEC = TableSpec(
     table="orders",
@@ -32,7 +48,7 @@ FILES = [LedgerEntry("cdc/orders/dt=2026-11-01/a'b.parquet", 123, 4), LedgerEntr
 
 
 def _load(mode: str = "hard") -> list[str]:
-    return merge_sql.load_sql(
+    return load_sql(
         SPEC,
         manifest_url="s3://lake/_manifests/orders/l1.manifest",
         files=FILES,
@@ -46,16 +62,16 @@ def _all_statements() -> list[str]:
     return [
         *_load("hard"),
         *_load("soft"),
-        *merge_sql.full_refresh_sql(SPEC, manifest_url="s3://lake/m", files=FILES, load_id="r1"),
-        *merge_sql.ensure_bookkeeping_sql(),
-        *merge_sql.ensure_table_sql(SPEC, None),
-        *merge_sql.ensure_table_sql(SPEC, {"pk": "character varying", "sk": "character varying"}),
-        merge_sql.widen_column_sql("orders", "pk", ColumnType.parse("VARCHAR(1024)")),
-        *merge_sql.retype_column_sql("orders", "qty", ColumnType.parse("DECIMAL(38,18)")),
-        *merge_sql.retype_tombstone_key_sql("orders", "pk", ColumnType.parse("DECIMAL(38,0)")),
-        merge_sql.ledger_lookup_sql([f.key for f in FILES]),
-        merge_sql.table_columns_sql("orders"),
-        merge_sql.load_error_detail_sql(42),
+        *full_refresh_sql(SPEC, manifest_url="s3://lake/m", files=FILES, load_id="r1"),
+        *ensure_bookkeeping_sql(),
+        *ensure_table_sql(SPEC, None),
+        *ensure_table_sql(SPEC, {"pk": "character varying", "sk": "character varying"}),
+        widen_column_sql("orders", "pk", ColumnType.parse("VARCHAR(1024)")),
+        *retype_column_sql("orders", "qty", ColumnType.parse("DECIMAL(38,18)")),
+        *retype_tombstone_key_sql("orders", "pk", ColumnType.parse("DECIMAL(38,0)")),
+        ledger_lookup_sql([f.key for f in FILES]),
+        table_columns_sql("orders"),
+        load_error_detail_sql(42),
     ]
 
 
@@ -104,7 +120,7 @@ def test_copy_uses_the_manifest_parquet_and_serializetojson():
         "COPY \"thermocline$stage\" FROM 's3://lake/_manifests/orders/l1.manifest' "
         "IAM_ROLE 'arn:aws:iam::123456789012:role/copy' FORMAT AS PARQUET SERIALIZETOJSON MANIFEST"
     )
-    default_role = merge_sql.copy_sql("s", "s3://b/m", None)
+    default_role = copy_sql("s", "s3://b/m", None)
     assert "IAM_ROLE default" in default_role
 
 
@@ -127,7 +143,7 @@ def test_ledger_records_every_file_once_with_literals_escaped():
         LedgerEntry(f"cdc/orders/dt=2026-11-01/shardId-{i:020d}-{'9' * 40}-{'9' * 40}.parquet", 1, 1)
         for i in range(200)
     ]
-    statements = merge_sql.load_sql(SPEC, manifest_url="s3://lake/m", files=big, load_id="l")
+    statements = load_sql(SPEC, manifest_url="s3://lake/m", files=big, load_id="l")
     assert max(len(s.encode()) for s in statements) < 100 * 1024
 
 
@@ -141,7 +157,7 @@ def test_soft_deletes_flag_instead_of_deleting():
 
 
 def test_full_refresh_replaces_without_truncate():
-    statements = merge_sql.full_refresh_sql(SPEC, manifest_url="s3://lake/m", files=FILES, load_id="r1")
+    statements = full_refresh_sql(SPEC, manifest_url="s3://lake/m", files=FILES, load_id="r1")
     assert statements[0] == 'LOCK "thermocline"."load_lock__orders"'
     assert 'DELETE FROM "orders"' in statements
     assert not any("TRUNCATE" in s.upper() for s in statements)
@@ -150,14 +166,14 @@ def test_full_refresh_replaces_without_truncate():
 
 
 def test_ensure_table_declares_no_key_and_adds_only_missing_columns():
-    create = merge_sql.ensure_table_sql(SPEC, None)[0]
+    create = ensure_table_sql(SPEC, None)[0]
     assert "PRIMARY KEY" not in create
     assert create.endswith('DISTKEY("pk") SORTKEY("pk")')
     assert "PRIMARY KEY" not in translate(create, "duckdb")
     assert "PRIMARY KEY" not in translate(create, "postgres")
     assert "JSONB" in translate(create, "postgres") and "JSON" in translate(create, "duckdb")
     existing = {name: "x" for name, _ in SPEC.target_columns() if name != "items"}
-    alters = merge_sql.ensure_table_sql(SPEC, existing)
+    alters = ensure_table_sql(SPEC, existing)
     assert alters[0] == 'ALTER TABLE "orders" ADD COLUMN "items" SUPER'
     assert alters[1].startswith('CREATE TABLE IF NOT EXISTS "thermocline"."tombstones__orders"')
     assert alters[2] == 'CREATE TABLE IF NOT EXISTS "thermocline"."load_lock__orders" (load_id VARCHAR(64))'
@@ -167,14 +183,14 @@ def test_ensure_table_declares_no_key_and_adds_only_missing_columns():
 def test_spec_validation_and_literals():
     with pytest.raises(ValueError, match="primary key"):
         TableSpec(table="t", primary_key=("id",), columns=(("x", "BIGINT"),))
-    assert merge_sql.sql_literal("a\\b") == "('a' || CHR(92) || 'b')"
+    assert sql_literal("a\\b") == "('a' || CHR(92) || 'b')"
     with pytest.raises(ValueError):
-        merge_sql.sql_literal("a\x00b")
-    assert merge_sql.sql_literal("O'Brien") == "'O''Brien'"
-    assert len(merge_sql.tombstone_table("t" * 127).encode()) <= 127
-    assert merge_sql.tombstone_table("t" * 127) != merge_sql.tombstone_table("t" * 126 + "u")
+        sql_literal("a\x00b")
+    assert sql_literal("O'Brien") == "'O''Brien'"
+    assert len(tombstone_table("t" * 127).encode()) <= 127
+    assert tombstone_table("t" * 127) != tombstone_table("t" * 126 + "u")
     with pytest.raises(ValueError, match="snapshot"):
-        merge_sql.load_sql(
+        load_sql(
             TableSpec(table="t", primary_key=("id",), columns=(("id", "BIGINT"),)),
             manifest_url="s3://b/m",
             files=FILES,
@@ -208,7 +224,7 @@ def test_pure_modules_import_no_aws_sdk_and_no_driver():
     import sys
 
     code = (
-        "import sys, thermocline.merge_sql, thermocline.lake.manifest; "
+        "import sys, thermocline.load.sql, thermocline.lake.manifest; "
         "print(sorted(m for m in ('boto3', 'botocore', 'duckdb', 'psycopg', 'redshift_connector') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -216,18 +232,18 @@ def test_pure_modules_import_no_aws_sdk_and_no_driver():
 
 
 def test_only_integer_to_decimal_is_retyped():
-    assert merge_sql.is_integer_to_decimal("bigint", ColumnType.parse("DECIMAL(38,18)"))
-    assert merge_sql.is_integer_to_decimal("BIGINT", ColumnType.parse("DECIMAL(38,0)"))
-    assert not merge_sql.is_integer_to_decimal("numeric", ColumnType.parse("DECIMAL(38,18)"))
-    assert not merge_sql.is_integer_to_decimal("bigint", ColumnType.parse("VARCHAR(65535)"))
-    statements = merge_sql.retype_column_sql("orders", "qty", ColumnType.parse("DECIMAL(38,18)"))
+    assert is_integer_to_decimal("bigint", ColumnType.parse("DECIMAL(38,18)"))
+    assert is_integer_to_decimal("BIGINT", ColumnType.parse("DECIMAL(38,0)"))
+    assert not is_integer_to_decimal("numeric", ColumnType.parse("DECIMAL(38,18)"))
+    assert not is_integer_to_decimal("bigint", ColumnType.parse("VARCHAR(65535)"))
+    statements = retype_column_sql("orders", "qty", ColumnType.parse("DECIMAL(38,18)"))
     assert statements[0] == 'LOCK "thermocline"."load_lock__orders"'
     assert statements[-1] == 'ALTER TABLE "orders" RENAME COLUMN "thermocline$widening" TO "qty"'
 
 
 def test_a_large_snapshot_records_its_files_in_several_statements_of_one_transaction():
     files = [LedgerEntry(f"snapshot/orders/export-1/part-{i:05d}.parquet", 10, 1) for i in range(1000)]
-    statements = merge_sql.full_refresh_sql(SPEC, manifest_url="s3://lake/m", files=files, load_id="r")
+    statements = full_refresh_sql(SPEC, manifest_url="s3://lake/m", files=files, load_id="r")
     ledger = [s for s in statements if s.startswith('INSERT INTO "thermocline"."load_ledger"')]
     assert len(ledger) == 5
     assert sum(s.count("snapshot/orders/export-1/part-") for s in ledger) == 1000
