@@ -200,6 +200,23 @@ def test_a_number_longer_than_a_declared_varchar_is_kept_whole_in_overflow_not_i
     ]
 
 
+def test_attributes_beyond_redshifts_column_limit_are_kept_in_overflow_not_given_columns() -> None:
+    # A single-table design with attribute names made from data (one per day, per metric...): Redshift
+    # refuses a table of more than 1,600 columns, which would stop every load of the table for good.
+    first = {"id": {"S": "a"}} | {f"m{i:04}": {"N": str(i)} for i in range(1700)}
+    later = {"id": {"S": "b"}, "m0001": {"N": "-1"}, "m1699": {"N": "-1699"}, "new": {"S": "x"}}
+    table = one_table([record(first), record(later)])
+    attribute_columns = [c for c in table.column_names if not c.startswith("_")]
+    # With _overflow, the target table's five bookkeeping columns and one spare for a type change.
+    assert len(attribute_columns) + 1 + 5 + 1 == 1600
+    overflow = [json.loads(x) for x in table.column("_overflow").to_pylist()]
+    assert overflow[1] == {"m1699": "-1699", "new": "x"}
+    for row, item in enumerate([first, later]):
+        in_columns = {c: table.column(c)[row].as_py() for c in attribute_columns}
+        kept = {c: str(v) for c, v in in_columns.items() if v is not None} | overflow[row]
+        assert kept == {a: av.get("N", av.get("S")) for a, av in item.items()}
+
+
 def test_a_key_too_long_for_its_column_is_rejected_never_truncated() -> None:
     contracts = parse_contracts(
         {

@@ -17,6 +17,7 @@ from thermocline.lake.types import BOOLEAN, SUPER, TIMESTAMP, ColumnType
 __all__ = [
     "CDC_COLUMNS",
     "DELETED",
+    "MAX_ATTRIBUTE_COLUMNS",
     "METADATA_COLUMNS",
     "OVERFLOW",
     "OVERFLOW_COLUMN",
@@ -67,6 +68,11 @@ SNAPSHOT_COLUMNS: tuple[LakeColumn, ...] = (SOURCE, EXPORT_ID, EVENT_TIME)
 # Bookkeeping columns of every target table, after its data columns. ``_op`` is not kept: a kept row is
 # never a delete (hard) or says so in ``_deleted`` (soft).
 TARGET_COLUMNS: tuple[LakeColumn, ...] = (SEQ, EVENT_TIME, TTL_EXPIRED, SOURCE, DELETED)
+# Redshift holds at most 1,600 columns in a table
+# (https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html). A target table keeps its
+# attribute columns, ``_overflow`` and TARGET_COLUMNS, and needs one column more while a column changes type
+# (merge_sql's add, copy, drop, rename): attributes beyond this many stay in ``_overflow``.
+MAX_ATTRIBUTE_COLUMNS = 1600 - 1 - len(TARGET_COLUMNS) - 1
 # Which version of a row a change is: what a tombstone row keeps after the deleted key's columns, and
 # what a soft delete updates.
 VERSION_COLUMNS: tuple[LakeColumn, ...] = (SEQ, EVENT_TIME, TTL_EXPIRED)

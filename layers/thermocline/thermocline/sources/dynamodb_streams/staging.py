@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from thermocline.contracts import Route
+from thermocline.lake.columns import MAX_ATTRIBUTE_COLUMNS
 from thermocline.lake.table_schema import Column, TableSchema
 from thermocline.lake.types import ColumnType
 from thermocline.sources.dynamodb_streams import fastpath
@@ -18,6 +19,7 @@ from thermocline.sources.dynamodb_streams.errors import RecordDecodeError
 from thermocline.sources.dynamodb_streams.super_json import (
     _KNOWN_TAGS,
     _encode_str,
+    _overflow_json,
     _single,
     _super_text,
     _utf8_length,
@@ -100,6 +102,13 @@ def stage_record(batch: _Batch, image: Mapping[str, Any], spill: int | None) -> 
                     _utf8_length(attribute)
                     new_type = _infer_type(tag, value)
                     if new_type is None:  # NULL: no column until the attribute has a value
+                        continue
+                    if len(schema.columns) >= MAX_ATTRIBUTE_COLUMNS:
+                        # A table at the warehouse's column limit takes no new column, which would stop
+                        # every later load of it: the attribute is kept in _overflow, now and from then on.
+                        if overflow is None:
+                            overflow = []
+                        overflow.append((attribute, _overflow_json(tag, value)))
                         continue
                     column = schema.add(attribute, new_type)
                     added.append(column)
