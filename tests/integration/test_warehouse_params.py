@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import pytest
 from botocore.stub import Stubber
@@ -61,19 +60,8 @@ def test_postgres_binds_named_parameters(postgres_dsn: str) -> None:
 
 @pytest.mark.postgres
 def test_redshift_connector_binds_named_parameters(postgres_dsn: str) -> None:
-    dsn = urlsplit(postgres_dsn)
-    shim = RedshiftShim((dsn.hostname, dsn.port)).start()
-    try:
-        url = (
-            f"redshift://{dsn.username}:{dsn.password}@127.0.0.1:{shim.port}{dsn.path}?ssl=0&dialect=postgres"
-        )
-        wh = warehouse.connect(url)
-        try:
-            _check(wh)
-        finally:
-            wh.close()
-    finally:
-        shim.stop()
+    with RedshiftShim(postgres_dsn) as shim, warehouse.connect(shim.url()) as wh:
+        _check(wh)
 
 
 def test_data_api_sends_parameters_beside_the_sql_as_typed_strings() -> None:

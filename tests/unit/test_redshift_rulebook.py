@@ -6,8 +6,9 @@ import pytest
 
 from thermocline.load.sql import printable, sql_literal
 from thermocline.warehouse import TerminalLoadError, connect
-from thermocline.warehouse.emulation import check_batch, translate
+from thermocline.warehouse.emulation import translate
 from thermocline.warehouse.port import DATA_API_LIMITS
+from thermocline.warehouse.rules import check_batch
 
 
 def test_alter_column_type_is_refused_inside_a_transaction_block() -> None:

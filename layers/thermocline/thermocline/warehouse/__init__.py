@@ -60,7 +60,7 @@ def connect(url: str, *, s3_client: Any = None) -> Warehouse:
     if scheme == "redshift":
         from thermocline.warehouse.redshift_connector import RedshiftConnectorWarehouse
 
-        return RedshiftConnectorWarehouse.from_url(url, s3_client=s3_client)
+        return RedshiftConnectorWarehouse.from_url(url)
     raise ValueError(
         f"unknown warehouse URL scheme {scheme!r} in {url!r}: "
         "use duckdb://, postgresql://, redshift-data:// or redshift://"

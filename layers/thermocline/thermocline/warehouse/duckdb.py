@@ -15,7 +15,6 @@ from typing import Any
 import duckdb
 
 from thermocline.warehouse.emulation import (
-    check_batch,
     held_locks,
     parse_copy,
     parse_lock,
@@ -32,6 +31,7 @@ from thermocline.warehouse.errors import (
     WarehouseError,
 )
 from thermocline.warehouse.port import QueryResult, WarehouseBase, log_statement
+from thermocline.warehouse.rules import check_batch
 
 _DATA_ERRORS = (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.InvalidInputException)
 _TRANSIENT_ERRORS = (duckdb.TransactionException, duckdb.IOException)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "arrow_rows",
-    "check_batch",
     "held_locks",
     "parse_copy",
     "parse_lock",
@@ -67,37 +66,12 @@ def _local_types(node: exp.Expression, dialect: str) -> exp.Expression:
 
 # --- Redshift's rulebook -------------------------------------------------------------------------------
 # The local engines refuse what Redshift refuses, so the suite, the demo and replay exercise Redshift's
-# rules; each rule names its AWS document.
+# rules; each rule names its AWS document. The rules for a whole batch, which every engine checks, are in
+# ``rules``; these are checked while translating.
 
 # Names (tables, columns, schemas) are at most 127 bytes
 # (https://docs.aws.amazon.com/redshift/latest/dg/r_names.html).
 MAX_IDENTIFIER_BYTES = 127
-# ALTER TABLE ... ALTER COLUMN ... TYPE "can't run within a transaction block"
-# (https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html).
-_ALTER_COLUMN_TYPE = re.compile(r"^\s*ALTER\s+TABLE\s+.+\s+ALTER\s+COLUMN\s+.+\s+TYPE\s", re.I | re.S)
-
-
-def check_batch(statements: Sequence[str], limits: Any) -> None:
-    """Refuse a transaction Redshift (through the Data API, ``limits``) would refuse, before running it.
-
-    The Data API takes at most ``limits.max_statements`` statements per batch and
-    ``limits.max_statement_bytes`` per statement
-    (https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html, "Considerations").
-    """
-    if len(statements) > limits.max_statements:
-        raise TerminalLoadError(
-            f"{len(statements)} statements in one transaction; the Data API allows {limits.max_statements}"
-        )
-    for sql in statements:
-        size = len(sql.encode())
-        if size > limits.max_statement_bytes:
-            raise TerminalLoadError(
-                f"statement of {size} bytes exceeds the Data API's {limits.max_statement_bytes}: {sql[:80]}..."
-            )
-        if len(statements) > 1 and _ALTER_COLUMN_TYPE.match(sql):
-            raise TerminalLoadError(
-                f"ALTER TABLE ALTER COLUMN cannot run inside a transaction block: {sql[:120]}"
-            )
 
 
 def _check_literals(sql: str) -> None:

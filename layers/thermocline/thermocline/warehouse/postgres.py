@@ -18,7 +18,6 @@ from thermocline.names import quote_ident
 from thermocline.warehouse.access_control import postgres_form
 from thermocline.warehouse.emulation import (
     arrow_rows,
-    check_batch,
     parse_copy,
     parse_lock,
     postgres_lock_sql,
@@ -35,6 +34,7 @@ from thermocline.warehouse.errors import (
     WarehouseError,
 )
 from thermocline.warehouse.port import QueryResult, WarehouseBase, log_statement
+from thermocline.warehouse.rules import check_batch
 
 _TRANSIENT = (
     psycopg.OperationalError,
@@ -53,6 +53,18 @@ def classify_postgres_error(exc: Exception, doing: str) -> WarehouseError:
     if isinstance(exc, psycopg.DataError):
         return BadDataError(f"{doing}: {exc}", details=[LoadErrorDetail(None, None, None, str(exc))])
     return TerminalLoadError(f"{doing}: {exc}")
+
+
+def postgres_sql(sql: str) -> str:
+    """PostgreSQL's form of one Redshift statement other than COPY ('' when PostgreSQL has nothing to run):
+    LOCK in Redshift's mode, access control in PostgreSQL's words, anything else translated."""
+    table = parse_lock(sql)
+    if table is not None:
+        return postgres_lock_sql(table)
+    access = postgres_form(sql)
+    if access is not None:
+        return access
+    return translate(sql, "postgres")
 
 
 class PostgresWarehouse(WarehouseBase):
@@ -80,20 +92,13 @@ class PostgresWarehouse(WarehouseBase):
 
     def _run(self, cur: psycopg.Cursor[Any], sql: str) -> None:
         log_statement(self.dialect, sql)
-        table = parse_lock(sql)
-        if table is not None:
-            cur.execute(postgres_lock_sql(table))
-            return
         copy = parse_copy(sql)
         if copy is not None:
             self._copy(cur, *copy)
             return
-        access = postgres_form(sql)
-        if access is not None:
-            if access:
-                cur.execute(access)
-            return
-        cur.execute(translate(sql, self.dialect))
+        statement = postgres_sql(sql)
+        if statement:
+            cur.execute(statement)
 
     def _copy(self, cur: psycopg.Cursor[Any], table: str, manifest_url: str) -> None:
         cur.execute(f"SELECT * FROM {table} LIMIT 0")  # noqa: S608

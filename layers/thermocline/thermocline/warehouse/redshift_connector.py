@@ -3,10 +3,10 @@
 The SQL goes to Redshift as written: COPY, LOCK, MERGE and JSON_PARSE run natively, inside one explicit
 transaction per ``execute``. When a COPY fails, the transaction is rolled back and
 ``sys_load_error_detail`` is read for ``pg_last_copy_id()`` so the error names file, line, column and
-reason.
+reason. A batch is checked against Redshift's rules (``rules.check_batch``) before anything is sent.
 
-``?dialect=postgres`` points the same driver at PostgreSQL (the test suite does, through a wire-level
-shim): statements are then translated and COPY and LOCK emulated, as in the PostgreSQL engine.
+This engine has no other mode: the test suite runs it against a wire-level stand-in for Redshift
+(``tests/integration/redshift_shim``), which receives exactly the SQL this engine sends to Redshift.
 """
 
 from __future__ import annotations
@@ -21,16 +21,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import redshift_connector
 
 from thermocline.observability import logger
-from thermocline.warehouse.emulation import (
-    arrow_rows,
-    parse_copy,
-    parse_lock,
-    postgres_lock_sql,
-    read_manifest_files,
-    read_parquet,
-    translate,
-    translate_query,
-)
 from thermocline.warehouse.errors import (
     BadDataError,
     LoadErrorDetail,
@@ -47,12 +37,13 @@ from thermocline.warehouse.redshift_errors import (
     load_errors_by_session_sql,
     session_params,
 )
+from thermocline.warehouse.rules import check_batch, is_alter_column_type
 
 # SQLSTATE classes and codes that succeed on retry: connection trouble, serialization failures and
 # deadlocks, lock timeouts, resource shortage, operator intervention, and catalog races on CREATE.
 _TRANSIENT_STATES = ("08", "40", "53", "57", "55P03", "23505")
 _DATA_STATES = ("22",)
-_OUTSIDE_TRANSACTION = re.compile(r"^\s*ALTER\s+TABLE\s+.+\s+ALTER\s+COLUMN\s+.+\s+TYPE\s", re.I | re.S)
+_COPY = re.compile(r"^\s*COPY\s", re.I)
 
 
 def _sqlstate(exc: Exception) -> tuple[str, str]:
@@ -79,30 +70,19 @@ def classify(exc: Exception, doing: str) -> WarehouseError:
 
 
 class RedshiftConnectorWarehouse(WarehouseBase):
-    def __init__(
-        self,
-        connect_kwargs: dict[str, Any],
-        *,
-        target_dialect: str = "redshift",
-        s3_client: Any = None,
-    ) -> None:
-        if target_dialect not in {"redshift", "postgres"}:
-            raise ValueError(f"dialect must be redshift or postgres, not {target_dialect!r}")
-        self.dialect = target_dialect
-        self._s3 = s3_client
+    dialect = "redshift"
+
+    def __init__(self, connect_kwargs: dict[str, Any]) -> None:
         try:
             self._conn = redshift_connector.connect(**connect_kwargs)
         except (redshift_connector.InterfaceError, redshift_connector.OperationalError, OSError) as exc:
             raise TransientLoadError(f"connecting to Redshift: {exc}") from exc
         self._conn.autocommit = False
-        if self.dialect == "postgres":
-            self._simple("SET TIME ZONE 'UTC'")
-            self._conn.commit()
 
     @classmethod
-    def from_url(cls, url: str, *, s3_client: Any = None) -> RedshiftConnectorWarehouse:
-        """``redshift://user[:password]@host:port/db`` with optional ``?iam=1&cluster_identifier=...``,
-        ``ssl=0``, ``dialect=postgres``. Without a password in the URL, ``REDSHIFT_PASSWORD`` is used."""
+    def from_url(cls, url: str) -> RedshiftConnectorWarehouse:
+        """``redshift://user[:password]@host:port/db`` with optional ``?iam=1&cluster_identifier=...`` and
+        ``ssl=0``. Without a password in the URL, ``REDSHIFT_PASSWORD`` is used."""
         parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         kwargs: dict[str, Any] = {
@@ -122,8 +102,9 @@ class RedshiftConnectorWarehouse(WarehouseBase):
             kwargs["password"] = unquote(parts.password or "") or os.environ.get("REDSHIFT_PASSWORD", "")
         if query.pop("ssl", "1").lower() in {"0", "false", "no"}:
             kwargs["ssl"] = False
-        dialect = query.pop("dialect", "redshift")
-        return cls(kwargs, target_dialect=dialect, s3_client=s3_client)
+        if query:
+            raise ValueError(f"unknown redshift:// URL parameters: {sorted(query)}")
+        return cls(kwargs)
 
     def _simple(self, sql: str) -> Any:
         cursor = self._conn.cursor()
@@ -131,7 +112,8 @@ class RedshiftConnectorWarehouse(WarehouseBase):
         return cursor
 
     def execute(self, statements: Sequence[str]) -> None:
-        if len(statements) == 1 and _OUTSIDE_TRANSACTION.match(statements[0]):
+        check_batch(statements, self.capabilities)
+        if len(statements) == 1 and is_alter_column_type(statements[0]):
             self._autocommitted(statements[0])
             return
         current = ""
@@ -141,13 +123,13 @@ class RedshiftConnectorWarehouse(WarehouseBase):
             for sql in statements:
                 current = sql
                 log_statement(self.dialect, sql)
-                if self.dialect == "redshift" and parse_copy(sql) is not None:
+                if _COPY.match(sql):
                     # What a failed COPY's load errors are linked to: this session's process id and the
                     # time (sys_load_error_detail.session_id, start_time), and pg_last_copy_id() before.
                     cursor.execute("SELECT pg_last_copy_id(), pg_backend_pid(), GETDATE()")
                     before, pid, now = cursor.fetchone()
                     copy_session = (int(before), int(pid), now)
-                self._run(cursor, sql)
+                cursor.execute(sql)
             self._conn.commit()
         except WarehouseError:
             self._rollback()
@@ -159,7 +141,7 @@ class RedshiftConnectorWarehouse(WarehouseBase):
             copy_id = self._last_copy_id() if copy_session is not None else None
             self._rollback()
             error = classify(exc, "load")
-            if copy_session is not None and parse_copy(current) is not None:
+            if copy_session is not None and _COPY.match(current):
                 details = self._load_errors(copy_session, copy_id)
                 if details:
                     raise BadDataError(f"COPY failed: {exc}", details=details) from exc
@@ -173,7 +155,7 @@ class RedshiftConnectorWarehouse(WarehouseBase):
         self._conn.rollback()
         self._conn.autocommit = True
         try:
-            self._conn.cursor().execute(sql if self.dialect == "redshift" else translate(sql, self.dialect))
+            self._conn.cursor().execute(sql)
         except (redshift_connector.Error, OSError) as exc:
             raise classify(exc, "load") from exc
         finally:
@@ -195,41 +177,6 @@ class RedshiftConnectorWarehouse(WarehouseBase):
         except (redshift_connector.Error, OSError) as exc:
             logger.warning("rollback failed", error=str(exc))
 
-    def _run(self, cursor: Any, sql: str) -> None:
-        if self.dialect == "redshift":
-            cursor.execute(sql)
-            return
-        table = parse_lock(sql)
-        if table is not None:
-            cursor.execute(postgres_lock_sql(table))
-            return
-        copy = parse_copy(sql)
-        if copy is not None:
-            self._emulate_copy(cursor, *copy)
-            return
-        cursor.execute(translate(sql, self.dialect))
-
-    def _emulate_copy(self, cursor: Any, table: str, manifest_url: str) -> None:
-        cursor.execute(f"SELECT * FROM {table} LIMIT 0")  # noqa: S608
-        width = len(cursor.description or [])
-        for entry, body in read_manifest_files(self._s3, manifest_url):
-            arrow = read_parquet(entry, body, width)
-            # The driver sends bytes as Redshift's VARBYTE hex text, which PostgreSQL would store as
-            # those ASCII characters; bytea's own text form ('\\x' + hex) keeps the bytes.
-            rows = [[("\\x" + v.hex()) if isinstance(v, bytes) else v for v in r] for r in arrow_rows(arrow)]
-            if not rows:
-                continue
-            placeholders = ", ".join(["%s"] * width)
-            try:
-                cursor.executemany(f"INSERT INTO {table} VALUES ({placeholders})", rows)  # noqa: S608
-            except redshift_connector.Error as exc:
-                error = classify(exc, "COPY")
-                if isinstance(error, BadDataError):
-                    raise BadDataError(
-                        "COPY failed", details=[LoadErrorDetail(entry.url, None, None, _sqlstate(exc)[1])]
-                    ) from exc
-                raise error from exc
-
     def _load_errors(
         self, copy_session: tuple[int, int, dt.datetime], copy_id: int | None
     ) -> list[LoadErrorDetail]:
@@ -245,23 +192,22 @@ class RedshiftConnectorWarehouse(WarehouseBase):
             return []
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        check_batch([sql], self.capabilities)
         log_statement(self.dialect, sql)
         try:
-            if self.dialect == "redshift":
-                # The driver binds :name placeholders itself (paramstyle "named").
-                cursor = redshift_connector.Cursor(self._conn, paramstyle="named")
-                cursor.execute(sql, dict(params) if params else None)
-            else:
-                text, values = translate_query(sql, self.dialect, params or {})
-                # Already numbered $n: the "numeric" style leaves them as they are.
-                cursor = redshift_connector.Cursor(self._conn, paramstyle="numeric")
-                cursor.execute(text, values or None)
+            # The driver binds :name placeholders itself (paramstyle "named").
+            cursor = redshift_connector.Cursor(self._conn, paramstyle="named")
+            cursor.execute(sql, dict(params) if params else None)
             description = cursor.description or []
             rows = [tuple(r) for r in cursor.fetchall()] if description else []
             self._conn.rollback()
         except (redshift_connector.Error, OSError) as exc:
             self._rollback()
             raise classify(exc, "query") from exc
+        except KeyError as exc:
+            # The driver looks each :name up in ``params`` while binding, before anything is sent.
+            self._rollback()
+            raise TerminalLoadError(f"query parameter {exc.args[0]!r} has no value") from exc
         return QueryResult(columns=[str(d[0]) for d in description], rows=rows)
 
     def close(self) -> None:

@@ -33,10 +33,11 @@ from thermocline.warehouse.redshift_errors import (
     load_errors_by_session_sql,
     session_params,
 )
+from thermocline.warehouse.rules import check_batch
 
-# The Data API's limits are the port's portable capabilities (``port.DATA_API_LIMITS``).
+# The Data API's limits are the port's portable capabilities (``port.DATA_API_LIMITS``), checked by
+# ``rules.check_batch``.
 MAX_BATCH_STATEMENTS = DATA_API_LIMITS.max_statements
-MAX_STATEMENT_BYTES = DATA_API_LIMITS.max_statement_bytes
 
 _TRANSIENT_CODES = {
     "ThrottlingException",
@@ -116,7 +117,7 @@ class RedshiftDataWarehouse(WarehouseBase):
         statements = list(statements)
         if not statements:
             return
-        self._check_limits(statements)
+        check_batch(statements, self.capabilities)
         for sql in statements:
             log_statement(self.dialect, sql)
         if len(statements) == 1:
@@ -126,7 +127,7 @@ class RedshiftDataWarehouse(WarehouseBase):
         self._wait(statement_id)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
-        self._check_limits([sql])
+        check_batch([sql], self.capabilities)
         log_statement(self.dialect, sql)
         bound = {"Parameters": _sql_parameters(params)} if params else {}
         statement_id = self._call("execute_statement", Sql=sql, **bound, **self._target)["Id"]
@@ -154,18 +155,6 @@ class RedshiftDataWarehouse(WarehouseBase):
         """Nothing to close: the Data API holds no connection."""
 
     # --- internals ---------------------------------------------------------------------------------
-
-    def _check_limits(self, statements: list[str]) -> None:
-        if len(statements) > MAX_BATCH_STATEMENTS:
-            raise TerminalLoadError(
-                f"{len(statements)} statements in one transaction; the Data API allows {MAX_BATCH_STATEMENTS}"
-            )
-        for sql in statements:
-            size = len(sql.encode())
-            if size > MAX_STATEMENT_BYTES:
-                raise TerminalLoadError(
-                    f"statement of {size} bytes exceeds the Data API's {MAX_STATEMENT_BYTES}: {sql[:80]}..."
-                )
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
