@@ -30,6 +30,7 @@ from thermocline.contracts import load_contracts
 from thermocline.hot.store import HotStore
 from thermocline.hot.views import load_views
 from thermocline.local import redis_server
+from thermocline.runtime import Runtime
 from thermocline.services.hot_views import apply_stream_batch
 
 RECORDS = 10_000
@@ -71,9 +72,10 @@ def _record(n: int, old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str
 
 def timed(store: HotStore, batches: list[list[dict[str, Any]]], now: dt.datetime) -> float:
     views, contracts = load_views(), load_contracts()
+    runtime = Runtime(clock=lambda: now)
     started = time.perf_counter()
     for batch in batches:
-        assert apply_stream_batch(batch, views, contracts, store, now) == {"batchItemFailures": []}
+        assert apply_stream_batch(batch, views, contracts, store, runtime) == {"batchItemFailures": []}
     return time.perf_counter() - started
 
 

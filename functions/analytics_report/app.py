@@ -10,6 +10,7 @@ from thermocline import aws, warehouse
 from thermocline.hot.connection import connect
 from thermocline.hot.store import HotStore
 from thermocline.observability import instrumented
+from thermocline.runtime import Runtime
 from thermocline.services.analytics_report import run_report
 from thermocline.settings import AnalyticsReportSettings
 
@@ -22,11 +23,18 @@ hot = (
     if settings.redis_url
     else None
 )
+runtime = Runtime()  # the clock, sleep and metrics the service uses
 
 
 @instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with warehouse.connect(settings.warehouse_url, s3_client=s3) as wh:
         return run_report(
-            event, settings=settings, warehouse=wh, s3_client=s3, sns_client=sns, hot_store=hot
+            event,
+            settings=settings,
+            warehouse=wh,
+            s3_client=s3,
+            sns_client=sns,
+            hot_store=hot,
+            runtime=runtime,
         ).as_dict()

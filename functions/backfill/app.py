@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws
 from thermocline.observability import instrumented
+from thermocline.runtime import Runtime
 from thermocline.services.backfill import handle_backfill_event
 from thermocline.settings import BackfillSettings
 from thermocline.sources.dynamodb_export.exports import DynamoDBExports
@@ -22,6 +23,7 @@ s3 = aws.client("s3")
 ddb = aws.client("dynamodb")
 sqs = aws.client("sqs")
 exports = DynamoDBExports(ddb)
+runtime = Runtime()  # the clock, sleep and metrics the service uses
 
 
 @instrumented
@@ -35,4 +37,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         exports=exports,
         remaining_ms=context.get_remaining_time_in_millis,
         request_id=context.aws_request_id,
+        runtime=runtime,
     )

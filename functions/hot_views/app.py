@@ -16,6 +16,7 @@ from thermocline.hot.connection import connect
 from thermocline.hot.store import HotStore
 from thermocline.hot.views import load_views
 from thermocline.observability import instrumented
+from thermocline.runtime import Runtime
 from thermocline.services.hot_views import handle_hot_event
 from thermocline.settings import HotViewsSettings
 
@@ -27,6 +28,7 @@ store = HotStore(
     connect(settings.redis_url, iam_cache=settings.redis_iam_cache, region=settings.aws_region),
     guard_seconds=settings.guard_seconds,
 )
+runtime = Runtime()  # the clock, sleep and metrics the service uses
 
 
 @instrumented
@@ -39,4 +41,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         connect_warehouse=(lambda: warehouse.connect(str(settings.warehouse_url)))
         if settings.warehouse_url
         else None,
+        runtime=runtime,
     )

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from thermocline import aws, warehouse
 from thermocline.observability import instrumented
+from thermocline.runtime import Runtime
 from thermocline.services.reconcile import handle_reconcile_event
 from thermocline.settings import ReconcileSettings
 from thermocline.sources.dynamodb_export.exports import DynamoDBExports
@@ -21,9 +22,12 @@ settings = ReconcileSettings.from_env()
 s3 = aws.client("s3")
 ddb = aws.client("dynamodb")
 exports = DynamoDBExports(ddb)
+runtime = Runtime()  # the clock, sleep and metrics the service uses
 
 
 @instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with warehouse.connect(settings.warehouse_url, s3_client=s3) as wh:
-        return handle_reconcile_event(event, settings=settings, s3=s3, ddb=ddb, exports=exports, warehouse=wh)
+        return handle_reconcile_event(
+            event, settings=settings, s3=s3, ddb=ddb, exports=exports, warehouse=wh, runtime=runtime
+        )

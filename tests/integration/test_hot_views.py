@@ -15,6 +15,7 @@ from thermocline import warehouse
 from thermocline.contracts import load_contracts
 from thermocline.hot.store import HotStore
 from thermocline.hot.views import load_view, load_views
+from thermocline.runtime import Runtime
 from thermocline.services.hot_views import apply_stream_batch, current_state, rebuild_view
 
 pytestmark = pytest.mark.redis
@@ -26,6 +27,11 @@ EARLIER = TODAY - dt.timedelta(days=7)  # the same weekday last week: the previo
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/thermocline-store/stream/2026-01-01T00:00:00.000"
 VIEWS = load_views()
 CONTRACTS = load_contracts()
+
+
+def at(when: dt.datetime) -> Runtime:
+    """The services' runtime with its clock stopped at ``when``."""
+    return Runtime(clock=lambda: when)
 
 
 def order(uid: str, oid: str, region: str, total: str, status: str, created: dt.datetime) -> dict[str, Any]:
@@ -109,7 +115,7 @@ EXPECTED = {
 
 def test_views_follow_inserts_updates_and_deletes(redis_client: Any) -> None:
     store = HotStore(redis_client)
-    assert apply_stream_batch(history(), VIEWS, CONTRACTS, store, NOW) == {"batchItemFailures": []}
+    assert apply_stream_batch(history(), VIEWS, CONTRACTS, store, at(NOW)) == {"batchItemFailures": []}
     assert everything(store) == EXPECTED
     view = load_view("revenue_by_region_today")
     today = store.read(view, view.bucket(NOW))
@@ -121,7 +127,7 @@ def test_views_follow_inserts_updates_and_deletes(redis_client: Any) -> None:
 def test_redelivered_and_reordered_batches_change_nothing(redis_client: Any) -> None:
     store = HotStore(redis_client)
     records = history()
-    apply_stream_batch(records, VIEWS, CONTRACTS, store, NOW)
+    apply_stream_batch(records, VIEWS, CONTRACTS, store, at(NOW))
     # Lambda retries deliver whole batches again, and batches of different shards interleave: every
     # record again, in an order that keeps each item's own records in order but mixes items.
     rng = random.Random(5)
@@ -135,7 +141,7 @@ def test_redelivered_and_reordered_batches_change_nothing(redis_client: Any) -> 
             mixed.append(by_item[key].pop(0))
             if not by_item[key]:
                 del by_item[key]
-        apply_stream_batch(mixed, VIEWS, CONTRACTS, store, NOW)
+        apply_stream_batch(mixed, VIEWS, CONTRACTS, store, at(NOW))
         assert everything(store) == EXPECTED
 
 
@@ -146,7 +152,7 @@ def test_a_retry_after_a_partial_failure_applies_the_rest_once(redis_client: Any
     # the third change (the first to touch it), after applying the two before it.
     broken = store.data_key("top_customers_week", load_view("top_customers_week").bucket(EARLIER))
     redis_client.set(broken, "not a sorted set")
-    response = apply_stream_batch(records, VIEWS, CONTRACTS, store, NOW)
+    response = apply_stream_batch(records, VIEWS, CONTRACTS, store, at(NOW))
     assert response == {"batchItemFailures": [{"itemIdentifier": "100"}]}
     # Every other view is complete; the one Redis refused holds the changes before the failure.
     for view in VIEWS:
@@ -156,20 +162,20 @@ def test_a_retry_after_a_partial_failure_applies_the_rest_once(redis_client: Any
     assert store.raw(board, board.bucket(NOW)) == {"u1": 10010, "u2": 500}  # o1 as placed, o2
     redis_client.delete(broken)
     # Lambda retries the batch from the reported record: the views that were done skip every change.
-    assert apply_stream_batch(records, VIEWS, CONTRACTS, store, NOW) == {"batchItemFailures": []}
+    assert apply_stream_batch(records, VIEWS, CONTRACTS, store, at(NOW)) == {"batchItemFailures": []}
     assert everything(store) == EXPECTED
 
 
 def test_a_window_rolls_over_and_expires(redis_client: Any) -> None:
     store = HotStore(redis_client)
     view = load_view("revenue_by_region_today")
-    apply_stream_batch(history(), VIEWS, CONTRACTS, store, NOW)
+    apply_stream_batch(history(), VIEWS, CONTRACTS, store, at(NOW))
     key = store.data_key(view.name, view.bucket(NOW))
     # Today's window is kept for two windows: Redis drops it at midnight after tomorrow, on its own.
     assert redis_client.expiretime(key) == int((TODAY + dt.timedelta(days=2)).timestamp())
     tomorrow = NOW + dt.timedelta(days=1)
     new_day = order("u4", "o6", "eu-west", "12", "PLACED", tomorrow)
-    apply_stream_batch([record(200, None, new_day)], VIEWS, CONTRACTS, store, tomorrow)
+    apply_stream_batch([record(200, None, new_day)], VIEWS, CONTRACTS, store, at(tomorrow))
     assert store.buckets(view) == [view.bucket(tomorrow), view.bucket(NOW)]
     assert store.raw(view, view.bucket(tomorrow)) == {"eu-west": 1200}
     # Two days on, yesterday's window is gone from Redis; a late change to one of its orders does not
@@ -177,7 +183,7 @@ def test_a_window_rolls_over_and_expires(redis_client: Any) -> None:
     later = NOW + dt.timedelta(days=2)
     redis_client.delete(key)  # what Redis' expiry does at that midnight
     a1 = history()[3]["dynamodb"]["NewImage"]
-    apply_stream_batch([record(300, a1, {**a1, "total": {"N": "1"}})], VIEWS, CONTRACTS, store, later)
+    apply_stream_batch([record(300, a1, {**a1, "total": {"N": "1"}})], VIEWS, CONTRACTS, store, at(later))
     assert store.buckets(view) == [view.bucket(tomorrow)]
     # The month's window is still open: the late change reaches it (80.10 became 1).
     month = load_view("revenue_by_region_month")
@@ -196,7 +202,7 @@ def test_an_expiry_in_the_past_removes_the_window_in_redis(redis_client: Any) ->
     # drops the key at once rather than keeping a window nobody reads.
     long_ago = dt.datetime(2020, 1, 1, 12, tzinfo=dt.UTC)
     old = order("u9", "o9", "eu-west", "1", "PLACED", long_ago)
-    apply_stream_batch([record(1, None, old)], [view], CONTRACTS, store, long_ago)
+    apply_stream_batch([record(1, None, old)], [view], CONTRACTS, store, at(long_ago))
     assert store.buckets(view) == []
 
 
@@ -204,18 +210,18 @@ def test_unusable_values_count_as_absent_and_are_reported(redis_client: Any) -> 
     store = HotStore(redis_client)
     view = load_view("revenue_by_region_today")
     bad = order("u1", "o1", "eu-west", "1.001", "PLACED", NOW)  # more decimals than the view's scale
-    response = apply_stream_batch([record(1, None, bad)], [view], CONTRACTS, store, NOW)
+    response = apply_stream_batch([record(1, None, bad)], [view], CONTRACTS, store, at(NOW))
     assert response == {"batchItemFailures": []}
     assert store.buckets(view) == []  # a sum of nothing: the group is not there
     fixed = {**bad, "total": {"N": "1"}}
-    apply_stream_batch([record(2, bad, fixed)], [view], CONTRACTS, store, NOW)
+    apply_stream_batch([record(2, bad, fixed)], [view], CONTRACTS, store, at(NOW))
     assert store.raw(view, view.bucket(NOW)) == {"eu-west": 100}
 
 
 def test_rebuild_from_the_warehouse_equals_the_maintained_views(redis_client: Any, tmp_path: Any) -> None:
     store = HotStore(redis_client)
     records = history()
-    apply_stream_batch(records, VIEWS, CONTRACTS, store, NOW)
+    apply_stream_batch(records, VIEWS, CONTRACTS, store, at(NOW))
     maintained = everything(store)
     with contextlib.closing(warehouse.connect(f"duckdb:///{tmp_path / 'w.duckdb'}")) as wh:
         _warehouse_like_the_loader(wh, records)
@@ -227,7 +233,7 @@ def test_rebuild_from_the_warehouse_equals_the_maintained_views(redis_client: An
     assert everything(store) == maintained
     # The stream delivering the same records again after the rebuild changes nothing: every item, the
     # cancelled one included (its tombstone), is guarded at the sequence number the warehouse holds.
-    apply_stream_batch(records, VIEWS, CONTRACTS, store, NOW)
+    apply_stream_batch(records, VIEWS, CONTRACTS, store, at(NOW))
     assert everything(store) == maintained
 
 
@@ -297,7 +303,7 @@ def test_hot_get_prints_a_view_and_names_a_missing_redis(
 
     from thermocline.cli import main
 
-    apply_stream_batch(history(), VIEWS, CONTRACTS, HotStore(redis_client), NOW)
+    apply_stream_batch(history(), VIEWS, CONTRACTS, HotStore(redis_client), at(NOW))
     assert main(["hot", "get", "revenue_by_region_today", "--redis-url", redis_server_url, "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["values"] == {"eu-west": "80.10", "us-east": "5.00"}

@@ -22,6 +22,7 @@ from botocore.config import Config
 
 from thermocline import aws, warehouse
 from thermocline.reporting.definition import ReportError
+from thermocline.runtime import Runtime
 from thermocline.services.analytics_report import run_report
 from thermocline.settings import AnalyticsReportSettings
 from thermocline.warehouse.redshift_data import RedshiftDataWarehouse
@@ -29,6 +30,7 @@ from thermocline.warehouse.redshift_data import RedshiftDataWarehouse
 pytestmark = pytest.mark.moto
 BUCKET = "reports"
 NOW = dt.datetime(2026, 11, 27, 6, 0, 5, tzinfo=dt.UTC)
+AT_NOW = Runtime(clock=lambda: NOW)
 ORDERS = [
     ("u000001", "eu-west", "PAID", "2026-09-03 10:00:00", "120.50"),
     ("u000001", "eu-west", "DELIVERED", "2026-10-07 11:00:00", "80.25"),
@@ -71,7 +73,11 @@ def _csv(s3, key: str) -> list[dict[str, str]]:
 
 def test_a_run_writes_dated_files_and_latest_with_their_content_types(wh, s3) -> None:
     result = run_report(
-        {"report": "monthly_sales_growth_by_region"}, settings=SETTINGS, warehouse=wh, s3_client=s3, now=NOW
+        {"report": "monthly_sales_growth_by_region"},
+        settings=SETTINGS,
+        warehouse=wh,
+        s3_client=s3,
+        runtime=AT_NOW,
     )
     base = "monthly_sales_growth_by_region"
     names = ["report.html", "result.csv", "result.parquet"]
@@ -96,9 +102,9 @@ def test_a_run_writes_dated_files_and_latest_with_their_content_types(wh, s3) ->
 
 def test_rerunning_a_date_overwrites_and_an_older_date_leaves_latest_alone(wh, s3) -> None:
     event = {"report": "daily_orders_and_revenue", "parameters": {"days": 3}}
-    run_report(event, settings=SETTINGS, warehouse=wh, s3_client=s3, now=NOW)
+    run_report(event, settings=SETTINGS, warehouse=wh, s3_client=s3, runtime=AT_NOW)
     wh.execute(["INSERT INTO orders VALUES ('u000009', 'eu-west', 'PAID', '2026-11-26 08:00:00', 5.00)"])
-    run_report(event, settings=SETTINGS, warehouse=wh, s3_client=s3, now=NOW)
+    run_report(event, settings=SETTINGS, warehouse=wh, s3_client=s3, runtime=AT_NOW)
     keys = _keys(s3)
     assert len(keys) == 6  # the same six objects, rewritten: no second copy of the date
     day = {r["day"]: r for r in _csv(s3, "daily_orders_and_revenue/2026-11-27/result.csv")}
@@ -106,7 +112,7 @@ def test_rerunning_a_date_overwrites_and_an_older_date_leaves_latest_alone(wh, s
     assert "2026-11-27" not in day  # the run date is still open
 
     backfill = {**event, "parameters": {"days": 3, "run_date": "2026-10-21"}}
-    result = run_report(backfill, settings=SETTINGS, warehouse=wh, s3_client=s3, now=NOW)
+    result = run_report(backfill, settings=SETTINGS, warehouse=wh, s3_client=s3, runtime=AT_NOW)
     assert result.latest == []
     assert len(_keys(s3)) == 9
     latest = {r["day"] for r in _csv(s3, "daily_orders_and_revenue/latest/result.csv")}
@@ -132,7 +138,7 @@ def test_sns_gets_a_message_with_the_link(wh, s3) -> None:
         warehouse=wh,
         s3_client=s3,
         sns_client=sns,
-        now=NOW,
+        runtime=AT_NOW,
     )
     messages: list[dict] = []
     deadline = time.monotonic() + 10
@@ -164,7 +170,7 @@ def test_sns_gets_a_message_with_the_link(wh, s3) -> None:
 )
 def test_bad_input_gives_one_line_and_writes_nothing(wh, s3, event: dict, message: str) -> None:
     with pytest.raises(ReportError) as caught:
-        run_report(event, settings=SETTINGS, warehouse=wh, s3_client=s3, now=NOW)
+        run_report(event, settings=SETTINGS, warehouse=wh, s3_client=s3, runtime=AT_NOW)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
     assert _keys(s3) == []
@@ -173,7 +179,9 @@ def test_bad_input_gives_one_line_and_writes_nothing(wh, s3, event: dict, messag
 def test_a_query_error_gives_one_line_and_writes_nothing(wh, s3) -> None:
     wh.execute(["DROP TABLE orders", "CREATE TABLE orders (user_id VARCHAR(64))"])
     with pytest.raises(ReportError) as caught:
-        run_report({"report": "order_status_funnel"}, settings=SETTINGS, warehouse=wh, s3_client=s3, now=NOW)
+        run_report(
+            {"report": "order_status_funnel"}, settings=SETTINGS, warehouse=wh, s3_client=s3, runtime=AT_NOW
+        )
     text = str(caught.value)
     assert text.startswith("report order_status_funnel: query failed:") and "created_at" in text
     assert "\n" not in text
@@ -187,7 +195,9 @@ def test_a_data_api_query_past_its_deadline_is_cancelled_and_writes_nothing(s3) 
     client.meta.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
     wh = RedshiftDataWarehouse.from_url("redshift-data://analytics-wg/dev?deadline=0.3", client=client)
     with pytest.raises(ReportError, match="cancelled"):
-        run_report({"report": "order_status_funnel"}, settings=SETTINGS, warehouse=wh, s3_client=s3, now=NOW)
+        run_report(
+            {"report": "order_status_funnel"}, settings=SETTINGS, warehouse=wh, s3_client=s3, runtime=AT_NOW
+        )
     assert calls[0] == "ExecuteStatement" and calls[-1] == "CancelStatement"
     assert _keys(s3) == []
 
@@ -231,7 +241,7 @@ def test_data_api_string_values_become_typed_columns(s3) -> None:
             settings=SETTINGS,
             warehouse=wh,
             s3_client=s3,
-            now=NOW,
+            runtime=AT_NOW,
         )
     body = s3.get_object(Bucket=BUCKET, Key="monthly_sales_growth_by_region/latest/result.parquet")[
         "Body"

@@ -1,7 +1,9 @@
 """The one clock, sleep and metrics sink handed to services, so tests and the local stack can drive time.
 
-Services take ``runtime: Runtime | None = None`` and use ``Runtime()`` (real time, the Powertools metrics)
-when given none; nothing in a service calls ``datetime.now``, ``time.sleep`` or the global metrics itself.
+Every handler makes one ``Runtime()`` at cold start and hands it to its service. Services take
+``runtime: Runtime | None = None`` and use ``Runtime()`` (real time, the Powertools metrics) when given none;
+nothing in a service, the load leg or a source calls ``datetime.now``, ``time.sleep`` or the global
+metrics itself (pure code takes a plain ``now`` that its service read from ``runtime.clock()``).
 """
 
 from __future__ import annotations

@@ -34,10 +34,9 @@ def _parse_params(pairs: list[str]) -> dict[str, str]:
 
 
 def cmd_report_run(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from thermocline import warehouse
     from thermocline.reporting.definition import ReportError
+    from thermocline.runtime import Runtime
     from thermocline.services.analytics_report import ReportRequest, produce_report, write_to_directory
 
     state = Path(args.state).resolve()
@@ -52,7 +51,7 @@ def cmd_report_run(args: argparse.Namespace) -> int:
         url = f"duckdb:///{path}"
     try:
         with warehouse.connect(url) as wh:
-            produced = produce_report(request, warehouse=wh, now=dt.datetime.now(dt.UTC))
+            produced = produce_report(request, warehouse=wh, now=Runtime().clock())
     except (ReportError, warehouse.WarehouseError) as exc:
         raise UsageError(" ".join(str(exc).split())) from None
     files = write_to_directory(produced, state / "reports")

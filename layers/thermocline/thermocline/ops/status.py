@@ -14,6 +14,7 @@ from typing import Any
 
 from thermocline.load.sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE
 from thermocline.names import qualified_name
+from thermocline.runtime import Runtime
 from thermocline.warehouse import Warehouse, WarehouseError
 
 FAILURE_QUEUES = ("StreamFailureQueue", "LoadDeadLetterQueue", "InvocationFailureQueue")
@@ -151,9 +152,9 @@ def collect_status(
     s3: Any,
     cloudwatch: Any,
     warehouse: Warehouse | None,
-    now: dt.datetime | None = None,
+    runtime: Runtime | None = None,
 ) -> PipelineStatus:
-    now = now or dt.datetime.now(dt.UTC)
+    now = (runtime or Runtime()).clock()
     resources = stack_resources(cfn, stack_name)
     status = PipelineStatus(stack=stack_name, now=now)
     namespace = f"Thermocline/{stack_name}"

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thermocline.observability import logger, metrics
+from thermocline.observability import logger
 from thermocline.reporting import definition as defs
 from thermocline.reporting.definition import ReportDefinition, ReportError, ReportInputError
 from thermocline.reporting.render import CONTENT_TYPES, REPORT_HTML, ReportResult, RunInfo, render_files
+from thermocline.runtime import Runtime
 from thermocline.warehouse.errors import WarehouseError
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ def publish_to_s3(
     s3_client: Any,
     sns_client: Any = None,
     topic_arn: str | None = None,
+    runtime: Runtime | None = None,
 ) -> PublishedReport:
     name, day = produced.definition.name, produced.run.run_date.isoformat()
     pages = s3_client.get_paginator("list_objects_v2").paginate(
@@ -146,7 +148,7 @@ def publish_to_s3(
     if sns_client is not None and topic_arn:
         _notify(sns_client, topic_arn, produced, bucket, s3_client)
     logger.info("published report", report=name, run_date=day, rows=produced.rows, files=dated)
-    metrics.add_metric(name="ReportRows", unit="Count", value=produced.rows)
+    (runtime or Runtime()).metrics.add_metric(name="ReportRows", unit="Count", value=produced.rows)
     return published
 
 
@@ -192,19 +194,19 @@ def run_report(
     warehouse: Warehouse,
     s3_client: Any,
     sns_client: Any = None,
-    now: dt.datetime | None = None,
     hot_store: HotStore | None = None,
+    runtime: Runtime | None = None,
 ) -> PublishedReport:
     """AnalyticsReportFunction's one call: the event's report, run and published."""
-    produced = produce_report(
-        request_from_event(event), warehouse=warehouse, now=now or dt.datetime.now(dt.UTC)
-    )
+    runtime = runtime or Runtime()
+    produced = produce_report(request_from_event(event), warehouse=warehouse, now=runtime.clock())
     published = publish_to_s3(
         produced,
         bucket=settings.reports_bucket,
         s3_client=s3_client,
         sns_client=sns_client,
         topic_arn=settings.reports_topic_arn,
+        runtime=runtime,
     )
     if hot_store is not None and published.latest:
         cache_latest_result(hot_store, produced, published)

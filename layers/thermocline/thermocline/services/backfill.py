@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +30,8 @@ from thermocline.lake.metadata import with_lake_metadata
 from thermocline.lake.parquet import to_parquet_bytes
 from thermocline.lake.quarantine import Quarantine
 from thermocline.lake.schema_store import SchemaStore
-from thermocline.observability import logger, metrics
+from thermocline.observability import logger
+from thermocline.runtime import Runtime
 from thermocline.settings import BackfillSettings
 from thermocline.sources.dynamodb_export import ExportSummary, to_stream_records
 from thermocline.sources.dynamodb_export.exports import Exports, ExportStatus
@@ -153,11 +153,13 @@ def run_file(
     deadline: float | None = None,
     on_chunk: Callable[[ChunkDone], None] | None = None,
     contracts: Contracts | None = None,
+    runtime: Runtime | None = None,
 ) -> FileOutcome:
     """Write the lake files of data file ``index``, resuming after its last finished chunk.
 
-    ``deadline`` (``time.monotonic()``) stops between chunks; ``on_chunk`` sees each chunk's totals.
+    ``deadline`` (on ``runtime.monotonic``) stops between chunks; ``on_chunk`` sees each chunk's totals.
     """
+    runtime = runtime or Runtime()
     progress = Progress(s3, settings.lake_bucket, settings.progress_prefix, plan.export_id)
     finished = progress.done_files().get(index)
     if finished is not None:
@@ -175,17 +177,17 @@ def run_file(
     written = 0
     key = plan.files[index]["key"]
     for chunk in read_chunks(s3, plan.bucket, key, plan.chunk_items, start * plan.chunk_items + 1):
-        if written and deadline is not None and time.monotonic() > deadline:
+        if written and deadline is not None and runtime.monotonic() > deadline:
             logger.info("backfill file paused at its deadline", file=key, chunks_written=written)
             return FileOutcome(False, total, written)
-        part = _write_chunk(s3, settings, plan, summary, index, chunk, contracts, store)
+        part = _write_chunk(s3, settings, plan, summary, index, chunk, contracts, store, runtime)
         progress.mark_chunk(index, chunk.number, part)
         _add(total, part)
         written += 1
         if on_chunk is not None:
             on_chunk(part)
     progress.mark_file(index, total)
-    metrics.add_metric(name="BackfillItems", unit="Count", value=total.items)
+    runtime.metrics.add_metric(name="BackfillItems", unit="Count", value=total.items)
     logger.info("backfill file done", file=key, items=total.items, rows=total.rows)
     return FileOutcome(True, total, written)
 
@@ -209,6 +211,7 @@ def _write_chunk(
     chunk: Chunk,
     contracts: Contracts,
     store: SchemaStore,
+    runtime: Runtime,
 ) -> ChunkDone:
     file_key = plan.files[index]["key"]
     records, bad = to_stream_records(chunk.lines, summary, plan.key_attributes, file_key)
@@ -228,7 +231,7 @@ def _write_chunk(
         part.lake_bytes += len(body)
         part.rows[table] = batch.arrow.num_rows
     token = "x" + plan.export_id
-    now = datetime.now(UTC)
+    now = runtime.clock()
     rejects = list(result.rejects) + [
         Reject(b.line, {"file": b.file, "line": b.line, "text": b.text}, b.reason) for b in bad
     ]
@@ -238,7 +241,7 @@ def _write_chunk(
             raise BackfillError(f"could not quarantine an undecodable item of {file_key}")
         part.quarantined += 1
     if rejects:
-        metrics.add_metric(name="RecordsQuarantined", unit="Count", value=len(rejects))
+        runtime.metrics.add_metric(name="RecordsQuarantined", unit="Count", value=len(rejects))
     return part
 
 
@@ -268,10 +271,12 @@ def handle_backfill_event(
     exports: Exports,
     remaining_ms: Callable[[], int],
     request_id: str | None = None,
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
     """``{"table": ..., "export_from"?: ..., "export_to"?: ...}`` starts a backfill; an SQS batch from
     BackfillQueue carries its steps (``{"step": "wait" | "file", ...}``). ``request_id`` (Lambda's, the
     same for the retries of one asynchronous invocation) makes a retried start reuse its export."""
+    runtime = runtime or Runtime()
     records = event.get("Records")
     if not isinstance(records, list):
         table = event.get("table") or settings.table_name
@@ -291,7 +296,7 @@ def handle_backfill_event(
     failures = []
     for record in records:
         try:
-            _step(json.loads(record["body"]), settings, s3, ddb, sqs, exports, remaining_ms)
+            _step(json.loads(record["body"]), settings, s3, ddb, sqs, exports, remaining_ms, runtime)
         except Exception:  # noqa: BLE001 - the message is retried by SQS and then dead-lettered
             logger.exception("backfill step failed", message_id=record.get("messageId"))
             failures.append({"itemIdentifier": record["messageId"]})
@@ -306,6 +311,7 @@ def _step(
     sqs: Any,
     exports: Exports,
     remaining_ms: Callable[[], int],
+    runtime: Runtime,
 ) -> None:
     status = exports.describe(body["export_arn"])
     if body["step"] == "wait":
@@ -318,7 +324,7 @@ def _step(
         return
     plan, summary = plan_backfill(s3, ddb, settings, status)
     # Stop taking chunks with two minutes left: a chunk of 50,000 items takes well under a minute.
-    deadline = time.monotonic() + max(remaining_ms() / 1000 - 120, 0)
-    outcome = run_file(s3, settings, plan, summary, int(body["file"]), deadline=deadline)
+    deadline = runtime.monotonic() + max(remaining_ms() / 1000 - 120, 0)
+    outcome = run_file(s3, settings, plan, summary, int(body["file"]), deadline=deadline, runtime=runtime)
     if not outcome.finished:
         _send(sqs, settings, body)

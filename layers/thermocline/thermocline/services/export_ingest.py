@@ -25,7 +25,8 @@ from thermocline.lake.keys import snapshot_stamp
 from thermocline.load import full_refresh
 from thermocline.load.sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE, ensure_bookkeeping_sql, sql_literal
 from thermocline.names import qualified_name
-from thermocline.observability import logger, metrics
+from thermocline.observability import logger
+from thermocline.runtime import Runtime
 from thermocline.settings import ExportIngestSettings, WarehouseLoadSettings
 from thermocline.sources.rds_export.layout import ExportInfo, ExportLayoutError, TableExport
 from thermocline.sources.rds_export.reader import read_export
@@ -164,7 +165,9 @@ def apply_export(
     s3_client: Any,
     warehouse: Warehouse,
     outcome: ExportOutcome,
+    runtime: Runtime,
 ) -> None:
+    metrics = runtime.metrics
     databases = settings.databases()
     keys = settings.keys()
     names: dict[str, str] = {}
@@ -208,6 +211,7 @@ def apply_export(
                 warehouse_table=name,
                 lake_bucket=settings.lake_bucket,
                 snapshot_prefix=settings.snapshot_prefix,
+                now=runtime.clock(),
                 primary_key=keys.get(name),
             )
             # Checked again right before the swap: a newer export may have landed meanwhile.
@@ -218,7 +222,9 @@ def apply_export(
                     "export not applied to table", table=name, export_id=info.export_id, reason=reason
                 )
                 continue
-            full_refresh(files.keys, settings=load_settings, warehouse=warehouse, s3_client=s3_client)
+            full_refresh(
+                files.keys, settings=load_settings, warehouse=warehouse, s3_client=s3_client, runtime=runtime
+            )
         except (WarehouseError, ExportLayoutError, OSError, ValueError) as exc:
             logger.exception("table refresh failed", table=name, export_id=info.export_id)
             outcome.failed[name] = str(exc)[:500]
@@ -245,7 +251,9 @@ def handle_export_event(
     rds_client: Any,
     s3_client: Any,
     warehouse: Warehouse,
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
+    runtime = runtime or Runtime()
     detail = event.get("detail") or {}
     event_id = str(detail.get("EventID") or "")
     source_arn = str(detail.get("SourceArn") or (event.get("resources") or [""])[0])
@@ -270,7 +278,7 @@ def handle_export_event(
             cause=(last or {}).get("FailureCause"),
             rds_message=detail.get("Message"),
         )
-        metrics.add_metric(name="ExportsFailed", unit="Count", value=1)
+        runtime.metrics.add_metric(name="ExportsFailed", unit="Count", value=1)
         return outcome.summary()
     newest = _newest_export(s3_client, settings, tasks)
     if newest is None:
@@ -292,6 +300,7 @@ def handle_export_event(
         s3_client=s3_client,
         warehouse=warehouse,
         outcome=outcome,
+        runtime=runtime,
     )
     logger.info("export event handled", **outcome.summary())
     if outcome.failed:

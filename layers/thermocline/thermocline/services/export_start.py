@@ -8,14 +8,14 @@ https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_StartExportTask.ht
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from thermocline.observability import logger, metrics
+from thermocline.observability import logger
+from thermocline.runtime import Runtime
 from thermocline.settings import ExportStartSettings
 
 __all__ = ["ExportStartError", "export_task_id", "handle_export_start", "newest_snapshot"]
@@ -71,13 +71,14 @@ def newest_snapshot(rds_client: Any, source_arn: str) -> dict[str, Any] | None:
 
 
 def handle_export_start(
-    event: dict[str, Any], *, settings: ExportStartSettings, rds_client: Any, now: dt.datetime | None = None
+    event: dict[str, Any], *, settings: ExportStartSettings, rds_client: Any, runtime: Runtime | None = None
 ) -> dict[str, Any]:
+    runtime = runtime or Runtime()
     kind, identifier = _source(settings.source_arn)
     if settings.export_from == "live":
         if kind != "cluster":
             raise ExportStartError("a live export needs an Aurora cluster; RDS instances export snapshots")
-        stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d%H%M")
+        stamp = runtime.clock().strftime("%Y%m%d%H%M")
         source_arn, task_id = settings.source_arn, export_task_id("live", f"{identifier}-{stamp}")
     else:
         snapshot = newest_snapshot(rds_client, settings.source_arn)
@@ -115,5 +116,5 @@ def handle_export_start(
             return {"started": None, "export_id": task_id, "reason": "already started"}
         raise
     logger.info("export started", export_id=task_id, source_arn=source_arn, bucket=settings.export_bucket)
-    metrics.add_metric(name="ExportsStarted", unit="Count", value=1)
+    runtime.metrics.add_metric(name="ExportsStarted", unit="Count", value=1)
     return {"started": task_id, "source_arn": source_arn}

@@ -31,7 +31,8 @@ from thermocline.hot.store import HotStore, HotStoreError
 from thermocline.hot.views import ViewDefinition, ViewError
 from thermocline.load.sql import BOOKKEEPING_SCHEMA, tombstone_table
 from thermocline.names import qualified_name, quote_ident, safe_identifier
-from thermocline.observability import logger, metrics
+from thermocline.observability import logger
+from thermocline.runtime import Runtime
 from thermocline.sources.dynamodb_streams import target_tables
 
 if TYPE_CHECKING:
@@ -45,20 +46,21 @@ def handle_hot_event(
     contracts: Contracts,
     store: HotStore,
     connect_warehouse: Callable[[], Warehouse] | None = None,
-    now: dt.datetime | None = None,
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
     """HotViewsFunction's one call: a stream batch applied, or ``{"rebuild": ...}`` views rebuilt."""
-    now = now or dt.datetime.now(dt.UTC)
+    runtime = runtime or Runtime()
     if isinstance(event, dict) and "rebuild" in event:
         if connect_warehouse is None:
             raise ViewError("rebuilding a view needs WAREHOUSE_URL")
         chosen = _chosen(event["rebuild"], views)
         warehouse = connect_warehouse()
         try:
+            now = runtime.clock()
             return {"rebuilt": {v.name: rebuild_view(v, contracts, store, warehouse, now) for v in chosen}}
         finally:
             warehouse.close()
-    return apply_stream_batch(event.get("Records") or [], views, contracts, store, now)
+    return apply_stream_batch(event.get("Records") or [], views, contracts, store, runtime)
 
 
 def _chosen(spec: Any, views: list[ViewDefinition]) -> list[ViewDefinition]:
@@ -78,9 +80,11 @@ def apply_stream_batch(
     views: list[ViewDefinition],
     contracts: Contracts,
     store: HotStore,
-    now: dt.datetime,
+    runtime: Runtime,
 ) -> dict[str, Any]:
-    """Apply a batch; returns the ``batchItemFailures`` response (empty, or the whole batch to retry)."""
+    """Apply a batch; returns the ``batchItemFailures`` response (empty, or the whole batch to retry).
+    ``runtime.clock()`` decides which windows are current."""
+    now, metrics = runtime.clock(), runtime.metrics
     per_view: dict[str, list[ItemChange]] = {v.name: [] for v in views}
     problems: list[Problem] = []
 

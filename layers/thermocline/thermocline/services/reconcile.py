@@ -31,7 +31,8 @@ from thermocline.load.sql import (
     tombstone_table,
 )
 from thermocline.names import qualified_name, quote_ident, safe_identifier
-from thermocline.observability import logger, metrics
+from thermocline.observability import logger
+from thermocline.runtime import Runtime
 from thermocline.services.backfill import export_plan, table_contracts
 from thermocline.settings import ReconcileSettings
 from thermocline.sources.dynamodb_export import ExportSummary, to_stream_records
@@ -326,9 +327,15 @@ def recorded_schemas(s3: Any, bucket: str, prefix: str) -> dict[str, TableSchema
 
 
 def reconcile_export(
-    s3: Any, ddb: Any, wh: Any, settings: ReconcileSettings, status: ExportStatus
+    s3: Any,
+    ddb: Any,
+    wh: Any,
+    settings: ReconcileSettings,
+    status: ExportStatus,
+    runtime: Runtime | None = None,
 ) -> Reconciliation:
     """Compare the warehouse with a COMPLETED export; the report goes to S3, the mismatches to a metric."""
+    metrics = (runtime or Runtime()).metrics
     plan, summary = export_plan(s3, ddb, status, settings.chunk_items)
     schemas = recorded_schemas(s3, settings.lake_bucket, settings.schema_prefix)
     expected = expected_rows(s3, plan, summary, table_contracts(settings.contracts_path), schemas)
@@ -346,13 +353,21 @@ def reconcile_export(
 
 
 def handle_reconcile_event(
-    event: dict[str, Any], *, settings: ReconcileSettings, s3: Any, ddb: Any, exports: Exports, warehouse: Any
+    event: dict[str, Any],
+    *,
+    settings: ReconcileSettings,
+    s3: Any,
+    ddb: Any,
+    exports: Exports,
+    warehouse: Any,
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
     """Reconcile against the export the previous run started, then start the next run's export.
 
     An export takes minutes to hours, longer than one invocation may wait; so each (scheduled) run compares
     the warehouse with the export started by the run before, and items changed since are excluded.
     """
+    runtime = runtime or Runtime()
     table = event.get("table") or settings.table_name
     if not table:
         raise ValueError('name the table: {"table": "<name>"} or TABLE_NAME')
@@ -364,9 +379,9 @@ def handle_reconcile_event(
         if status.status == "IN_PROGRESS":
             return {**result, "waiting_for": status.export_arn}
         if status.status == "COMPLETED":
-            result["report"] = reconcile_export(s3, ddb, warehouse, settings, status).to_json()
+            result["report"] = reconcile_export(s3, ddb, warehouse, settings, status, runtime).to_json()
         else:
-            metrics.add_metric(name="ReconcileExportFailures", unit="Count", value=1)
+            runtime.metrics.add_metric(name="ReconcileExportFailures", unit="Count", value=1)
             logger.error("reconcile export failed", export_arn=status.export_arn, failure=status.failure)
     table_arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
     arn = exports.start(table_arn, settings.lake_bucket, f"{settings.export_prefix.rstrip('/')}/{table}")

@@ -55,9 +55,12 @@ def write_table(
     warehouse_table: str,
     lake_bucket: str,
     snapshot_prefix: str,
+    now: dt.datetime,
     primary_key: list[str] | None = None,
 ) -> TableFiles:
-    snapshot_time = info.snapshot_time or dt.datetime.now(dt.UTC)
+    """The lake files of one exported table; ``now`` stands for the snapshot time when the export names
+    none (it is the order of snapshots in the lake keys)."""
+    snapshot_time = info.snapshot_time or now
     parts = list_parts(s3_client, export_bucket, export_prefix, info.export_id, table)
     restorer = TableRestorer(table, warehouse_table, prefix=snapshot_prefix)
     observed = restorer.observed_columns
