@@ -3,8 +3,10 @@ reference decides the same way, and hands everything else back untouched."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,30 +87,53 @@ def test_hostile_payloads_are_left_to_the_python_path_or_encoded_identically(tag
 
 
 def _decode(
-    records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, fast: bool, contracts: Any = None
+    records: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    fast: bool,
+    contracts: Any = None,
+    **options: Any,
 ) -> DecodeResult:
     with monkeypatch.context() as m:
         if not fast:
             m.setattr(fastpath, "stage_row", None)
             m.setattr(fastpath, "super_json", None)
-        return decode_batch(records, contracts)
+            m.setattr(fastpath, "decode_records", None)
+        return decode_batch(copy.deepcopy(records), contracts, **options)
 
 
 def _tables(result: DecodeResult) -> dict[str, pa.Table]:
     return {name: batch.arrow for name, batch in result.tables.items()}
 
 
+def _outcome(result: DecodeResult) -> dict[str, Any]:
+    """Everything a decode returns besides the tables, comparable."""
+    return {
+        "rejects": [(r.index, r.reason, r.table, r.sequence_number, r.event_time_us) for r in result.rejects],
+        "schemas": {name: schema.to_json() for name, schema in result.schemas.items()},
+        "changed": sorted(result.changed_schemas),
+        "sequence_numbers": {name: batch.sequence_numbers for name, batch in result.tables.items()},
+        "imageless": result.imageless,
+        "truncated": result.truncated_values,
+        "overflow": result.overflow_values,
+        "widened": result.widened,
+        "conflicts": result.contract_conflicts,
+        "oversize": result.oversize,
+        "oldest": result.oldest_event_us,
+    }
+
+
 def _assert_same(
-    records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, contracts: Any = None
-) -> None:
+    records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, contracts: Any = None, **options: Any
+) -> DecodeResult:
     fast, slow = (
-        _decode(records, monkeypatch, True, contracts),
-        _decode(records, monkeypatch, False, contracts),
+        _decode(records, monkeypatch, True, contracts, **options),
+        _decode(records, monkeypatch, False, contracts, **options),
     )
     assert _tables(fast).keys() == _tables(slow).keys()
     for name, table in _tables(fast).items():
         assert table.equals(_tables(slow)[name], check_metadata=True), name
-    assert [(r.index, r.reason) for r in fast.rejects] == [(r.index, r.reason) for r in slow.rejects]
+    assert _outcome(fast) == _outcome(slow)
+    return fast
 
 
 @given(items=batches())
@@ -156,3 +181,223 @@ def test_ci_builds_the_fast_path() -> None:
     """CI must measure and ship what users get: the extension is present wherever a compiler is."""
     if os.environ.get("THERMOCLINE_REQUIRE_SERVICES") == "1":
         assert fastpath.stage_row is not None and fastpath.super_json is not None
+
+
+def _single_table_records(n: int) -> list[dict[str, Any]]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import single_table
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return single_table.generate_records(n)
+
+
+# Ways a record can be malformed or unusual, each applied to a copy of a well-formed one: the fast path must
+# hand every one of them to the Python path (or decide it identically), never crash, never differ.
+def _mutations(rng: random.Random) -> list[Any]:
+    def body(r: dict[str, Any]) -> dict[str, Any]:
+        return r["dynamodb"]
+
+    def image(r: dict[str, Any]) -> dict[str, Any]:
+        return body(r).get("NewImage") or body(r).get("OldImage") or {}
+
+    def some_attribute(r: dict[str, Any]) -> str:
+        names = [a for a in image(r) if a not in ("pk", "sk")] or ["extra"]
+        return rng.choice(names)
+
+    odd_values: list[Any] = [
+        None,
+        1,
+        1.5,
+        True,
+        "",
+        "x",
+        [],
+        {},
+        {"S": "a", "N": "1"},
+        {"S": 1},
+        {"N": "1e999999"},
+        {"N": "abc"},
+        {"N": " 1"},
+        {"N": "+1"},
+        {"N": "007"},
+        {"N": "1" * 60},
+        {"N": "-0"},
+        {"N": "0.00000"},
+        {"S": "\ud800"},
+        {"S": "nul\x00"},
+        {"S": "x" * 70_000},
+        {"B": "not base64!"},
+        {"B": "AAA"},
+        {"B": b"raw bytes"},
+        {"BOOL": 1},
+        {"NULL": False},
+        {"Q": "unknown tag"},
+        {"M": {"k": 1}},
+        {"M": {1: {"S": "v"}}},
+        {"L": ({"S": "tuple"},)},
+        {"SS": ["a", 1]},
+        {"NS": ["1", "x"]},
+        {"BS": ["AA==", "!"]},
+        {"M": {"\ud800": {"S": "surrogate key"}}},
+        {"S": "ünïcödé ✓"},
+        {"L": [{"L": [{"L": [{"S": "deep"}]}]}]},
+    ]
+    return [
+        lambda r: r.pop("eventName"),
+        lambda r: r.update(eventName=rng.choice(["insert", 1, None, "DELETE", ""])),
+        lambda r: r.pop("dynamodb"),
+        lambda r: r.update(dynamodb=rng.choice([[], "body", None])),
+        lambda r: r.pop("eventSourceARN"),
+        lambda r: r.update(eventSourceARN=rng.choice(["", " ", 7, "Other-Table", "arn:x:table/Shop-store"])),
+        lambda r: body(r).pop("Keys"),
+        lambda r: body(r).update(Keys=rng.choice([{}, [], "k", {"pk": {"S": "USER#1"}}])),
+        lambda r: body(r)["Keys"].update(sk=rng.choice(odd_values)),
+        lambda r: body(r)["Keys"].update(pk={"NULL": True}),
+        lambda r: body(r).update(SequenceNumber=rng.choice(["", "12a", "1" * 41, 123, None, "١٢", "0"])),
+        lambda r: body(r).pop("SequenceNumber"),
+        lambda r: body(r).update(
+            ApproximateCreationDateTime=rng.choice(
+                [
+                    None,
+                    1.5,
+                    1_764_000_000.0000005,
+                    2.5e-6,
+                    float("nan"),
+                    float("inf"),
+                    -1e20,
+                    10**30,
+                    True,
+                    "2026-11-27T10:00:00Z",
+                    "1764000000",
+                    "yesterday",
+                    [],
+                    -62_135_596_800,
+                    253_402_300_800,
+                ]
+            )
+        ),
+        lambda r: body(r).pop("ApproximateCreationDateTime"),
+        lambda r: body(r).update(NewImage=rng.choice([None, {}, [], "image"])),
+        lambda r: body(r).update(OldImage=rng.choice([None, {}, [], "image", 0])),
+        lambda r: r.update(eventName="REMOVE"),
+        lambda r: r.update(
+            userIdentity=rng.choice(
+                [
+                    None,
+                    [],
+                    {"type": "Service"},
+                    {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+                    {"type": 1, "principalId": "dynamodb.amazonaws.com"},
+                    {"principalId": "dynamodb.amazonaws.com"},
+                ]
+            )
+        ),
+        lambda r: image(r).pop("sk", None),
+        lambda r: image(r).update({some_attribute(r): rng.choice(odd_values)}),
+        lambda r: image(r).update({f"new_{rng.randrange(5)}": rng.choice(odd_values)}),
+        lambda r: image(r).update({7: {"S": "non-string attribute name"}}),
+        lambda r: image(r).update({"avatar": {"S": "was binary"}, "loyalty_points": {"N": "1.5"}}),
+        lambda r: image(r).update(
+            {"total": {"N": rng.choice(["1E+70", "123456789012345678901234567890.5"])}}
+        ),
+    ]
+
+
+@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("routing", ["default", "contract"])
+def test_malformed_and_unusual_records_decode_identically_with_and_without_the_fast_path(
+    seed: int, routing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random mutations of a single-table stream (envelope, keys, images, values): the same tables,
+    rejects with the same reasons, schemas, counters and oversize values, whichever path decodes."""
+    rng = random.Random(seed)
+    records = copy.deepcopy(_SINGLE_TABLE)
+    mutations = _mutations(rng)
+    for index in rng.sample(range(len(records)), 60):
+        for _ in range(rng.randint(1, 2)):
+            mutate = rng.choice(mutations)
+            try:
+                mutate(records[index])
+            except (KeyError, AttributeError, TypeError):
+                pass  # a mutation that does not apply to this (already mutated) record
+    records.insert(rng.randrange(len(records)), rng.choice([None, 1, "record", [], {}]))
+    contracts = parse_contracts(yaml.safe_load(_CONTRACT)) if routing == "contract" else None
+    options = {"spill_over": rng.choice([None, 64, 4096])}
+    if options["spill_over"] is not None:
+        options["oversize_key"] = lambda table, digest: f"oversize/{table}/{digest}"
+    result = _assert_same(records, monkeypatch, contracts, **options)
+    assert result.rejects, "the mutations must produce rejects for the comparison to mean anything"
+
+
+_SINGLE_TABLE = _single_table_records(300)
+# Globs the C fast path matches itself ('*', '?', non-ASCII), a glob with a set and a regex (matched by
+# their compiled patterns), an unmatched target and a route on a key that is sometimes absent.
+_CONTRACT = """
+version: 1
+sources:
+  - table: "Shop-*"
+    unmatched: shop_other
+    routes:
+      - {target: users, match: {pk: "USER#*", sk: "USER"}, primary_key: [pk, sk]}
+      - {target: user_profiles, match: {sk: "PROF?LE"}}
+      - {target: order_lines, match: {sk: "ORDER#*#LINE#*"}, columns: {quantity: BIGINT}}
+      - {target: orders, match: {sk: "ORDER#[0-9]*"}, sort_key: [created_at], columns: {total: "DECIMAL(12,2)"}}
+      - {target: carts, match: {sk: {regex: "CART|CÄRT"}}, primary_key: [pk, sk]}
+      - {target: odd_keys, match: {pk: "*#*#*", kind: "*"}}
+  - table: "Other-Table"
+    routes:
+      - {target: other_users, match: {pk: "USER#0000*"}}
+"""
+
+
+def test_contract_routes_decided_in_c_match_the_routers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every route kind of the contract above, reviews unmatched, a second source table partly falling
+    back to default routing; non-ASCII key text."""
+    records = copy.deepcopy(_SINGLE_TABLE)
+    for i, record in enumerate(records[::7]):
+        record["eventSourceARN"] = "arn:aws:dynamodb:us-east-1:1:table/Other-Table/stream/x"
+        if i % 3 == 0:
+            record["dynamodb"]["Keys"]["pk"] = {"S": "USER#ü#✓"}
+            for name in ("NewImage", "OldImage"):
+                if name in record["dynamodb"]:
+                    record["dynamodb"][name]["pk"] = {"S": "USER#ü#✓"}
+    result = _assert_same(records, monkeypatch, parse_contracts(yaml.safe_load(_CONTRACT)))
+    assert {"users", "user_profiles", "order_lines", "orders", "carts", "shop_other", "other_users"} <= set(
+        result.tables
+    )
+    assert any(name.startswith("other_table") for name in result.tables)
+
+
+def test_the_fast_path_decodes_almost_every_record_of_a_single_table_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The point of the C batch loop: only records that change a schema or overflow reach Python."""
+    from thermocline.sources.dynamodb_streams import decoder
+
+    calls = []
+    original = decoder._Decoder.add
+
+    def counting(self: Any, index: int, record: Any) -> Any:
+        calls.append(index)
+        return original(self, index, record)
+
+    monkeypatch.setattr(decoder._Decoder, "add", counting)
+    records = _single_table_records(2000)
+    decode_batch(records)
+    assert 0 < len(calls) < len(records) * 0.1
+
+
+def test_float_event_times_round_as_python_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Epoch seconds as floats (some tools write 1693997155.0): microseconds rounded half to even, exactly
+    as round() does, including halves and the edges of the accepted range."""
+    rng = random.Random(3)
+    times = [2.5e-6, 3.5e-6, -2.5e-6, 0.0, -0.0, 1_764_000_000.0000005, 253_402_300_799.0, -62_135_596_800.0]
+    times += [rng.uniform(-1e10, 1e11) for _ in range(150)] + [
+        rng.randint(0, 10**7) + 0.5e-6 for _ in range(50)
+    ]
+    records = copy.deepcopy(_SINGLE_TABLE[: len(times)])
+    for record, when in zip(records, times, strict=True):
+        record["dynamodb"]["ApproximateCreationDateTime"] = when
+    result = _assert_same(records, monkeypatch)
+    assert not result.rejects

@@ -59,6 +59,9 @@ class Route:
     sort_key: tuple[str, ...] = ()
     dist_key: str | None = None
     columns: Mapping[str, ColumnType] = field(default_factory=dict)
+    # Per ``match`` entry: its glob when it is one without ``[...]`` sets (``*`` and ``?`` only), which the C
+    # fast path matches itself; None for a regex or a glob with sets (matched by the compiled pattern).
+    globs: tuple[str | None, ...] = ()
 
     def matches(self, keys: Mapping[str, Any]) -> bool:
         for attribute, pattern in self.match:
@@ -66,6 +69,14 @@ class Route:
             if value is None or not pattern.fullmatch(value):
                 return False
         return True
+
+    def matchers(self) -> tuple[tuple[str, Any], ...]:
+        """``(attribute, glob text or the pattern's fullmatch)`` per match entry, for the C fast path."""
+        globs = self.globs if len(self.globs) == len(self.match) else (None,) * len(self.match)
+        return tuple(
+            (attribute, glob if glob is not None else pattern.fullmatch)
+            for (attribute, pattern), glob in zip(self.match, globs, strict=True)
+        )
 
 
 @dataclass(frozen=True)
@@ -181,6 +192,7 @@ def _route(spec: Any, where: str) -> Route:
     return Route(
         target=target,
         match=tuple((str(k), _pattern(v, f"{where}.match.{k}")) for k, v in match.items()),
+        globs=tuple(v if isinstance(v, str) and "[" not in v else None for v in match.values()),
         primary_key=primary_key,
         sort_key=_names(spec.get("sort_key"), f"{where}.sort_key"),
         dist_key=dist,

@@ -62,6 +62,20 @@ class Router:
             return contract.unmatched, None, CONTRACT_OWNER  # type: ignore[union-attr]
         return self._fallback(source_table)
 
+    def fast_entry(self, source_table: str) -> tuple[str | None, Any, str | None] | None:
+        """How ``source_table``'s records route, for the C fast path: ``(target, None, None)`` under fixed
+        routing, or ``(None, ((target, route matchers), ...), fallback)`` under a contract, the fallback
+        (``unmatched`` or the default table) None until a record needed it. None before its first record
+        was routed here (nothing is decided ahead of :meth:`route`, which names tables)."""
+        entry = self._by_source.get(source_table)
+        if entry is None:
+            return None
+        if type(entry) is tuple:
+            return entry[0], None, None
+        contract: SourceContract = entry  # type: ignore[assignment]
+        routes = tuple((route.target, route.matchers()) for route in contract.routes)
+        return None, routes, contract.unmatched or self._defaults.get(source_table)
+
     def _fallback(self, source_table: str) -> Routed:
         """Default routing of ``source_table``: its own table, named once and remembered as owned."""
         owner = "dynamodb:" + source_table

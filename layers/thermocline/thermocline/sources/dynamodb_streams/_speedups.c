@@ -1,23 +1,30 @@
 /*
  * thermocline.sources.dynamodb_streams._speedups: the hot loop of stream decoding in C.
  *
- * super_json(tag, value) turns one DynamoDB AttributeValue payload into JSON text (the SUPER representation),
- * exactly as super_json._json_value does, for the well-formed common case only: ASCII strings and map
- * keys, numbers already in JSON number syntax, booleans, nulls, maps, lists and string/number sets. For
- * anything else (non-ASCII text, binary, numbers to re-spell, malformed payloads, very deep nesting) it
- * returns None and the caller takes the pure-Python path, which produces the same text or the precise error.
- * So this module can only make decoding faster, never different; tests compare the two on random items.
+ * Three entry points, each deciding only the well-formed common case and otherwise changing nothing, so the
+ * pure-Python code they mirror stays the reference for every result (fastpath.py says which mirrors what;
+ * tests/unit/test_speedups.py compares them on random, hostile and malformed input):
+ *
+ *   super_json(tag, value)             one AttributeValue payload as SUPER JSON text, or None;
+ *   stage_row(image, plan, row, spill) one item image into its table's column lists, or False;
+ *   decode_records(records, state)     a whole batch: envelope, routing and staging of every record it can
+ *                                      decide, handing each other record to a Python callback.
+ *
+ * Everything read from a record is checked (types, sizes, digits) before use; a record that is anything
+ * but the common case goes to the Python path, which produces the same result or the precise error.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
 
 #define MAX_DEPTH 64
+#define SEQ_WIDTH 40
 
 typedef struct {
     char *data;
     Py_ssize_t len;
     Py_ssize_t cap;
+    int utf8; /* some byte written is not ASCII */
 } Buf;
 
 static int buf_reserve(Buf *b, Py_ssize_t extra) {
@@ -26,6 +33,10 @@ static int buf_reserve(Buf *b, Py_ssize_t extra) {
     }
     Py_ssize_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra) {
+        if (cap > PY_SSIZE_T_MAX / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
         cap *= 2;
     }
     char *data = PyMem_Realloc(b->data, (size_t)cap);
@@ -58,21 +69,48 @@ static int buf_char(Buf *b, char c) {
 /* Result codes of the encoders: OK, FALLBACK (let Python do it), ERROR (a Python exception is set). */
 enum { OK = 0, FALLBACK = 1, ERROR = -1 };
 
-/* An ASCII str as a JSON string literal, escaped as json.encoder.encode_basestring does. */
+/* ------------------------------------------------------------------------------------------------------
+ * SUPER JSON (mirrors super_json._json_value)
+ */
+
+/* A str as a JSON string literal, escaped as json.encoder.encode_basestring does (no ASCII escaping: only
+ * '"', '\\' and control characters are escaped). Text that is not valid Unicode (a lone surrogate), which
+ * the reference rejects, falls back. */
 static int put_string(Buf *b, PyObject *s) {
-    if (!PyUnicode_CheckExact(s) || !PyUnicode_IS_ASCII(s)) {
+    if (!PyUnicode_CheckExact(s)) {
         return FALLBACK;
     }
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    const unsigned char *p = PyUnicode_1BYTE_DATA(s);
-    /* Worst case every character becomes \u00XX. */
-    if (buf_reserve(b, n * 6 + 2) < 0) {
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    /* Worst case every character becomes \u00XX (6 bytes); a non-ASCII one takes at most 4 in UTF-8. */
+    if (n > (PY_SSIZE_T_MAX - 2) / 6 || buf_reserve(b, n * 6 + 2) < 0) {
         return ERROR;
     }
     char *out = b->data + b->len;
     *out++ = '"';
     for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= 0x80) {
+            if (c < 0x800) {
+                *out++ = (char)(0xc0 | (c >> 6));
+                *out++ = (char)(0x80 | (c & 0x3f));
+            } else if (c < 0x10000) {
+                if (c >= 0xd800 && c <= 0xdfff) {
+                    return FALLBACK;
+                }
+                *out++ = (char)(0xe0 | (c >> 12));
+                *out++ = (char)(0x80 | ((c >> 6) & 0x3f));
+                *out++ = (char)(0x80 | (c & 0x3f));
+            } else {
+                *out++ = (char)(0xf0 | (c >> 18));
+                *out++ = (char)(0x80 | ((c >> 12) & 0x3f));
+                *out++ = (char)(0x80 | ((c >> 6) & 0x3f));
+                *out++ = (char)(0x80 | (c & 0x3f));
+            }
+            b->utf8 = 1;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\') {
             *out++ = (char)c;
             continue;
@@ -101,19 +139,14 @@ static int put_string(Buf *b, PyObject *s) {
     return OK;
 }
 
-/* An N value already in JSON number syntax: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int put_number(Buf *b, PyObject *s) {
-    if (!PyUnicode_CheckExact(s) || !PyUnicode_IS_ASCII(s)) {
-        return FALLBACK;
-    }
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    const char *p = (const char *)PyUnicode_1BYTE_DATA(s);
+/* JSON number syntax: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int is_json_number(const char *p, Py_ssize_t n) {
     Py_ssize_t i = 0;
     if (i < n && p[i] == '-') {
         i++;
     }
     if (i >= n) {
-        return FALLBACK;
+        return 0;
     }
     if (p[i] == '0') {
         i++;
@@ -122,16 +155,15 @@ static int put_number(Buf *b, PyObject *s) {
             i++;
         }
     } else {
-        return FALLBACK;
+        return 0;
     }
     if (i < n && p[i] == '.') {
-        i++;
-        Py_ssize_t start = i;
+        Py_ssize_t start = ++i;
         while (i < n && p[i] >= '0' && p[i] <= '9') {
             i++;
         }
         if (i == start) {
-            return FALLBACK;
+            return 0;
         }
     }
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
@@ -144,18 +176,112 @@ static int put_number(Buf *b, PyObject *s) {
             i++;
         }
         if (i == start) {
-            return FALLBACK;
+            return 0;
         }
     }
-    if (i != n) {
+    return i == n;
+}
+
+/* The ASCII text of an exact str, or NULL (not a str, or not ASCII). */
+static const char *ascii_text(PyObject *s, Py_ssize_t *n) {
+    if (!PyUnicode_CheckExact(s) || !PyUnicode_IS_ASCII(s)) {
+        return NULL;
+    }
+    *n = PyUnicode_GET_LENGTH(s);
+    return (const char *)PyUnicode_1BYTE_DATA(s);
+}
+
+/* An N value already in JSON number syntax (the reference re-spells any other). */
+static int put_number(Buf *b, PyObject *s) {
+    Py_ssize_t n;
+    const char *p = ascii_text(s, &n);
+    if (p == NULL || !is_json_number(p, n)) {
         return FALLBACK;
     }
     return buf_put(b, p, n) < 0 ? ERROR : OK;
 }
 
+static const signed char B64[256] = {
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+}; /* the value of a base64 digit plus one; 0 for anything else */
+
+/* Canonical base64 (length a multiple of 4, alphabet digits, at most two '=' at the end): text that
+ * base64.b64decode(validate=True) certainly accepts. Returns the decoded length, or -1. */
+static Py_ssize_t base64_length(const char *p, Py_ssize_t n) {
+    if (n % 4) {
+        return -1;
+    }
+    Py_ssize_t pad = 0;
+    if (n && p[n - 1] == '=') {
+        pad = (n >= 2 && p[n - 2] == '=') ? 2 : 1;
+    }
+    for (Py_ssize_t i = 0; i < n - pad; i++) {
+        if (!B64[(unsigned char)p[i]]) {
+            return -1;
+        }
+    }
+    return n / 4 * 3 - pad;
+}
+
+/* A B value (base64 text) as its JSON string: the text itself, once it is certainly valid base64. */
+static int put_binary(Buf *b, PyObject *s) {
+    Py_ssize_t n;
+    const char *p = ascii_text(s, &n);
+    if (p == NULL || base64_length(p, n) < 0) {
+        return FALLBACK;
+    }
+    if (buf_char(b, '"') < 0 || buf_put(b, p, n) < 0 || buf_char(b, '"') < 0) {
+        return ERROR;
+    }
+    return OK;
+}
+
+/* Tags, read without creating objects. */
+enum { T_OTHER, T_S, T_N, T_B, T_M, T_L, T_BOOL, T_NULL, T_SS, T_NS, T_BS };
+
+static int tag_code(PyObject *tag) {
+    Py_ssize_t n;
+    const char *t = ascii_text(tag, &n);
+    if (t == NULL) {
+        return T_OTHER;
+    }
+    if (n == 1) {
+        switch (t[0]) {
+        case 'S': return T_S;
+        case 'N': return T_N;
+        case 'B': return T_B;
+        case 'M': return T_M;
+        case 'L': return T_L;
+        default: return T_OTHER;
+        }
+    }
+    if (n == 2 && t[1] == 'S') {
+        switch (t[0]) {
+        case 'S': return T_SS;
+        case 'N': return T_NS;
+        case 'B': return T_BS;
+        default: return T_OTHER;
+        }
+    }
+    if (n == 4 && memcmp(t, "BOOL", 4) == 0) {
+        return T_BOOL;
+    }
+    if (n == 4 && memcmp(t, "NULL", 4) == 0) {
+        return T_NULL;
+    }
+    return T_OTHER;
+}
+
 static int put_value(Buf *b, PyObject *tag, PyObject *value, int depth);
 
-/* One AttributeValue {tag: payload}: exactly one entry with a str tag. */
+/* One AttributeValue {tag: payload}: exactly one entry. */
 static int put_attribute(Buf *b, PyObject *av, int depth) {
     if (!PyDict_CheckExact(av) || PyDict_GET_SIZE(av) != 1) {
         return FALLBACK;
@@ -166,10 +292,10 @@ static int put_attribute(Buf *b, PyObject *av, int depth) {
     return put_value(b, tag, value, depth);
 }
 
-/* Encoders of one list element: an ASCII string, a number, or a nested AttributeValue. */
-enum { ITEM_STRING, ITEM_NUMBER, ITEM_ATTRIBUTE };
+/* Encoders of one list element: a string, a number, base64 binary, or a nested AttributeValue. */
+enum { ITEM_STRING, ITEM_NUMBER, ITEM_BINARY, ITEM_ATTRIBUTE };
 
-/* A JSON array of a list's elements (L, SS, NS). */
+/* A JSON array of a list's elements (L, SS, NS, BS). */
 static int put_array(Buf *b, PyObject *value, int item, int depth) {
     if (!PyList_CheckExact(value)) {
         return FALLBACK;
@@ -177,6 +303,7 @@ static int put_array(Buf *b, PyObject *value, int item, int depth) {
     if (buf_char(b, '[') < 0) {
         return ERROR;
     }
+    /* The list is only read (no Python code runs while encoding), so its size is fixed meanwhile. */
     Py_ssize_t n = PyList_GET_SIZE(value);
     for (Py_ssize_t i = 0; i < n; i++) {
         if (i && buf_char(b, ',') < 0) {
@@ -185,6 +312,7 @@ static int put_array(Buf *b, PyObject *value, int item, int depth) {
         PyObject *element = PyList_GET_ITEM(value, i);
         int rc = item == ITEM_STRING   ? put_string(b, element)
                  : item == ITEM_NUMBER ? put_number(b, element)
+                 : item == ITEM_BINARY ? put_binary(b, element)
                                        : put_attribute(b, element, depth + 1);
         if (rc != OK) {
             return rc;
@@ -193,58 +321,49 @@ static int put_array(Buf *b, PyObject *value, int item, int depth) {
     return buf_char(b, ']') < 0 ? ERROR : OK;
 }
 
-static int tag_is(PyObject *tag, const char *name) {
-    return PyUnicode_CompareWithASCIIString(tag, name) == 0;
-}
-
 static int put_value(Buf *b, PyObject *tag, PyObject *value, int depth) {
-    if (depth > MAX_DEPTH || !PyUnicode_CheckExact(tag) || !PyUnicode_IS_ASCII(tag)) {
+    if (depth > MAX_DEPTH) {
         return FALLBACK;
     }
-    Py_ssize_t tlen = PyUnicode_GET_LENGTH(tag);
-    const char *t = (const char *)PyUnicode_1BYTE_DATA(tag);
-    if (tlen == 1) {
-        switch (t[0]) {
-        case 'S':
-            return put_string(b, value);
-        case 'N':
-            return put_number(b, value);
-        case 'M': {
-            if (!PyDict_CheckExact(value)) {
-                return FALLBACK;
-            }
-            if (buf_char(b, '{') < 0) {
-                return ERROR;
-            }
-            Py_ssize_t pos = 0;
-            PyObject *key, *av;
-            int first = 1;
-            while (PyDict_Next(value, &pos, &key, &av)) {
-                if (!first && buf_char(b, ',') < 0) {
-                    return ERROR;
-                }
-                first = 0;
-                int rc = put_string(b, key);
-                if (rc != OK) {
-                    return rc;
-                }
-                if (buf_char(b, ':') < 0) {
-                    return ERROR;
-                }
-                rc = put_attribute(b, av, depth + 1);
-                if (rc != OK) {
-                    return rc;
-                }
-            }
-            return buf_char(b, '}') < 0 ? ERROR : OK;
-        }
-        case 'L':
-            return put_array(b, value, ITEM_ATTRIBUTE, depth);
-        default:
+    switch (tag_code(tag)) {
+    case T_S:
+        return put_string(b, value);
+    case T_N:
+        return put_number(b, value);
+    case T_B:
+        return put_binary(b, value);
+    case T_M: {
+        if (!PyDict_CheckExact(value)) {
             return FALLBACK;
         }
+        if (buf_char(b, '{') < 0) {
+            return ERROR;
+        }
+        Py_ssize_t pos = 0;
+        PyObject *key, *av;
+        int first = 1;
+        while (PyDict_Next(value, &pos, &key, &av)) {
+            if (!first && buf_char(b, ',') < 0) {
+                return ERROR;
+            }
+            first = 0;
+            int rc = put_string(b, key);
+            if (rc != OK) {
+                return rc;
+            }
+            if (buf_char(b, ':') < 0) {
+                return ERROR;
+            }
+            rc = put_attribute(b, av, depth + 1);
+            if (rc != OK) {
+                return rc;
+            }
+        }
+        return buf_char(b, '}') < 0 ? ERROR : OK;
     }
-    if (tag_is(tag, "BOOL")) {
+    case T_L:
+        return put_array(b, value, ITEM_ATTRIBUTE, depth);
+    case T_BOOL:
         if (value == Py_True) {
             return buf_put(b, "true", 4) < 0 ? ERROR : OK;
         }
@@ -252,17 +371,22 @@ static int put_value(Buf *b, PyObject *tag, PyObject *value, int depth) {
             return buf_put(b, "false", 5) < 0 ? ERROR : OK;
         }
         return FALLBACK;
-    }
-    if (tag_is(tag, "NULL")) {
+    case T_NULL:
         return buf_put(b, "null", 4) < 0 ? ERROR : OK;
-    }
-    if (tag_is(tag, "SS")) {
+    case T_SS:
         return put_array(b, value, ITEM_STRING, depth);
-    }
-    if (tag_is(tag, "NS")) {
+    case T_NS:
         return put_array(b, value, ITEM_NUMBER, depth);
+    case T_BS:
+        return put_array(b, value, ITEM_BINARY, depth);
+    default:
+        return FALLBACK;
     }
-    return FALLBACK;
+}
+
+/* The text of a finished buffer. */
+static PyObject *buf_text(Buf *b) {
+    return b->utf8 ? PyUnicode_DecodeUTF8(b->data, b->len, "strict") : PyUnicode_DecodeASCII(b->data, b->len, "strict");
 }
 
 static PyObject *super_json(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -270,11 +394,11 @@ static PyObject *super_json(PyObject *self, PyObject *const *args, Py_ssize_t na
         PyErr_SetString(PyExc_TypeError, "super_json(tag, value) takes two arguments");
         return NULL;
     }
-    Buf b = {NULL, 0, 0};
+    Buf b = {NULL, 0, 0, 0};
     int rc = put_value(&b, args[0], args[1], 0);
     PyObject *result;
     if (rc == OK) {
-        result = PyUnicode_DecodeASCII(b.data, b.len, "strict");
+        result = buf_text(&b);
     } else if (rc == FALLBACK) {
         result = Py_NewRef(Py_None);
     } else {
@@ -284,126 +408,253 @@ static PyObject *super_json(PyObject *self, PyObject *const *args, Py_ssize_t na
     return result;
 }
 
+/* ------------------------------------------------------------------------------------------------------
+ * Staging one item image (mirrors the fast paths of staging.stage_record)
+ */
 
-/* Truncate every list touched by a fallen-back record to `row`, so the Python path starts clean. */
-static void restore(PyObject **touched, Py_ssize_t ntouched, Py_ssize_t row) {
-    for (Py_ssize_t i = 0; i < ntouched; i++) {
-        PyObject *values = touched[i];
+/* What a plan entry's C spec (values.PlanEntry, last field) says the column takes without converting. */
+enum { C_OTHER, C_VARCHAR, C_FIXED, C_JSON_NUMBER, C_SUPER, C_BOOLEAN, C_VARBYTE };
+
+/* Plain numbers that certainly fit: -?(0|[1-9][0-9]{0,int_digits-1})(\.[0-9]{1,scale})?, the whole part
+ * "0" only when int_digits is 0 (values._decimal_pattern; BIGINT is 18 digits, scale 0). */
+static int fits_fixed(const char *p, Py_ssize_t n, long int_digits, long scale) {
+    Py_ssize_t i = 0;
+    if (i < n && p[i] == '-') {
+        i++;
+    }
+    if (i >= n) {
+        return 0;
+    }
+    if (p[i] == '0') {
+        i++;
+    } else if (int_digits > 0 && p[i] >= '1' && p[i] <= '9') {
+        Py_ssize_t start = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') {
+            i++;
+        }
+        if (i - start > int_digits) {
+            return 0;
+        }
+    } else {
+        return 0;
+    }
+    if (i == n) {
+        return 1;
+    }
+    if (scale <= 0 || p[i] != '.') {
+        return 0;
+    }
+    Py_ssize_t start = ++i;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        i++;
+    }
+    return i == n && i - start >= 1 && i - start <= scale;
+}
+
+/* Length in UTF-8 bytes of an exact str, or -1 when it holds a lone surrogate (not valid Unicode). */
+static Py_ssize_t utf8_length(PyObject *s) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (PyUnicode_IS_ASCII(s)) {
+        return n;
+    }
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) {
+            total += 1;
+        } else if (c < 0x800) {
+            total += 2;
+        } else if (c < 0x10000) {
+            if (c >= 0xd800 && c <= 0xdfff) {
+                return -1;
+            }
+            total += 3;
+        } else {
+            total += 4;
+        }
+    }
+    return total;
+}
+
+/* Canonical base64 text → bytes (see base64_length), or NULL with no error set when not canonical. */
+static PyObject *base64_bytes(PyObject *s) {
+    Py_ssize_t n;
+    const char *p = ascii_text(s, &n);
+    Py_ssize_t size = p == NULL ? -1 : base64_length(p, n);
+    if (size < 0) {
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL) {
+        return NULL;
+    }
+    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
+    Py_ssize_t w = 0;
+    for (Py_ssize_t i = 0; i < n; i += 4) {
+        unsigned v = 0;
+        for (int k = 0; k < 4; k++) {
+            int d = B64[(unsigned char)p[i + k]];
+            v = (v << 6) | (unsigned)(d ? d - 1 : 0);
+        }
+        if (w < size) o[w++] = (unsigned char)(v >> 16);
+        if (w < size) o[w++] = (unsigned char)(v >> 8);
+        if (w < size) o[w++] = (unsigned char)v;
+    }
+    return out;
+}
+
+/* The three small ints of a plan entry's C spec. */
+static int read_spec(PyObject *entry, long *code, long *a, long *b) {
+    PyObject *spec = PyTuple_GET_ITEM(entry, 5);
+    if (!PyTuple_CheckExact(spec) || PyTuple_GET_SIZE(spec) != 3) {
+        return -1;
+    }
+    *code = PyLong_AsLong(PyTuple_GET_ITEM(spec, 0));
+    *a = PyLong_AsLong(PyTuple_GET_ITEM(spec, 1));
+    *b = PyLong_AsLong(PyTuple_GET_ITEM(spec, 2));
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* One attribute's converted value, as staging.stage_record computes it; NULL (with or without an error set)
+ * means "fall back": the caller clears any error (an overflowing value, a widening column, a malformed one
+ * all raise in the converter) and leaves the record to Python. */
+static PyObject *stage_value(PyObject *entry, PyObject *tag, PyObject *value, Py_ssize_t spill) {
+    long code, a, b;
+    if (read_spec(entry, &code, &a, &b) < 0) {
+        return NULL;
+    }
+    int t = tag_code(tag);
+    if (t == T_NULL) {
+        return Py_NewRef(Py_None); /* every converter: NULL → no value */
+    }
+    Py_ssize_t n;
+    const char *p;
+    switch (code) {
+    case C_VARCHAR:
+        if (t == T_S && PyUnicode_CheckExact(value)) {
+            Py_ssize_t length = utf8_length(value);
+            if (length >= 0 && length <= a) {
+                return Py_NewRef(value);
+            }
+        }
+        break;
+    case C_FIXED:
+        if (t == T_N && (p = ascii_text(value, &n)) != NULL && fits_fixed(p, n, a, b)) {
+            return Py_NewRef(value);
+        }
+        break;
+    case C_JSON_NUMBER:
+        if (t == T_N && (p = ascii_text(value, &n)) != NULL && is_json_number(p, n)) {
+            return Py_NewRef(value);
+        }
+        break;
+    case C_SUPER: {
+        /* Never the converter: a SUPER value larger than spill goes to _overflow, which Python decides. */
+        Buf buf = {NULL, 0, 0, 0};
+        int rc = put_value(&buf, tag, value, 0);
+        PyObject *text = NULL;
+        if (rc == OK && (spill < 0 || buf.len <= spill)) {
+            text = buf_text(&buf);
+        }
+        PyMem_Free(buf.data);
+        return text;
+    }
+    case C_BOOLEAN:
+        if (t == T_BOOL && (value == Py_True || value == Py_False)) {
+            return Py_NewRef(value);
+        }
+        break;
+    case C_VARBYTE:
+        if (t == T_B) {
+            PyObject *data = base64_bytes(value);
+            if (data != NULL && PyBytes_GET_SIZE(data) <= a) {
+                return data;
+            }
+            Py_XDECREF(data);
+            return NULL;
+        }
+        break;
+    default:
+        break;
+    }
+    /* Anything else: the column's converter, which is pure (it raises for what does not simply fit). */
+    PyObject *args[3] = {PyTuple_GET_ITEM(entry, 0), tag, value};
+    return PyObject_Vectorcall(PyTuple_GET_ITEM(entry, 2), args, 3, NULL);
+}
+
+/* Lists a record appended to, so that a record that falls back can be cut back out of them. */
+typedef struct {
+    PyObject **lists;
+    Py_ssize_t n;
+    Py_ssize_t cap;
+} Touched;
+
+static int touched_reserve(Touched *t, Py_ssize_t n) {
+    if (n <= t->cap) {
+        return 0;
+    }
+    PyObject **lists = PyMem_Realloc(t->lists, sizeof(PyObject *) * (size_t)n);
+    if (lists == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->lists = lists;
+    t->cap = n;
+    return 0;
+}
+
+/* Cut every list touched by a record back to `row` entries, so the Python path starts clean. */
+static void cut_back(PyObject **lists, Py_ssize_t n, Py_ssize_t row) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *values = lists[i];
         if (PyList_GET_SIZE(values) > row) {
             PyList_SetSlice(values, row, PyList_GET_SIZE(values), NULL);
         }
     }
 }
 
-/* One attribute's converted value, as staging.stage_record computes it on its fast paths; NULL with no error
- * set means "fall back" (the caller clears any error a converter raised). */
-static PyObject *stage_value(PyObject *entry, PyObject *tag, PyObject *value, Py_ssize_t spill) {
-    PyObject *column = PyTuple_GET_ITEM(entry, 0);
-    PyObject *convert = PyTuple_GET_ITEM(entry, 2);
-    PyObject *fast_tag = PyTuple_GET_ITEM(entry, 3);
-    PyObject *fast_check = PyTuple_GET_ITEM(entry, 4);
-    if (!PyUnicode_CheckExact(fast_tag)) {
-        return NULL;
+/* Append the values of `image` to its table's column lists as row `row`. 1: staged; 0: nothing changed,
+ * Python must stage it (a new column, a value to overflow or widen for, a malformed value...). A converter
+ * is Python code, but only ever the pure converters of values.py: no list or dict read here changes. */
+static int stage_image(PyObject *image, PyObject *plan, Py_ssize_t row, Py_ssize_t spill, Touched *touched) {
+    touched->n = 0;
+    if (touched_reserve(touched, PyDict_GET_SIZE(image) + 1) < 0) {
+        PyErr_Clear();
+        return 0;
     }
-    if (PyUnicode_Compare(tag, fast_tag) == 0) {
-        if (PyUnicode_GET_LENGTH(fast_tag) == 1 && PyUnicode_READ_CHAR(fast_tag, 0) == 'S') {
-            if (PyLong_CheckExact(fast_check) && PyUnicode_CheckExact(value) && PyUnicode_IS_ASCII(value)) {
-                Py_ssize_t limit = PyLong_AsSsize_t(fast_check);
-                if (limit == -1 && PyErr_Occurred()) {
-                    return NULL;
-                }
-                if (PyUnicode_GET_LENGTH(value) <= limit) {
-                    return Py_NewRef(value);
-                }
-            }
-        } else if (fast_check != Py_None) {
-            PyObject *hit = PyObject_CallOneArg(fast_check, value);
-            if (hit == NULL) {
-                return NULL;
-            }
-            int truth = PyObject_IsTrue(hit);
-            Py_DECREF(hit);
-            if (truth < 0) {
-                return NULL;
-            }
-            if (truth) {
-                return Py_NewRef(value);
-            }
-        }
-    } else if (fast_check == Py_None && !tag_is(tag, "NULL")) {
-        Buf b = {NULL, 0, 0};
-        int rc = put_value(&b, tag, value, 0);
-        PyObject *text = NULL;
-        /* A SUPER value that may exceed what a warehouse can stage is left to Python, which spills it. */
-        if (rc == OK && (spill < 0 || b.len * 4 <= spill)) {
-            text = PyUnicode_DecodeASCII(b.data, b.len, "strict");
-        }
-        PyMem_Free(b.data);
-        return text;
-    }
-    PyObject *args[3] = {column, tag, value};
-    return PyObject_Vectorcall(convert, args, 3, NULL);
-}
-
-/* stage_row(image, plan, row, spill) -> bool: append one image's values to the batch's column lists using
- * only the fast paths of staging.stage_record (known columns, values that certainly fit). False means
- * nothing was changed and the Python path must stage the record (new columns, overflow, widening, errors).
- * Each plan value is a PlanEntry tuple (column, values, convert, fast_tag, fast_check), documented once
- * in values.py. */
-static PyObject *stage_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "stage_row(image: dict, plan: dict, row: int, spill: int | None)");
-        return NULL;
-    }
-    PyObject *image = args[0], *plan = args[1];
-    Py_ssize_t row = PyLong_AsSsize_t(args[2]);
-    if (row == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    Py_ssize_t spill = -1;
-    if (args[3] != Py_None) {
-        spill = PyLong_AsSsize_t(args[3]);
-        if (spill == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
-    }
-    Py_ssize_t size = PyDict_GET_SIZE(image);
-    PyObject **touched = PyMem_Malloc(sizeof(PyObject *) * (size_t)(size ? size : 1));
-    if (touched == NULL) {
-        return PyErr_NoMemory();
-    }
-    Py_ssize_t ntouched = 0, pos = 0;
+    Py_ssize_t pos = 0;
     PyObject *attribute, *av;
     int ok = 1;
     while (PyDict_Next(image, &pos, &attribute, &av)) {
-        if (!PyDict_CheckExact(av) || PyDict_GET_SIZE(av) != 1) {
+        if (!PyDict_CheckExact(av) || PyDict_GET_SIZE(av) != 1 || !PyUnicode_CheckExact(attribute)) {
             ok = 0;
             break;
         }
         Py_ssize_t apos = 0;
         PyObject *tag, *value;
         PyDict_Next(av, &apos, &tag, &value);
-        if (!PyUnicode_CheckExact(tag) || !PyUnicode_CheckExact(attribute)) {
-            ok = 0;
-            break;
-        }
         PyObject *entry = PyDict_GetItemWithError(plan, attribute);
-        if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 5 ||
+        if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 6 ||
             !PyList_CheckExact(PyTuple_GET_ITEM(entry, 1))) {
             ok = 0;
             break;
         }
         PyObject *values = PyTuple_GET_ITEM(entry, 1);
-        if (PyList_GET_SIZE(values) > row) {
+        if (PyList_GET_SIZE(values) > row || touched->n >= touched->cap) {
             ok = 0;
             break;
         }
+        /* Hold what the converter sees: it is Python code. */
+        Py_INCREF(entry);
         PyObject *converted = stage_value(entry, tag, value, spill);
+        Py_DECREF(entry);
         if (converted == NULL) {
             ok = 0;
             break;
         }
-        touched[ntouched++] = values;
+        touched->lists[touched->n++] = values;
         int rc = 0;
         while (rc == 0 && PyList_GET_SIZE(values) < row) {
             rc = PyList_Append(values, Py_None);
@@ -420,10 +671,479 @@ static PyObject *stage_row(PyObject *self, PyObject *const *args, Py_ssize_t nar
     if (!ok) {
         /* Whatever went wrong, the Python path decides, and raises the precise error if there is one. */
         PyErr_Clear();
-        restore(touched, ntouched, row);
+        cut_back(touched->lists, touched->n, row);
     }
-    PyMem_Free(touched);
+    return ok;
+}
+
+/* stage_row(image, plan, row, spill) -> bool: staging.stage_record's fast path for one record. */
+static PyObject *stage_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "stage_row(image: dict, plan: dict, row: int, spill: int | None)");
+        return NULL;
+    }
+    Py_ssize_t row = PyLong_AsSsize_t(args[2]);
+    if (row == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t spill = -1;
+    if (args[3] != Py_None) {
+        spill = PyLong_AsSsize_t(args[3]);
+        if (spill == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    Touched touched = {NULL, 0, 0};
+    int ok = stage_image(args[0], args[1], row, spill, &touched);
+    PyMem_Free(touched.lists);
     return Py_NewRef(ok ? Py_True : Py_False);
+}
+
+/* ------------------------------------------------------------------------------------------------------
+ * A whole batch (mirrors decoder._Decoder.add for every record it can decide)
+ */
+
+/* Keys read from records, created once. */
+static PyObject *K_EVENT_NAME, *K_DYNAMODB, *K_KEYS, *K_SEQUENCE_NUMBER, *K_CREATION_TIME, *K_ARN,
+    *K_NEW_IMAGE, *K_OLD_IMAGE, *K_USER_IDENTITY, *K_TYPE, *K_PRINCIPAL_ID, *OP_I, *OP_U, *OP_D;
+
+/* fnmatch's glob (contracts.model._pattern) over whole text: '*' any run of characters, '?' any one,
+ * everything else itself. Patterns with '[' never reach here (the Python side passes their regex). */
+static int glob_match(PyObject *pattern, PyObject *text) {
+    int pk = PyUnicode_KIND(pattern), tk = PyUnicode_KIND(text);
+    const void *pd = PyUnicode_DATA(pattern), *td = PyUnicode_DATA(text);
+    Py_ssize_t pn = PyUnicode_GET_LENGTH(pattern), tn = PyUnicode_GET_LENGTH(text);
+    Py_ssize_t pi = 0, ti = 0, star = -1, mark = 0;
+    while (ti < tn) {
+        Py_UCS4 pc = pi < pn ? PyUnicode_READ(pk, pd, pi) : 0;
+        if (pi < pn && pc == '*') {
+            star = pi++;
+            mark = ti;
+        } else if (pi < pn && (pc == '?' || pc == PyUnicode_READ(tk, td, ti))) {
+            pi++;
+            ti++;
+        } else if (star >= 0) {
+            pi = star + 1;
+            ti = ++mark;
+        } else {
+            return 0;
+        }
+    }
+    while (pi < pn && PyUnicode_READ(pk, pd, pi) == '*') {
+        pi++;
+    }
+    return pi == pn;
+}
+
+/* Whether `keys` matches a route's matchers ((attribute, glob text or a regex's fullmatch), ...), as
+ * Route.matches decides: 1 yes, 0 no, -1 undecided here (the record goes to Python). */
+static int route_matches(PyObject *matchers, PyObject *keys) {
+    if (!PyTuple_CheckExact(matchers)) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(matchers); i++) {
+        PyObject *matcher = PyTuple_GET_ITEM(matchers, i);
+        if (!PyTuple_CheckExact(matcher) || PyTuple_GET_SIZE(matcher) != 2) {
+            return -1;
+        }
+        PyObject *av = PyDict_GetItemWithError(keys, PyTuple_GET_ITEM(matcher, 0));
+        if (av == NULL) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            return 0; /* no such key: no text to match */
+        }
+        if (!PyDict_Check(av)) {
+            return 0;
+        }
+        if (!PyDict_CheckExact(av)) {
+            return -1;
+        }
+        if (PyDict_GET_SIZE(av) != 1) {
+            return 0;
+        }
+        Py_ssize_t pos = 0;
+        PyObject *tag, *value;
+        PyDict_Next(av, &pos, &tag, &value);
+        if (!PyUnicode_Check(value)) {
+            return 0;
+        }
+        if (!PyUnicode_CheckExact(value)) {
+            return -1;
+        }
+        PyObject *how = PyTuple_GET_ITEM(matcher, 1);
+        int hit;
+        if (PyUnicode_CheckExact(how)) {
+            hit = glob_match(how, value);
+        } else {
+            Py_INCREF(how);
+            Py_INCREF(value);
+            PyObject *found = PyObject_CallOneArg(how, value);
+            Py_DECREF(value);
+            Py_DECREF(how);
+            if (found == NULL) {
+                return -1;
+            }
+            hit = found != Py_None;
+            Py_DECREF(found);
+        }
+        if (!hit) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The warehouse table of a record: a borrowed str, or NULL (undecided here). `entry` is the source table's
+ * (source text, fixed target, routes, fallback) from fast_loop.arn_entry. */
+static PyObject *route_record(PyObject *entry, PyObject *keys) {
+    PyObject *fixed = PyTuple_GET_ITEM(entry, 1);
+    if (fixed != Py_None) {
+        return fixed;
+    }
+    PyObject *routes = PyTuple_GET_ITEM(entry, 2);
+    if (!PyTuple_CheckExact(routes)) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(routes); i++) {
+        PyObject *route = PyTuple_GET_ITEM(routes, i);
+        if (!PyTuple_CheckExact(route) || PyTuple_GET_SIZE(route) != 2) {
+            return NULL;
+        }
+        int m = route_matches(PyTuple_GET_ITEM(route, 1), keys);
+        if (m < 0) {
+            PyErr_Clear();
+            return NULL;
+        }
+        if (m) {
+            return PyTuple_GET_ITEM(route, 0);
+        }
+    }
+    PyObject *fallback = PyTuple_GET_ITEM(entry, 3);
+    return fallback == Py_None ? NULL : fallback;
+}
+
+/* A field of a dict, borrowed; NULL when absent (or on an error, cleared: the record goes to Python). */
+static PyObject *field(PyObject *d, PyObject *key) {
+    PyObject *v = PyDict_GetItemWithError(d, key);
+    if (v == NULL) {
+        PyErr_Clear();
+    }
+    return v;
+}
+
+/* ApproximateCreationDateTime (epoch seconds, int or float, years 1 to 9999) → microseconds as
+ * envelope._event_time_us computes them; None when absent. NULL (no error set) when undecided here. */
+static PyObject *event_time_us(PyObject *when) {
+    const double lo = -62135596800.0, hi = 253402300799.0; /* envelope.MIN_EPOCH_S, MAX_EPOCH_S */
+    if (when == NULL || when == Py_None) {
+        return Py_NewRef(Py_None);
+    }
+    if (PyLong_CheckExact(when)) {
+        int overflow = 0;
+        long long s = PyLong_AsLongLongAndOverflow(when, &overflow);
+        if (overflow || (s == -1 && PyErr_Occurred()) || s < (long long)lo || s > (long long)hi) {
+            PyErr_Clear();
+            return NULL;
+        }
+        return PyLong_FromLongLong(s * 1000000LL);
+    }
+    if (PyFloat_CheckExact(when)) {
+        double x = PyFloat_AS_DOUBLE(when);
+        if (!(x >= lo && x <= hi)) {
+            return NULL;
+        }
+        /* round(x * 1_000_000), halves to even as Python rounds; |y| < 2**63, and y - t is exact (no libm:
+         * the extension links nothing but the C library Lambda's runtime has). */
+        double y = x * 1000000.0;
+        long long t = (long long)y;
+        double frac = y - (double)t;
+        if (frac > 0.5 || (frac == 0.5 && (t & 1))) {
+            t += 1;
+        } else if (frac < -0.5 || (frac == -0.5 && (t & 1))) {
+            t -= 1;
+        }
+        return PyLong_FromLongLong(t);
+    }
+    return NULL;
+}
+
+/* TTL deletes: userIdentity {type: Service, principalId: dynamodb.amazonaws.com} (envelope._is_ttl_delete).
+ * 1 / 0, or -1 when undecided here. */
+static int is_ttl_delete(PyObject *record) {
+    PyObject *identity = field(record, K_USER_IDENTITY);
+    if (identity == NULL || !PyDict_Check(identity)) {
+        return 0;
+    }
+    if (!PyDict_CheckExact(identity)) {
+        return -1;
+    }
+    PyObject *type = field(identity, K_TYPE), *principal = field(identity, K_PRINCIPAL_ID);
+    if ((type != NULL && !PyUnicode_CheckExact(type)) || (principal != NULL && !PyUnicode_CheckExact(principal))) {
+        return -1;
+    }
+    return type != NULL && principal != NULL && PyUnicode_CompareWithASCIIString(type, "Service") == 0 &&
+           PyUnicode_CompareWithASCIIString(principal, "dynamodb.amazonaws.com") == 0;
+}
+
+/* A table's lists as fast_loop.sink lays them out. */
+enum { S_PLAN, S_KEYS, S_OVERFLOW, S_OP, S_SEQ, S_SEQ_ORIGINAL, S_EVENT_TIME, S_TTL, S_SOURCE, S_INDEX, S_SIZE };
+#define S_FIRST_LIST S_OVERFLOW
+
+static int sink_ok(PyObject *sink, Py_ssize_t *row) {
+    if (!PyTuple_CheckExact(sink) || PyTuple_GET_SIZE(sink) != S_SIZE ||
+        !PyDict_CheckExact(PyTuple_GET_ITEM(sink, S_PLAN)) || !PyTuple_CheckExact(PyTuple_GET_ITEM(sink, S_KEYS))) {
+        return 0;
+    }
+    *row = -1;
+    for (int k = S_FIRST_LIST; k < S_SIZE; k++) {
+        PyObject *list = PyTuple_GET_ITEM(sink, k);
+        if (!PyList_CheckExact(list)) {
+            return 0;
+        }
+        if (*row < 0) {
+            *row = PyList_GET_SIZE(list);
+        } else if (PyList_GET_SIZE(list) != *row) {
+            return 0;
+        }
+    }
+    PyObject *keys = PyTuple_GET_ITEM(sink, S_KEYS);
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
+        if (!PyList_CheckExact(PyTuple_GET_ITEM(keys, k))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One record: 1 decoded, 0 left to Python (nothing changed), -1 error (an exception is set). */
+static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, PyObject *sinks, Py_ssize_t spill,
+                      Touched *touched, long long *oldest, int *have_oldest) {
+    if (!PyDict_CheckExact(record)) {
+        return 0;
+    }
+    PyObject *body = field(record, K_DYNAMODB);
+    if (body == NULL || !PyDict_CheckExact(body)) {
+        return 0;
+    }
+    PyObject *keys = field(body, K_KEYS);
+    if (keys == NULL || !PyDict_CheckExact(keys) || PyDict_GET_SIZE(keys) == 0) {
+        return 0;
+    }
+    PyObject *name = field(record, K_EVENT_NAME), *op;
+    if (name == NULL || !PyUnicode_CheckExact(name)) {
+        return 0;
+    }
+    if (PyUnicode_CompareWithASCIIString(name, "INSERT") == 0) {
+        op = OP_I;
+    } else if (PyUnicode_CompareWithASCIIString(name, "MODIFY") == 0) {
+        op = OP_U;
+    } else if (PyUnicode_CompareWithASCIIString(name, "REMOVE") == 0) {
+        op = OP_D;
+    } else {
+        return 0;
+    }
+    PyObject *seq = field(body, K_SEQUENCE_NUMBER);
+    Py_ssize_t seq_len;
+    const char *digits = seq == NULL ? NULL : ascii_text(seq, &seq_len);
+    if (digits == NULL || seq_len < 1 || seq_len > SEQ_WIDTH) {
+        return 0;
+    }
+    for (Py_ssize_t k = 0; k < seq_len; k++) {
+        if (digits[k] < '0' || digits[k] > '9') {
+            return 0;
+        }
+    }
+    PyObject *arn = field(record, K_ARN);
+    PyObject *entry = (arn == NULL || !PyUnicode_CheckExact(arn)) ? NULL : field(arn_routes, arn);
+    if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 4 ||
+        !PyUnicode_CheckExact(PyTuple_GET_ITEM(entry, 0))) {
+        return 0;
+    }
+    PyObject *image;
+    int ttl = 0;
+    if (op == OP_D) {
+        PyObject *old = field(body, K_OLD_IMAGE);
+        if (old == NULL || old == Py_None || (PyDict_CheckExact(old) && PyDict_GET_SIZE(old) == 0)) {
+            image = keys;
+        } else if (PyDict_CheckExact(old)) {
+            image = old;
+        } else {
+            return 0;
+        }
+        ttl = is_ttl_delete(record);
+        if (ttl < 0) {
+            return 0;
+        }
+    } else {
+        image = field(body, K_NEW_IMAGE);
+        if (image == NULL || !PyDict_CheckExact(image) || PyDict_GET_SIZE(image) == 0) {
+            return 0; /* no new image: quarantined by the Python path, with its reason */
+        }
+    }
+    if (image != keys) {
+        /* A key missing from the image is added to it by the Python path. */
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(keys, &pos, &key, &value)) {
+            int has = PyDict_Contains(image, key);
+            if (has != 1) {
+                PyErr_Clear();
+                return 0;
+            }
+        }
+    }
+    /* Everything the route and staging may call (regex matchers, converters) is held while they run. */
+    int result = 0;
+    Py_INCREF(entry);
+    Py_INCREF(keys);
+    Py_INCREF(image);
+    Py_INCREF(body);
+    PyObject *event_us = event_time_us(field(body, K_CREATION_TIME));
+    PyObject *table = event_us == NULL ? NULL : route_record(entry, keys);
+    PyObject *sink = table == NULL ? NULL : field(sinks, table);
+    Py_ssize_t row;
+    if (sink == NULL || !sink_ok(sink, &row)) {
+        goto done;
+    }
+    Py_INCREF(sink);
+    if (!stage_image(image, PyTuple_GET_ITEM(sink, S_PLAN), row, spill, touched)) {
+        Py_DECREF(sink);
+        goto done;
+    }
+    /* A row without its primary key cannot be merged: the Python path quarantines it (_missing_key). */
+    PyObject *pk = PyTuple_GET_ITEM(sink, S_KEYS);
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(pk); k++) {
+        PyObject *values = PyTuple_GET_ITEM(pk, k);
+        if (PyList_GET_SIZE(values) <= row || PyList_GET_ITEM(values, row) == Py_None) {
+            cut_back(touched->lists, touched->n, row);
+            Py_DECREF(sink);
+            goto done;
+        }
+    }
+    PyObject *padded = PyUnicode_New(SEQ_WIDTH, 127);
+    PyObject *position = PyLong_FromSsize_t(index);
+    if (padded == NULL || position == NULL) {
+        Py_XDECREF(padded);
+        Py_XDECREF(position);
+        cut_back(touched->lists, touched->n, row);
+        Py_DECREF(sink);
+        result = -1;
+        goto done;
+    }
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(padded);
+    memset(out, '0', (size_t)(SEQ_WIDTH - seq_len));
+    memcpy(out + SEQ_WIDTH - seq_len, digits, (size_t)seq_len);
+    PyObject *row_values[S_SIZE] = {
+        NULL, NULL, Py_None, op, padded, seq, event_us, ttl ? Py_True : Py_False, PyTuple_GET_ITEM(entry, 0), position,
+    };
+    int k;
+    for (k = S_FIRST_LIST; k < S_SIZE; k++) {
+        if (PyList_Append(PyTuple_GET_ITEM(sink, k), row_values[k]) < 0) {
+            break;
+        }
+    }
+    Py_DECREF(padded);
+    Py_DECREF(position);
+    if (k < S_SIZE) {
+        for (int j = S_FIRST_LIST; j < k; j++) {
+            PyObject *list = PyTuple_GET_ITEM(sink, j);
+            PyList_SetSlice(list, row, PyList_GET_SIZE(list), NULL);
+        }
+        cut_back(touched->lists, touched->n, row);
+        Py_DECREF(sink);
+        result = -1;
+        goto done;
+    }
+    Py_DECREF(sink);
+    if (event_us != Py_None) {
+        long long us = PyLong_AsLongLong(event_us);
+        if (!*have_oldest || us < *oldest) {
+            *oldest = us;
+            *have_oldest = 1;
+        }
+    }
+    result = 1;
+done:
+    Py_XDECREF(event_us);
+    Py_DECREF(body);
+    Py_DECREF(image);
+    Py_DECREF(keys);
+    Py_DECREF(entry);
+    if (result == 0) {
+        PyErr_Clear();
+    }
+    return result;
+}
+
+/* The state decode_records works from: fast_loop.py builds and refreshes it. */
+enum { ST_ARN_ROUTES, ST_SINKS, ST_OLDEST, ST_SPILL, ST_DEFER, ST_SIZE };
+
+/* decode_records(records, state) -> None: decode every record of the batch that decode_one decides, and
+ * hand every other one to state's defer(index, record) (decoder._Decoder.add, which then refreshes the
+ * state), in record order. */
+static PyObject *decode_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1]) ||
+        PyList_GET_SIZE(args[1]) != ST_SIZE) {
+        PyErr_SetString(PyExc_TypeError, "decode_records(records: list, state: list)");
+        return NULL;
+    }
+    PyObject *records = args[0], *state = args[1];
+    Touched touched = {NULL, 0, 0};
+    long long oldest = 0;
+    int have_oldest = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
+        PyObject *arn_routes = PyList_GET_ITEM(state, ST_ARN_ROUTES), *sinks = PyList_GET_ITEM(state, ST_SINKS);
+        PyObject *spill_obj = PyList_GET_ITEM(state, ST_SPILL);
+        if (!PyDict_CheckExact(arn_routes) || !PyDict_CheckExact(sinks)) {
+            PyErr_SetString(PyExc_TypeError, "decode_records: state holds no route and sink dicts");
+            goto fail;
+        }
+        Py_ssize_t spill = spill_obj == Py_None ? -1 : PyLong_AsSsize_t(spill_obj);
+        if (spill == -1 && PyErr_Occurred()) {
+            goto fail;
+        }
+        PyObject *record = Py_NewRef(PyList_GET_ITEM(records, i));
+        Py_INCREF(arn_routes);
+        Py_INCREF(sinks);
+        int rc = decode_one(record, i, arn_routes, sinks, spill, &touched, &oldest, &have_oldest);
+        Py_DECREF(sinks);
+        Py_DECREF(arn_routes);
+        if (rc == 0) {
+            PyObject *defer = Py_NewRef(PyList_GET_ITEM(state, ST_DEFER));
+            PyObject *position = PyLong_FromSsize_t(i);
+            PyObject *call_args[2] = {position, record};
+            PyObject *done = position == NULL ? NULL : PyObject_Vectorcall(defer, call_args, 2, NULL);
+            Py_XDECREF(position);
+            Py_DECREF(defer);
+            if (done == NULL) {
+                rc = -1;
+            }
+            Py_XDECREF(done);
+        }
+        Py_DECREF(record);
+        if (rc < 0) {
+            goto fail;
+        }
+    }
+    if (have_oldest) {
+        PyObject *current = PyList_GET_ITEM(state, ST_OLDEST);
+        long long was = current == Py_None ? 0 : PyLong_AsLongLong(current);
+        if (was == -1 && PyErr_Occurred()) {
+            goto fail;
+        }
+        if (current == Py_None || oldest < was) {
+            PyObject *value = PyLong_FromLongLong(oldest);
+            if (value == NULL || PyList_SetItem(state, ST_OLDEST, value) < 0) {
+                goto fail;
+            }
+        }
+    }
+    PyMem_Free(touched.lists);
+    Py_RETURN_NONE;
+fail:
+    PyMem_Free(touched.lists);
+    return NULL;
 }
 
 static PyMethodDef methods[] = {
@@ -432,6 +1152,8 @@ static PyMethodDef methods[] = {
      "the pure-Python path must decide."},
     {"stage_row", (PyCFunction)(void (*)(void))stage_row, METH_FASTCALL,
      "stage_row(image, plan, row, spill) -> bool: stage one record on the fast paths, or change nothing."},
+    {"decode_records", (PyCFunction)(void (*)(void))decode_records, METH_FASTCALL,
+     "decode_records(records, state) -> None: decode a batch, handing undecided records to state's defer."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -439,4 +1161,28 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "thermocline.sources.dynamodb_streams._speedups", NULL, -1, methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+static int intern_all(void) {
+    struct {
+        PyObject **slot;
+        const char *text;
+    } names[] = {
+        {&K_EVENT_NAME, "eventName"}, {&K_DYNAMODB, "dynamodb"}, {&K_KEYS, "Keys"},
+        {&K_SEQUENCE_NUMBER, "SequenceNumber"}, {&K_CREATION_TIME, "ApproximateCreationDateTime"},
+        {&K_ARN, "eventSourceARN"}, {&K_NEW_IMAGE, "NewImage"}, {&K_OLD_IMAGE, "OldImage"},
+        {&K_USER_IDENTITY, "userIdentity"}, {&K_TYPE, "type"}, {&K_PRINCIPAL_ID, "principalId"},
+        {&OP_I, "I"}, {&OP_U, "U"}, {&OP_D, "D"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (*names[i].slot == NULL && (*names[i].slot = PyUnicode_InternFromString(names[i].text)) == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    if (intern_all() < 0) {
+        return NULL;
+    }
+    return PyModule_Create(&module);
+}

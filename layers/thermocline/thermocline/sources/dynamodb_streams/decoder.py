@@ -27,6 +27,7 @@ from thermocline.contracts import Contracts, Route, Router, load_contracts
 from thermocline.lake.columns import SEQ_WIDTH
 from thermocline.lake.metadata import with_lake_metadata
 from thermocline.lake.table_schema import TableSchema
+from thermocline.sources.dynamodb_streams import fast_loop, fastpath
 from thermocline.sources.dynamodb_streams.batch import (
     _arrow_table,
     _BadRows,
@@ -47,6 +48,7 @@ from thermocline.sources.dynamodb_streams.envelope import (
 from thermocline.sources.dynamodb_streams.errors import RecordDecodeError
 from thermocline.sources.dynamodb_streams.staging import _apply_contract, stage_record
 from thermocline.sources.dynamodb_streams.super_json import _encode_str
+from thermocline.sources.dynamodb_streams.values import _plan_entry
 
 __all__ = ["DecodeResult", "Reject", "TableBatch", "decode_batch", "decode_stream_records"]
 
@@ -135,13 +137,14 @@ class _Decoder:
         if changed:
             self.result.changed_schemas.add(table)
         batch = self.batches[table] = _Batch(schema=schema, route=route)
-        for name in schema.columns:
-            batch.values[name] = []
+        for name, column in schema.columns.items():
+            batch.plan[column.attribute] = _plan_entry(column, batch.values.setdefault(name, []))
         return batch
 
     # -- one record ---------------------------------------------------------------------------------
 
-    def add(self, index: int, record: Any) -> None:
+    def add(self, index: int, record: Any) -> str | None:
+        """Decode one record into its table's batch, or reject it; returns the table it routed to."""
         table: str | None = None
         seq_text: str | None = None
         event_us: int | None = None
@@ -210,18 +213,18 @@ class _Decoder:
                     index, record, str(exc), table, seq_text, event_us if isinstance(event_us, int) else None
                 )
             )
-            return
+            return table
         except (AttributeError, TypeError, ValueError) as exc:
             self.result.rejects.append(
                 Reject(index, record, f"malformed record: {exc}", table, seq_text, None)
             )
-            return
+            return table
         except RecursionError:
             # Far deeper than DynamoDB's 32 levels: only a hand-made or corrupted record nests like this.
             self.result.rejects.append(
                 Reject(index, record, "value nested too deep to decode", table, seq_text, None)
             )
-            return
+            return table
         # The record decoded completely: its attribute values are in; add the row's bookkeeping columns.
         batch.overflow.append(overflow)
         batch.op.append(op)
@@ -235,6 +238,7 @@ class _Decoder:
             self.result.changed_schemas.add(table)
             for column, _old_type in widened:
                 self.result.widened.append((table, column.name, column.type.sql))
+        return table
 
     def _overflow_text(self, table: str, entries: list[tuple[str, str]]) -> str:
         """The ``_overflow`` JSON of one row.
@@ -350,8 +354,12 @@ def decode_batch(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for index, record in enumerate(records):
-            decoder.add(index, record)
+        decode_records = fastpath.decode_records
+        if decode_records is not None and type(records) is list:
+            fast_loop.run(decoder, decode_records)
+        else:
+            for index, record in enumerate(records):
+                decoder.add(index, record)
         return decoder.finish()
     finally:
         if collecting:

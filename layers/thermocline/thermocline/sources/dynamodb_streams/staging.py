@@ -113,7 +113,7 @@ def stage_record(batch: _Batch, image: Mapping[str, Any], spill: int | None) -> 
                     column = schema.add(attribute, new_type)
                     added.append(column)
                 entry = plan[attribute] = _plan_entry(column, values.setdefault(column.name, []))
-            column, column_values, convert, fast_tag, fast_check = entry
+            column, column_values, convert, fast_tag, fast_check, _c_spec = entry
             try:
                 # Fast paths for the common cases; everything else (and every doubt) goes to `convert`.
                 if tag == fast_tag:

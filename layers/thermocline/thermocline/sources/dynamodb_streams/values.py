@@ -42,19 +42,24 @@ from thermocline.sources.dynamodb_streams.super_json import (
 )
 
 Converter = Callable[[Column, str, Any], Any]
-# The plan entry of one attribute of a batch: ``(column, values, convert, fast_tag, fast_check)``.
+# The plan entry of one attribute of a batch: ``(column, values, convert, fast_tag, fast_check, c_spec)``.
 #
 # * ``column`` — the recorded :class:`Column`; ``values`` — its value list in the batch (row i at index i);
 # * ``convert`` — the column type's converter (below), the reference for every value;
-# * ``fast_tag`` — the AttributeValue tag the fast path accepts: ``"S"`` (VARCHAR), ``"N"`` (numbers),
-#   ``""`` (SUPER: every tag but NULL is JSON), ``"\x00"`` (no fast path);
+# * ``fast_tag`` — the AttributeValue tag the Python fast path accepts: ``"S"`` (VARCHAR), ``"N"``
+#   (numbers), ``""`` (SUPER: every tag but NULL is JSON), ``"\x00"`` (no fast path);
 # * ``fast_check`` — decides a value certainly fits without converting: for VARCHAR the length in
 #   characters that certainly fits (4 bytes each), for numbers a C regex ``fullmatch`` of text that
-#   certainly fits, None for SUPER, ``_never`` otherwise.
+#   certainly fits, None for SUPER, ``_never`` otherwise;
+# * ``c_spec`` — the same decision for the C fast path, as three ints ``(kind, a, b)``: ``(C_VARCHAR,
+#   length in bytes, 0)``, ``(C_FIXED, integer digits, scale)`` for plain numbers that fit (BIGINT is 18
+#   digits, scale 0), ``(C_JSON_NUMBER, 0, 0)``, ``(C_SUPER, 0, 0)``, ``(C_BOOLEAN, 0, 0)``,
+#   ``(C_VARBYTE, length in bytes, 0)``, ``(C_OTHER, 0, 0)`` (the converter decides every value).
 #
-# ``staging.stage_record`` and the C ``stage_row`` (``_speedups.c``) both read exactly these five fields;
+# ``staging.stage_record`` and the C ``stage_row``/``decode_records`` (``_speedups.c``) read these fields;
 # change one only with the other.
-PlanEntry = tuple[Column, list[Any], Converter, str, Any]
+PlanEntry = tuple[Column, list[Any], Converter, str, Any, tuple[int, int, int]]
+C_OTHER, C_VARCHAR, C_FIXED, C_JSON_NUMBER, C_SUPER, C_BOOLEAN, C_VARBYTE = range(7)
 
 
 class _Overflow(Exception):
@@ -181,22 +186,28 @@ def _plan_entry(column: Column, values: list[Any]) -> PlanEntry:
     kind = column.type.kind
     convert = _CONVERT[kind]
     if kind == "VARCHAR":
-        return column, values, convert, "S", column.type.length // 4
+        return column, values, convert, "S", column.type.length // 4, (C_VARCHAR, column.type.length, 0)
     if kind == "BIGINT":
-        return column, values, convert, "N", _FAST_BIGINT
+        return column, values, convert, "N", _FAST_BIGINT, (C_FIXED, 18, 0)
     if kind == "DECIMAL":
+        precision, scale = column.type.precision, column.type.scale
         return (
             column,
             values,
             convert,
             "N",
-            _decimal_pattern(column.type.precision, column.type.scale).fullmatch,
+            _decimal_pattern(precision, scale).fullmatch,
+            (C_FIXED, precision - scale, scale),
         )
     if kind == "DOUBLE PRECISION":
-        return column, values, convert, "N", _JSON_NUMBER.fullmatch
+        return column, values, convert, "N", _JSON_NUMBER.fullmatch, (C_JSON_NUMBER, 0, 0)
     if kind == "SUPER":
-        return column, values, convert, "", None
-    return column, values, convert, "\x00", _never
+        return column, values, convert, "", None, (C_SUPER, 0, 0)
+    if kind == "BOOLEAN":
+        return column, values, convert, "\x00", _never, (C_BOOLEAN, 0, 0)
+    if kind == "VARBYTE":
+        return column, values, convert, "\x00", _never, (C_VARBYTE, column.type.length, 0)
+    return column, values, convert, "\x00", _never, (C_OTHER, 0, 0)
 
 
 def _never(_value: Any) -> bool:
