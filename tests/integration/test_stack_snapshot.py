@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import unquote_plus
 
 import pytest
@@ -17,6 +18,22 @@ pytestmark = pytest.mark.moto
 
 def _reset(endpoint: str) -> None:
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+
+
+def test_a_stack_remembered_by_another_checkout_of_the_same_version_is_not_used(tmp_path: Path) -> None:
+    # The snapshot holds the code directories of the checkout that deployed it; a second clone (or the
+    # first one moved) has the same template text and must deploy its own instead of running those.
+    text = stack.default_template().read_bytes()
+    first, second = tmp_path / "first" / "template.yaml", tmp_path / "second" / "template.yaml"
+    for path in (first, second):
+        path.parent.mkdir()
+        path.write_bytes(text)
+    assert stack_snapshot.key(first, "thermocline", "us-east-1", {}) != stack_snapshot.key(
+        second, "thermocline", "us-east-1", {}
+    )
+    assert stack_snapshot.key(first, "thermocline", "us-east-1", {}) == stack_snapshot.key(
+        first, "thermocline", "us-east-1", {}
+    )
 
 
 def test_recreated_stack_gives_the_functions_the_templates_environment(aws_env: str) -> None:

@@ -41,6 +41,9 @@ _QUEUE_LATER = ("RedrivePolicy", "RedriveAllowPolicy")
 def key(template: Path, stack_name: str, region: str, parameters: dict[str, str]) -> list[Any]:
     return [
         hashlib.sha256(template.read_bytes()).hexdigest(),
+        # The snapshot names the functions' code directories: another checkout of the same version (same
+        # template text) must not start handlers from this one's, which may since have been moved or deleted.
+        str(template.resolve()),
         stack_name,
         region,
         parameters,
