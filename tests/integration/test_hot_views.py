@@ -16,7 +16,7 @@ from thermocline.contracts import load_contracts
 from thermocline.hot.store import HotStore
 from thermocline.hot.views import load_view, load_views
 from thermocline.runtime import Runtime
-from thermocline.services.hot_views import apply_stream_batch, current_state, rebuild_view
+from thermocline.services.hot_views import apply_stream_batch, current_state, handle_hot_event
 
 pytestmark = pytest.mark.redis
 
@@ -223,14 +223,32 @@ def test_rebuild_from_the_warehouse_equals_the_maintained_views(redis_client: An
     records = history()
     apply_stream_batch(records, VIEWS, CONTRACTS, store, at(NOW))
     maintained = everything(store)
-    with contextlib.closing(warehouse.connect(f"duckdb:///{tmp_path / 'w.duckdb'}")) as wh:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    with warehouse.connect(url) as wh:
         _warehouse_like_the_loader(wh, records)
         for view in VIEWS:
             assert current_state(view, CONTRACTS, wh, NOW).values == maintained[view.name], view.name
-        redis_client.flushall()
-        for view in VIEWS:
-            rebuild_view(view, CONTRACTS, store, wh, NOW)
+    redis_client.flushall()
+    opened: list[Any] = []
+
+    def connect() -> Any:
+        opened.append(warehouse.connect(url))
+        return opened[-1]
+
+    # HotViewsFunction's rebuild event: every view, the warehouse opened for it and closed again.
+    response = handle_hot_event(
+        {"rebuild": "*"},
+        views=VIEWS,
+        contracts=CONTRACTS,
+        store=store,
+        connect_warehouse=connect,
+        runtime=at(NOW),
+    )
+    assert sorted(response["rebuilt"]) == sorted(v.name for v in VIEWS)
     assert everything(store) == maintained
+    (wh,) = opened
+    with pytest.raises(warehouse.WarehouseError, match="closed"):
+        wh.query("SELECT 1")
     # The stream delivering the same records again after the rebuild changes nothing: every item, the
     # cancelled one included (its tombstone), is guarded at the sequence number the warehouse holds.
     apply_stream_batch(records, VIEWS, CONTRACTS, store, at(NOW))

@@ -54,12 +54,9 @@ def handle_hot_event(
         if connect_warehouse is None:
             raise ViewError("rebuilding a view needs WAREHOUSE_URL")
         chosen = _chosen(event["rebuild"], views)
-        warehouse = connect_warehouse()
-        try:
-            now = runtime.clock()
+        now = runtime.clock()
+        with connect_warehouse() as warehouse:
             return {"rebuilt": {v.name: rebuild_view(v, contracts, store, warehouse, now) for v in chosen}}
-        finally:
-            warehouse.close()
     return apply_stream_batch(event.get("Records") or [], views, contracts, store, runtime)
 
 

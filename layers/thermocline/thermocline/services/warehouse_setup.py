@@ -109,7 +109,7 @@ def _bootstrap_request(
         restrict_copy_role=str(props.get("RestrictCopyRole", "false")).lower() == "true",
     )
     url = _admin_url(props, serverless)
-    with contextlib.closing(connect(url)) as warehouse:
+    with connect(url) as warehouse:
         statements = bootstrap(identities, warehouse)
     created = [s.split()[2].strip('"') for s in statements if s.startswith(("CREATE ROLE", "CREATE USER"))]
     return physical_id, {"Statements": len(statements), "Created": ",".join(created)}
