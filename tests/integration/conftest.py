@@ -11,10 +11,21 @@ import pytest
     params=[
         pytest.param("duckdb", marks=pytest.mark.moto),
         pytest.param("postgres", marks=[pytest.mark.moto, pytest.mark.postgres]),
+        pytest.param("redshift", marks=[pytest.mark.moto, pytest.mark.postgres]),
     ]
 )
 def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A warehouse URL: a DuckDB file, then a real PostgreSQL database (Redshift's closest relative)."""
+    """A warehouse URL: a DuckDB file, a real PostgreSQL database (Redshift's closest relative), and the
+    ``redshift_connector`` engine speaking to Redshift played by PostgreSQL behind the wire-level shim."""
     if request.param == "duckdb":
         return f"duckdb:///{tmp_path}/wh.duckdb"
-    return str(request.getfixturevalue("postgres_dsn"))
+    dsn = str(request.getfixturevalue("postgres_dsn"))
+    if request.param == "postgres":
+        return dsn
+    from tests.integration.redshift_shim import RedshiftShim
+    from thermocline import aws
+
+    request.getfixturevalue("aws_env")
+    shim = RedshiftShim(dsn, s3_client=aws.client("s3")).start()
+    request.addfinalizer(shim.stop)
+    return shim.url()

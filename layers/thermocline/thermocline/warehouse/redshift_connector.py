@@ -127,8 +127,9 @@ class RedshiftConnectorWarehouse(WarehouseBase):
                     # What a failed COPY's load errors are linked to: this session's process id and the
                     # time (sys_load_error_detail.session_id, start_time), and pg_last_copy_id() before.
                     cursor.execute("SELECT pg_last_copy_id(), pg_backend_pid(), GETDATE()")
-                    before, pid, now = cursor.fetchone()
-                    copy_session = (int(before), int(pid), now)
+                    row = cursor.fetchone()
+                    if row:
+                        copy_session = (int(row[0]), int(row[1]), row[2])
                 cursor.execute(sql)
             self._conn.commit()
         except WarehouseError:
