@@ -77,7 +77,13 @@ class TableExport:
 
     @property
     def parts(self) -> tuple[str, ...]:
-        return tuple(self.target.split("."))
+        parts = self.target.split(".")
+        if len(parts) <= 3:
+            return tuple(parts)
+        # A PostgreSQL table name may itself hold dots (a full export skips only names with slashes,
+        # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/export-cluster-data.Considerations.html):
+        # database and schema come first, the table is the rest.
+        return (parts[0], parts[1], ".".join(parts[2:]))
 
     @property
     def engine(self) -> str:
@@ -192,7 +198,7 @@ def parse_tables_info(body: bytes | str) -> list[TableExport]:
                 for c in mappings
             )
             target = str(entry["target"])
-            if len(target.split(".")) not in (2, 3):
+            if len(target.split(".")) < 2:
                 raise ExportLayoutError(f"target {target!r} is not database.schema.table or database.table")
             warning = entry.get("warningMessage")
             tables.append(
