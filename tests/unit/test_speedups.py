@@ -98,6 +98,7 @@ def _decode(
             m.setattr(fastpath, "stage_row", None)
             m.setattr(fastpath, "super_json", None)
             m.setattr(fastpath, "decode_records", None)
+            m.setattr(fastpath, "arrow_column", None)
         return decode_batch(copy.deepcopy(records), contracts, **options)
 
 
@@ -401,3 +402,85 @@ def test_float_event_times_round_as_python_rounds(monkeypatch: pytest.MonkeyPatc
         record["dynamodb"]["ApproximateCreationDateTime"] = when
     result = _assert_same(records, monkeypatch)
     assert not result.rejects
+
+
+def _reference_array(values: list[Any], n: int, arrow_type: pa.DataType) -> pa.Array | Exception:
+    padded = values + [None] * (n - len(values))
+    try:
+        if (
+            pa.types.is_decimal(arrow_type)
+            or arrow_type == pa.int64()
+            and any(isinstance(v, str) for v in values)
+        ):
+            return pa.array(padded, pa.string()).cast(arrow_type)
+        return pa.array(padded, arrow_type)
+    except (pa.ArrowException, OverflowError, UnicodeEncodeError) as exc:
+        return exc
+
+
+def _number_texts(rng: random.Random, precision: int, scale: int) -> list[str]:
+    texts = ["0", "-0", "1", "-1", "007", "0.5", ".5", "5.", "1e5", "1E+5", " 1", "1 ", "", "-", "1.2.3", "١"]
+    for _ in range(300):
+        whole = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, precision - scale + 2)))
+        whole = "0" if precision == scale and rng.random() < 0.8 else whole
+        frac = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, scale + 2)))
+        texts.append(rng.choice(["", "-"]) + (whole.lstrip("0") or "0") + ("." + frac if frac else ""))
+    return texts
+
+
+@pytest.mark.parametrize(("precision", "scale"), [(38, 18), (38, 0), (12, 2), (38, 38), (5, 5), (19, 0)])
+def test_decimal_columns_built_in_c_equal_arrows_cast(precision: int, scale: int) -> None:
+    """Number text → decimal128 in C only where it is certainly what Arrow's cast gives; else the cast."""
+    rng = random.Random(precision * 100 + scale)
+    arrow_type = pa.decimal128(precision, scale)
+    in_c = 0
+    for text in _number_texts(rng, precision, scale):
+        built = speedups.arrow_column([text, None], 3, 5, precision, scale)
+        reference = _reference_array([text, None], 3, arrow_type)
+        if built is None:
+            continue
+        in_c += 1
+        assert not isinstance(reference, Exception), text
+        nulls, buffers = built
+        array = pa.Array.from_buffers(arrow_type, 3, [pa.py_buffer(b) if b else None for b in buffers], nulls)
+        assert array.equals(reference), text
+    assert in_c > 100, "most plain numbers that fit are built in C"
+
+
+@pytest.mark.parametrize(
+    ("kind", "arrow_type", "values", "in_c"),
+    [
+        (4, pa.int64(), ["9223372036854775807", "-9223372036854775808", "0", "-0", "12", None, "-17"], True),
+        (4, pa.int64(), ["9223372036854775808"], False),
+        (4, pa.int64(), ["1.0"], False),
+        (4, pa.int64(), ["+1"], False),
+        (6, pa.timestamp("us", tz="UTC"), [0, -1, 2**63 - 1, None, -(2**63)], True),
+        (6, pa.timestamp("us", tz="UTC"), [2**63], False),
+        (6, pa.timestamp("us", tz="UTC"), [True], False),
+        (7, pa.bool_(), [True, False, None, True] * 5, True),
+        (7, pa.bool_(), [1], False),
+        (8, pa.binary(), [b"", b"\x00\xff", None, b"abc"], True),
+        (8, pa.binary(), [bytearray(b"x")], False),
+        (1, pa.string(), ["", "a", None, "ünï ✓ 𝄞", "nul\x00ok"], True),
+        (2, pa.string(), ["ünï ✓ 𝄞", None, "tab\t"], True),
+        (2, pa.string(), ["nul\x00"], False),
+        (2, pa.string(), ["lone \ud800"], False),
+        (3, pa.string(), ['{"a":"\\\\u0000"}'], False),
+        (3, pa.string(), ['{"a":"\\u0000"}'], False),
+        (3, pa.string(), ['{"a":"x"}', None], True),
+        (2, pa.string(), [1], False),
+    ],
+)
+def test_columns_built_in_c_equal_pyarrows_or_are_left_to_it(
+    kind: int, arrow_type: Any, values: list[Any], in_c: bool
+) -> None:
+    """Well-formed columns are built in C, identical to pa.array; anything else (another type, text
+    that is not Unicode, NUL and its JSON escape, which the Python path moves) is left to pa.array."""
+    n = len(values) + 2
+    built = speedups.arrow_column(values, n, kind, 0, 0)
+    assert (built is not None) == in_c, values
+    if built is not None:
+        nulls, buffers = built
+        array = pa.Array.from_buffers(arrow_type, n, [pa.py_buffer(b) if b else None for b in buffers], nulls)
+        array.validate(full=True)
+        assert array.equals(_reference_array(values, n, arrow_type))

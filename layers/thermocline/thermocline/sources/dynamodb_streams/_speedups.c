@@ -1146,6 +1146,287 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------------------------------------------------------------------------
+ * Arrow buffers of one column (mirrors batch._arrow_table's pa.array / cast for the values it can decide)
+ */
+
+/* How a column's Python values become Arrow: text (three NUL checks: none, NUL in VARCHAR text, the JSON
+ * escape \u0000 in SUPER text), number text to int64 or decimal128, Python ints to int64, bools, bytes. */
+enum { A_STRING = 1, A_VARCHAR, A_SUPER, A_INT64_TEXT, A_DECIMAL_TEXT, A_INT64, A_BOOL, A_BINARY };
+
+/* Encode an exact str as UTF-8 at out (utf8_length bytes); returns 1 when it holds U+0000. */
+static int put_utf8(char *out, PyObject *s) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (PyUnicode_IS_ASCII(s)) {
+        memcpy(out, PyUnicode_1BYTE_DATA(s), (size_t)n);
+        return memchr(out, 0, (size_t)n) != NULL;
+    }
+    int kind = PyUnicode_KIND(s), nul = 0;
+    const void *data = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 0x80) {
+            nul |= c == 0;
+            *out++ = (char)c;
+        } else if (c < 0x800) {
+            *out++ = (char)(0xc0 | (c >> 6));
+            *out++ = (char)(0x80 | (c & 0x3f));
+        } else if (c < 0x10000) {
+            *out++ = (char)(0xe0 | (c >> 12));
+            *out++ = (char)(0x80 | ((c >> 6) & 0x3f));
+            *out++ = (char)(0x80 | (c & 0x3f));
+        } else {
+            *out++ = (char)(0xf0 | (c >> 18));
+            *out++ = (char)(0x80 | ((c >> 12) & 0x3f));
+            *out++ = (char)(0x80 | ((c >> 6) & 0x3f));
+            *out++ = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    return nul;
+}
+
+static int has_json_nul(const char *p, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i + 6 <= n; i++) {
+        if (p[i] == '\\' && memcmp(p + i, "\\u0000", 6) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Plain number text -?[0-9]+(\.[0-9]+)? → its unscaled value at `scale` (int_digits + scale <= 38 and at
+ * most `precision` digits), as Arrow's cast to decimal128(precision, scale) gives it. 0 when not plain. */
+static int decimal_value(PyObject *s, long precision, long scale, __int128 *out) {
+    Py_ssize_t n, i = 0;
+    const char *p = ascii_text(s, &n);
+    if (p == NULL) {
+        return 0;
+    }
+    int negative = n > 0 && p[0] == '-', seen_digit = 0, seen_dot = 0;
+    i += negative;
+    __int128 v = 0;
+    long frac = 0, significant = 0;
+    for (; i < n; i++) {
+        char c = p[i];
+        if (c == '.') {
+            if (seen_dot || !seen_digit) {
+                return 0;
+            }
+            seen_dot = 1;
+            continue;
+        }
+        if (c < '0' || c > '9') {
+            return 0;
+        }
+        seen_digit = 1;
+        frac += seen_dot;
+        if (v == 0 && c == '0') {
+            continue; /* leading zeros */
+        }
+        v = v * 10 + (c - '0');
+        if (++significant > 38) {
+            return 0;
+        }
+    }
+    if (!seen_digit || (seen_dot && frac == 0) || frac > scale || significant + (scale - frac) > 38) {
+        return 0;
+    }
+    __int128 limit = 1;
+    for (long k = 0; k < precision; k++) {
+        limit *= 10;
+    }
+    for (long k = frac; k < scale; k++) {
+        v *= 10;
+    }
+    if (v >= limit) {
+        return 0;
+    }
+    *out = negative ? -v : v;
+    return 1;
+}
+
+static int int64_text(PyObject *s, long long *out) {
+    Py_ssize_t n, i = 0;
+    const char *p = ascii_text(s, &n);
+    if (p == NULL || n == 0) {
+        return 0;
+    }
+    int negative = p[0] == '-';
+    i += negative;
+    if (i >= n || n - i > 19) {
+        return 0;
+    }
+    unsigned long long v = 0;
+    for (; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return 0;
+        }
+        v = v * 10 + (unsigned long long)(p[i] - '0');
+    }
+    if (v > (negative ? 9223372036854775808ULL : 9223372036854775807ULL)) {
+        return 0;
+    }
+    *out = negative ? (long long)(0 - v) : (long long)v;
+    return 1;
+}
+
+/* arrow_column(values, n, kind, precision, scale) -> (null_count, buffers) | None: the Arrow buffers
+ * (validity or None, then offsets and data, or data) of a column whose first len(values) rows are `values`
+ * and the rest null, or None when the Python path must build it (a value of another type, text that is
+ * not valid Unicode or holds NUL, numbers to parse another way, 2 GiB of text). */
+static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyList_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "arrow_column(values: list, n, kind, precision, scale)");
+        return NULL;
+    }
+    PyObject *values = args[0];
+    Py_ssize_t n = PyLong_AsSsize_t(args[1]);
+    long kind = PyLong_AsLong(args[2]), precision = PyLong_AsLong(args[3]), scale = PyLong_AsLong(args[4]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t len = PyList_GET_SIZE(values);
+    if (n < 0 || len > n || precision > 38 || scale < 0 || scale > precision) {
+        Py_RETURN_NONE;
+    }
+    int text = kind == A_STRING || kind == A_VARCHAR || kind == A_SUPER || kind == A_BINARY;
+    Py_ssize_t nulls = n - len, total = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        PyObject *v = PyList_GET_ITEM(values, i);
+        if (v == Py_None) {
+            nulls++;
+            continue;
+        }
+        Py_ssize_t size;
+        if (kind == A_BINARY) {
+            if (!PyBytes_CheckExact(v)) {
+                Py_RETURN_NONE;
+            }
+            size = PyBytes_GET_SIZE(v);
+        } else if (text) {
+            if (!PyUnicode_CheckExact(v) || (size = utf8_length(v)) < 0) {
+                Py_RETURN_NONE;
+            }
+        } else if (kind == A_BOOL) {
+            if (v != Py_True && v != Py_False) {
+                Py_RETURN_NONE;
+            }
+            continue;
+        } else if (kind == A_INT64) {
+            if (!PyLong_CheckExact(v)) {
+                Py_RETURN_NONE;
+            }
+            continue;
+        } else if (!PyUnicode_CheckExact(v)) {
+            Py_RETURN_NONE;
+        } else {
+            continue;
+        }
+        if (size > INT32_MAX - total) {
+            Py_RETURN_NONE;
+        }
+        total += size;
+    }
+    Py_ssize_t width = kind == A_DECIMAL_TEXT ? 16 : (kind == A_INT64 || kind == A_INT64_TEXT) ? 8 : 0;
+    PyObject *validity = NULL, *offsets = NULL, *data = NULL;
+    if (nulls) {
+        validity = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
+        if (validity == NULL) {
+            return NULL;
+        }
+        memset(PyBytes_AS_STRING(validity), 0, (size_t)((n + 7) / 8));
+    }
+    if (text) {
+        offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
+        data = offsets == NULL ? NULL : PyBytes_FromStringAndSize(NULL, total);
+    } else {
+        Py_ssize_t size = kind == A_BOOL ? (n + 7) / 8 : n * width;
+        data = PyBytes_FromStringAndSize(NULL, size);
+        if (data != NULL) {
+            memset(PyBytes_AS_STRING(data), 0, (size_t)size);
+        }
+    }
+    if (data == NULL) {
+        goto fail;
+    }
+    unsigned char *bits = validity ? (unsigned char *)PyBytes_AS_STRING(validity) : NULL;
+    int32_t *off = offsets ? (int32_t *)PyBytes_AS_STRING(offsets) : NULL;
+    char *out = PyBytes_AS_STRING(data);
+    Py_ssize_t at = 0;
+    if (off) {
+        off[0] = 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = i < len ? PyList_GET_ITEM(values, i) : Py_None;
+        if (v != Py_None && bits) {
+            bits[i >> 3] |= (unsigned char)(1u << (i & 7));
+        }
+        if (text) {
+            if (v != Py_None) {
+                if (kind == A_BINARY) {
+                    memcpy(out + at, PyBytes_AS_STRING(v), (size_t)PyBytes_GET_SIZE(v));
+                    at += PyBytes_GET_SIZE(v);
+                } else {
+                    Py_ssize_t size = utf8_length(v);
+                    int nul = put_utf8(out + at, v);
+                    if ((kind == A_VARCHAR && nul) || (kind == A_SUPER && has_json_nul(out + at, size))) {
+                        goto fallback; /* the Python path finds and moves these values */
+                    }
+                    at += size;
+                }
+            }
+            off[i + 1] = (int32_t)at;
+        } else if (v == Py_None) {
+            continue;
+        } else if (kind == A_BOOL) {
+            if (v == Py_True) {
+                out[i >> 3] |= (char)(1u << (i & 7));
+            }
+        } else if (kind == A_INT64) {
+            int overflow = 0;
+            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (overflow || (x == -1 && PyErr_Occurred())) {
+                PyErr_Clear();
+                goto fallback;
+            }
+            memcpy(out + i * 8, &x, 8);
+        } else if (kind == A_INT64_TEXT) {
+            long long x;
+            if (!int64_text(v, &x)) {
+                goto fallback;
+            }
+            memcpy(out + i * 8, &x, 8);
+        } else if (kind == A_DECIMAL_TEXT) {
+            __int128 x;
+            if (!decimal_value(v, precision, scale, &x)) {
+                goto fallback;
+            }
+            memcpy(out + i * 16, &x, 16); /* little-endian two's complement, as Arrow lays it out */
+        } else {
+            goto fallback;
+        }
+    }
+    PyObject *buffers = offsets ? PyTuple_Pack(3, validity ? validity : Py_None, offsets, data)
+                                : PyTuple_Pack(2, validity ? validity : Py_None, data);
+    Py_XDECREF(validity);
+    Py_XDECREF(offsets);
+    Py_DECREF(data);
+    if (buffers == NULL) {
+        return NULL;
+    }
+    PyObject *result = Py_BuildValue("(nN)", nulls, buffers);
+    return result;
+fallback:
+    Py_XDECREF(validity);
+    Py_XDECREF(offsets);
+    Py_XDECREF(data);
+    Py_RETURN_NONE;
+fail:
+    Py_XDECREF(validity);
+    Py_XDECREF(offsets);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"super_json", (PyCFunction)(void (*)(void))super_json, METH_FASTCALL,
      "super_json(tag, value) -> str | None: a DynamoDB AttributeValue payload as JSON text, or None when "
@@ -1154,6 +1435,8 @@ static PyMethodDef methods[] = {
      "stage_row(image, plan, row, spill) -> bool: stage one record on the fast paths, or change nothing."},
     {"decode_records", (PyCFunction)(void (*)(void))decode_records, METH_FASTCALL,
      "decode_records(records, state) -> None: decode a batch, handing undecided records to state's defer."},
+    {"arrow_column", (PyCFunction)(void (*)(void))arrow_column, METH_FASTCALL,
+     "arrow_column(values, n, kind, precision, scale) -> (null_count, buffers) | None: a column's Arrow buffers."},
     {NULL, NULL, 0, NULL},
 };
 

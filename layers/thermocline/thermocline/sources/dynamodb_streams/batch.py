@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from thermocline.contracts import Route
 from thermocline.lake.columns import CDC_COLUMNS, OVERFLOW
 from thermocline.lake.table_schema import TableSchema
+from thermocline.sources.dynamodb_streams import fastpath
 from thermocline.sources.dynamodb_streams.super_json import _encode_str
 from thermocline.sources.dynamodb_streams.values import PlanEntry
 
@@ -124,12 +125,40 @@ def move_to_overflow(batch: _Batch, found: _Unholdable) -> int:
 
 _STRING_CAST = {"BIGINT", "DECIMAL", "DOUBLE PRECISION"}
 _LAKE_COLUMNS = (OVERFLOW, *CDC_COLUMNS)
+# How ``fastpath.arrow_column`` builds a column of each kind (``_speedups.c``, the A_* codes): text with no
+# NUL check (the bookkeeping columns), VARCHAR and SUPER text (NUL and its JSON escape left to the Python
+# path, which moves them), number text to int64 and decimal128, ints (microseconds), bools, bytes.
+_A_STRING, _A_VARCHAR, _A_SUPER, _A_INT64_TEXT, _A_DECIMAL_TEXT, _A_INT64, _A_BOOL, _A_BINARY = range(1, 9)
+_FAST_KIND = {
+    "VARCHAR": _A_VARCHAR,
+    "SUPER": _A_SUPER,
+    "BIGINT": _A_INT64_TEXT,
+    "DECIMAL": _A_DECIMAL_TEXT,
+    "TIMESTAMP": _A_INT64,
+    "BOOLEAN": _A_BOOL,
+    "VARBYTE": _A_BINARY,
+}
 
 
 def _padded(values: list[Any], n: int) -> list[Any]:
     if len(values) < n:
         values.extend([None] * (n - len(values)))
     return values
+
+
+def _fast_array(
+    values: list[Any], n: int, kind: int, arrow_type: pa.DataType, precision: int, scale: int
+) -> Any:
+    """The column built from Arrow buffers in C (rows past ``len(values)`` null), or None: then the caller
+    builds it with ``pa.array`` and casts, which is the reference and raises what the build refuses."""
+    build = fastpath.arrow_column
+    built = None if build is None else build(values, n, kind, precision, scale)
+    if built is None:
+        return None
+    nulls, buffers = built
+    return pa.Array.from_buffers(
+        arrow_type, n, [None if b is None else pa.py_buffer(b) for b in buffers], null_count=nulls
+    )
 
 
 def _string_array(values: list[Any], column: str) -> pa.Array:
@@ -156,28 +185,41 @@ def _arrow_table(batch: _Batch) -> pa.Table:
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
     for name, column in batch.schema.columns.items():
-        values = _padded(batch.values.setdefault(name, []), n)
+        values = batch.values.setdefault(name, [])
         kind = column.type.kind
         arrow_type = column.type.arrow()
-        if kind in ("VARCHAR", "SUPER"):
-            array = _string_array(values, name)
-        elif kind in _STRING_CAST:
-            array = pa.array(values, pa.string()).cast(arrow_type)
-        else:
-            array = pa.array(values, arrow_type)
-        _unholdable(name, kind, array)
+        fast = _FAST_KIND.get(kind)
+        array = (
+            None
+            if fast is None
+            else _fast_array(values, n, fast, arrow_type, column.type.precision, column.type.scale)
+        )
+        if array is None:
+            values = _padded(values, n)
+            if kind in ("VARCHAR", "SUPER"):
+                array = _string_array(values, name)
+            elif kind in _STRING_CAST:
+                array = pa.array(values, pa.string()).cast(arrow_type)
+            else:
+                array = pa.array(values, arrow_type)
+            _unholdable(name, kind, array)
         arrays.append(array)
         fields.append(pa.field(name, arrow_type))
     bookkeeping = batch.bookkeeping()
     for column in _LAKE_COLUMNS:
         arrow_field = column.arrow_field
         values = bookkeeping[column.name]
-        if arrow_field.type == pa.string():
-            array = _string_array(values, column.name)
-            if column is OVERFLOW:
-                _unholdable(column.name, "SUPER", array)
-            arrays.append(array)
-        else:
-            arrays.append(pa.array(values, arrow_field.type))
+        fast = _A_SUPER if column is OVERFLOW else _FAST_KIND.get(column.type.kind)
+        if fast == _A_VARCHAR:
+            fast = _A_STRING
+        array = None if fast is None else _fast_array(values, n, fast, arrow_field.type, 0, 0)
+        if array is None:
+            if arrow_field.type == pa.string():
+                array = _string_array(values, column.name)
+                if column is OVERFLOW:
+                    _unholdable(column.name, "SUPER", array)
+            else:
+                array = pa.array(values, arrow_field.type)
+        arrays.append(array)
         fields.append(arrow_field)
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

@@ -12,6 +12,8 @@ code it mirrors stays the reference for every result (tests/unit/test_speedups.p
 * ``decode_records(records, state)`` mirrors :meth:`.decoder._Decoder.add` for a whole batch: the
   envelope, the route and the staging of each record it can decide, in C; every other record goes to
   the Python path, in order (``fast_loop`` builds the state it reads and hands it those records).
+* ``arrow_column(values, n, kind, precision, scale)`` mirrors ``pa.array``/``cast`` in
+  :func:`.batch._arrow_table`: a column's Arrow buffers, or None to build it the reference way.
 
 Callers look these names up on this module at call time, so a test can switch the fast path off.
 ``THERMOCLINE_PURE_PYTHON=1`` in the environment forces the reference path (debugging, comparing the
@@ -25,17 +27,30 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FAST_PATH_UNAVAILABLE", "PURE_PYTHON", "decode_records", "stage_row", "super_json"]
+__all__ = [
+    "FAST_PATH_UNAVAILABLE",
+    "PURE_PYTHON",
+    "arrow_column",
+    "decode_records",
+    "stage_row",
+    "super_json",
+]
 
 PURE_PYTHON = "THERMOCLINE_PURE_PYTHON"
 FAST_PATH_UNAVAILABLE: str | None = None
 stage_row: Callable[..., bool] | None = None
 super_json: Callable[[str, Any], str | None] | None = None
 decode_records: Callable[[list[Any], list[Any]], None] | None = None
+arrow_column: Callable[[list[Any], int, int, int, int], Any] | None = None
 if os.environ.get(PURE_PYTHON) == "1":
     FAST_PATH_UNAVAILABLE = f"{PURE_PYTHON}=1"
 else:
     try:
-        from thermocline.sources.dynamodb_streams._speedups import decode_records, stage_row, super_json
+        from thermocline.sources.dynamodb_streams._speedups import (
+            arrow_column,
+            decode_records,
+            stage_row,
+            super_json,
+        )
     except ImportError as exc:
         FAST_PATH_UNAVAILABLE = f"thermocline.sources.dynamodb_streams._speedups did not load: {exc}"
