@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import random
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -98,7 +99,9 @@ def _put_manifest(s3: Any, keys: list[str]) -> str:
     return f"s3://{BUCKET}/_manifests/test.manifest"
 
 
-def test_a_failed_copy_names_file_and_line_from_sys_load_error_detail(shim: RedshiftShim, s3: Any) -> None:
+def test_a_failed_copy_names_file_line_and_column_from_sys_load_error_detail(
+    shim: RedshiftShim, s3: Any
+) -> None:
     """Redshift tells the client of a failed COPY only to look in ``sys_load_error_detail``. The engine
     reads ``pg_last_copy_id()`` before the rollback (refused, as Redshift refuses every statement but
     ROLLBACK in a failed transaction), rolls back, and finds the COPY's rows by session and time."""
@@ -114,7 +117,7 @@ def test_a_failed_copy_names_file_and_line_from_sys_load_error_detail(shim: Reds
         with pytest.raises(BadDataError) as caught:
             wh.execute(["CREATE TEMP TABLE stage (pk VARCHAR(8))", copy])
         assert [str(d) for d in caught.value.details] == [
-            f"s3://{BUCKET}/{too_long[0]}, line 2: value too long for type character varying(8)"
+            f"s3://{BUCKET}/{too_long[0]}, line 2, column pk: value too long for type character varying(8)"
         ]
         # The failed transaction left nothing behind, and the session goes on.
         assert wh.query("SELECT COUNT(*) FROM pg_tables WHERE tablename = 'stage'").rows == [(0,)]
@@ -170,15 +173,15 @@ def test_alter_column_type_runs_alone_with_autocommit_and_then_transactions_resu
 
 def test_the_shim_refuses_alter_column_type_inside_a_transaction_block(shim: RedshiftShim) -> None:
     """What makes the engine's autocommit path necessary: Redshift refuses the ALTER in a block."""
-    url = shim.url()
-    with warehouse.connect(url) as wh:
+    with warehouse.connect(shim.url()) as wh:
         wh.execute(["CREATE TABLE t (k VARCHAR(4))"])
+    dsn = urlsplit(shim.dsn)
     conn = redshift_connector.connect(
         host="127.0.0.1",
         port=shim.port,
-        database=url.rsplit("/", 1)[1].split("?")[0],
-        user=url.split("//")[1].split(":")[0],
-        password=url.split(":")[2].split("@")[0],
+        database=dsn.path.lstrip("/"),
+        user=dsn.username,
+        password=dsn.password,
         ssl=False,
     )
     try:
@@ -193,6 +196,18 @@ def test_the_shim_refuses_alter_column_type_inside_a_transaction_block(shim: Red
         cursor.execute("ALTER TABLE t ALTER COLUMN k TYPE VARCHAR(64)")
     finally:
         conn.close()
+
+
+def test_the_driver_path_is_held_to_the_local_engines_rulebook(shim: RedshiftShim) -> None:
+    """The statements reach PostgreSQL through the PostgreSQL engine's translation, which refuses what
+    Redshift would not take as written; the refusal aborts the transaction and the session goes on."""
+    with warehouse.connect(shim.url()) as wh:
+        wh.execute(["CREATE TABLE t (k VARCHAR(16))"])
+        with pytest.raises(TerminalLoadError, match="backslash"):
+            wh.execute(["INSERT INTO t VALUES ('a')", "INSERT INTO t VALUES ('C:\\temp')"])
+        with pytest.raises(TerminalLoadError, match="127 bytes"):
+            wh.query(f'SELECT 1 AS "{"é" * 64}"')
+        assert wh.query("SELECT COUNT(*) FROM t").rows == [(0,)]
 
 
 def test_a_redshift_url_with_an_unknown_parameter_is_refused(shim: RedshiftShim) -> None:

@@ -79,6 +79,22 @@ class RedshiftShim:
                     (session_id, query_id, started, d.file, d.line, d.column, (d.reason or "")[:512]),
                 )
 
+    def refused_column(self, columns: list[tuple[str, int, int]], row: list[bytes | None]) -> str | None:
+        """The first of ``columns`` (name, type oid, modifier) whose type refuses its value in ``row``,
+        tried one by one in a throwaway table (some errors, "value too long" among them, name no column)."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            for (name, oid, typmod), value in zip(columns, row, strict=True):
+                (type_sql,) = conn.execute("SELECT format_type(%s, %s)", (oid, typmod)).fetchone() or ("",)
+                try:
+                    with conn.transaction():
+                        conn.execute(f"CREATE TEMP TABLE probe (c {type_sql}) ON COMMIT DROP")  # type: ignore[arg-type]
+                        conn.execute(
+                            "INSERT INTO probe VALUES (%s)", (None if value is None else value.decode(),)
+                        )
+                except psycopg.Error:
+                    return name
+        return None
+
     def _accept(self) -> None:
         assert self._listener is not None
         while True:

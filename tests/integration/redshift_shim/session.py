@@ -33,7 +33,7 @@ _PARAMETER = re.compile(r"parameter \$(\d+)")
 class Injected:
     """What the server said to statements the shim sent on its own."""
 
-    columns: list[str]
+    columns: list[tuple[str, int, int]]  # name, type oid, type modifier
     completed: int
     error: wire.ServerError | None
 
@@ -44,7 +44,7 @@ class Session:
         self.client = client
         self.server = server
         self.statements: dict[bytes, redshift.Statement] = {}
-        self.portals: dict[bytes, redshift.Statement] = {}
+        self.portals: dict[bytes, redshift.Statement | None] = {}
         self.status = b"I"  # the last ReadyForQuery: I idle, T in a transaction block, E failed
         self.failed = False  # an error was reported: skip until Sync
         self.pid = 0
@@ -95,12 +95,12 @@ class Session:
             elif kind == b"H" or self.failed:
                 continue  # a Flush follows every forwarded message anyway; after an error, skip to Sync
             elif kind == b"Q":
-                self._simple_query(body)
+                self._simple_query()
             elif kind == b"P":
                 self._parse(body)
             elif kind == b"B":
                 portal, name = wire.bind_names(body)
-                self.portals[portal] = self.statements[name]
+                self.portals[portal] = self.statements.get(name)
                 self._forward(wire.message(kind, body), until=b"2")
             elif kind == b"D":
                 self._forward(wire.message(kind, body), until=b"Tn")
@@ -125,24 +125,30 @@ class Session:
             self.shim.executed.append(sql)
 
     def _execute(self, body: bytes) -> None:
-        statement = self.portals[wire.portal_of_execute(body)]
-        self.shim.executed.append(statement.sql)
-        if is_alter_column_type(statement.sql) and self.status != b"I":
-            self._refuse(*redshift.ALTER_IN_TRANSACTION)
-            return
+        statement = self.portals.get(wire.portal_of_execute(body))
         tag = None
-        if statement.copy is not None:
-            rows = self._copy(*statement.copy)
-            if rows is None:
+        if statement is not None:
+            self.shim.executed.append(statement.sql)
+            tag = self._before_running(statement)
+            if self.failed:
                 return
-            tag = f"COPY {rows}"
         self._forward(wire.message(b"E", body), until=b"CIs", tag=tag)
 
-    def _simple_query(self, body: bytes) -> None:
-        sql = wire.split_cstring(body)[0].decode()
-        self.shim.executed.append(sql)
-        statement = redshift.plan(sql)
-        self._forward(wire.message(b"Q", wire.cstring(statement.postgres)), until=b"Z", past_errors=True)
+    def _simple_query(self) -> None:
+        """redshift_connector sends every statement through the extended protocol; so does the shim."""
+        self.client.sendall(wire.error_response("0A000", "the shim takes the extended query protocol only"))
+        self._forward(wire.SYNC, until=b"Z")  # the ReadyForQuery that ends a simple query
+
+    def _before_running(self, statement: redshift.Statement) -> str | None:
+        """What the shim does itself before the server runs ``statement``: refuse it (the client has the
+        error and ``failed`` is set) or run its COPY (its command tag is returned)."""
+        if is_alter_column_type(statement.sql) and self.status != b"I":
+            self._refuse(*redshift.ALTER_IN_TRANSACTION)
+            return None
+        if statement.copy is None:
+            return None
+        rows = self._copy(*statement.copy)
+        return None if rows is None else f"COPY {rows}"
 
     # --- relaying -----------------------------------------------------------------------------------------
 
@@ -196,12 +202,22 @@ class Session:
                 self.failed = True
                 return result
             if kind == b"T":
-                result.columns = wire.row_description_names(body)
+                result.columns = wire.row_description(body)
             if kind in b"CI":
                 result.completed += 1
             if kind in b"1Tn2CI3" and kind not in _ASYNC:
                 pending -= 1
         return result
+
+    def _failing_column(
+        self, error: wire.ServerError, columns: list[tuple[str, int, int]], row: list[bytes | None]
+    ) -> str | None:
+        """The column of a row PostgreSQL refused: named in the error's context when a parameter's text
+        was refused, else the first column whose type refuses its value on its own."""
+        where = _PARAMETER.search(error.fields.get("W", ""))
+        if where:
+            return columns[int(where.group(1)) - 1][0]
+        return self.shim.refused_column(columns, row)
 
     # --- COPY ---------------------------------------------------------------------------------------------
 
@@ -227,9 +243,8 @@ class Session:
                 for at in range(0, len(values), _ROWS_PER_ROUND_TRIP):
                     result = self._inject(insert, values[at : at + _ROWS_PER_ROUND_TRIP])
                     if result.error is not None:
-                        where = _PARAMETER.search(result.error.fields.get("W", ""))
-                        column = columns[int(where.group(1)) - 1] if where else None
                         line = at + result.completed + 1
+                        column = self._failing_column(result.error, columns, values[line - 1])
                         raise BadDataError(
                             "COPY failed",
                             details=[LoadErrorDetail(entry.url, line, column, result.error.text)],

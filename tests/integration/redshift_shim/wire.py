@@ -150,12 +150,14 @@ def parameter_status(name: str, value: str) -> bytes:
     return message(b"S", cstring(name) + cstring(value))
 
 
-def row_description_names(body: bytes) -> list[str]:
-    """The column names of a RowDescription (each field: name, then 18 bytes of type information)."""
+def row_description(body: bytes) -> list[tuple[str, int, int]]:
+    """(name, type oid, type modifier) of each column of a RowDescription (a field: name, table oid,
+    column number, type oid, type length, type modifier, format)."""
     (count,) = struct.unpack("!h", body[:2])
-    names, at = [], 2
+    columns, at = [], 2
     for _ in range(count):
         name, at = split_cstring(body, at)
-        names.append(name.decode())
+        _, _, oid, _, typmod, _ = struct.unpack("!ihihih", body[at : at + 18])
+        columns.append((name.decode(), oid, typmod))
         at += 18
-    return names
+    return columns
