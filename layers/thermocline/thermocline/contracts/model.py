@@ -22,6 +22,7 @@ default routing (docs/ingest.md). Pure: reads files, never AWS; routing a record
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class Route:
                 return False
         return True
 
+    @functools.cached_property
     def matchers(self) -> tuple[tuple[str, Any], ...]:
         """``(attribute, glob text or the pattern's fullmatch)`` per match entry, for the C fast path."""
         globs = self.globs if len(self.globs) == len(self.match) else (None,) * len(self.match)

@@ -73,7 +73,7 @@ class Router:
         if type(entry) is tuple:
             return entry[0], None, None
         contract: SourceContract = entry  # type: ignore[assignment]
-        routes = tuple((route.target, route.matchers()) for route in contract.routes)
+        routes = tuple((route.target, route.matchers) for route in contract.routes)
         return None, routes, contract.unmatched or self._defaults.get(source_table)
 
     def _fallback(self, source_table: str) -> Routed:

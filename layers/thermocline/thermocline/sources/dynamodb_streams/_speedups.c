@@ -451,31 +451,18 @@ static int fits_fixed(const char *p, Py_ssize_t n, long int_digits, long scale) 
     return i == n && i - start >= 1 && i - start <= scale;
 }
 
-/* Length in UTF-8 bytes of an exact str, or -1 when it holds a lone surrogate (not valid Unicode). */
+/* Length in UTF-8 bytes of an exact str, or -1 when it holds a lone surrogate (not valid Unicode). CPython
+ * encodes and keeps the UTF-8 of a non-ASCII str, which the Arrow build then copies (arrow_column). */
 static Py_ssize_t utf8_length(PyObject *s) {
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     if (PyUnicode_IS_ASCII(s)) {
-        return n;
+        return PyUnicode_GET_LENGTH(s);
     }
-    int kind = PyUnicode_KIND(s);
-    const void *data = PyUnicode_DATA(s);
-    Py_ssize_t total = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c < 0x80) {
-            total += 1;
-        } else if (c < 0x800) {
-            total += 2;
-        } else if (c < 0x10000) {
-            if (c >= 0xd800 && c <= 0xdfff) {
-                return -1;
-            }
-            total += 3;
-        } else {
-            total += 4;
-        }
+    Py_ssize_t size;
+    if (PyUnicode_AsUTF8AndSize(s, &size) == NULL) {
+        PyErr_Clear();
+        return -1;
     }
-    return total;
+    return size;
 }
 
 /* Canonical base64 text → bytes (see base64_length), or NULL with no error set when not canonical. */
@@ -1154,35 +1141,18 @@ fail:
  * escape \u0000 in SUPER text), number text to int64 or decimal128, Python ints to int64, bools, bytes. */
 enum { A_STRING = 1, A_VARCHAR, A_SUPER, A_INT64_TEXT, A_DECIMAL_TEXT, A_INT64, A_BOOL, A_BINARY };
 
-/* Encode an exact str as UTF-8 at out (utf8_length bytes); returns 1 when it holds U+0000. */
-static int put_utf8(char *out, PyObject *s) {
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+/* The UTF-8 bytes of an exact str (CPython's own encoder; the bytes are kept with the str, as pa.array
+ * keeps them), or NULL with no error set when it is not valid Unicode (a lone surrogate). */
+static const char *utf8_of(PyObject *s, Py_ssize_t *size) {
     if (PyUnicode_IS_ASCII(s)) {
-        memcpy(out, PyUnicode_1BYTE_DATA(s), (size_t)n);
-        return memchr(out, 0, (size_t)n) != NULL;
+        *size = PyUnicode_GET_LENGTH(s);
+        return (const char *)PyUnicode_1BYTE_DATA(s);
     }
-    int kind = PyUnicode_KIND(s), nul = 0;
-    const void *data = PyUnicode_DATA(s);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c < 0x80) {
-            nul |= c == 0;
-            *out++ = (char)c;
-        } else if (c < 0x800) {
-            *out++ = (char)(0xc0 | (c >> 6));
-            *out++ = (char)(0x80 | (c & 0x3f));
-        } else if (c < 0x10000) {
-            *out++ = (char)(0xe0 | (c >> 12));
-            *out++ = (char)(0x80 | ((c >> 6) & 0x3f));
-            *out++ = (char)(0x80 | (c & 0x3f));
-        } else {
-            *out++ = (char)(0xf0 | (c >> 18));
-            *out++ = (char)(0x80 | ((c >> 12) & 0x3f));
-            *out++ = (char)(0x80 | ((c >> 6) & 0x3f));
-            *out++ = (char)(0x80 | (c & 0x3f));
-        }
+    const char *p = PyUnicode_AsUTF8AndSize(s, size);
+    if (p == NULL) {
+        PyErr_Clear();
     }
-    return nul;
+    return p;
 }
 
 static int has_json_nul(const char *p, Py_ssize_t n) {
@@ -1196,6 +1166,8 @@ static int has_json_nul(const char *p, Py_ssize_t n) {
 
 /* Plain number text -?[0-9]+(\.[0-9]+)? → its unscaled value at `scale` (int_digits + scale <= 38 and at
  * most `precision` digits), as Arrow's cast to decimal128(precision, scale) gives it. 0 when not plain. */
+static __int128 POW10[39]; /* 10**k, filled at import */
+
 static int decimal_value(PyObject *s, long precision, long scale, __int128 *out) {
     Py_ssize_t n, i = 0;
     const char *p = ascii_text(s, &n);
@@ -1231,14 +1203,8 @@ static int decimal_value(PyObject *s, long precision, long scale, __int128 *out)
     if (!seen_digit || (seen_dot && frac == 0) || frac > scale || significant + (scale - frac) > 38) {
         return 0;
     }
-    __int128 limit = 1;
-    for (long k = 0; k < precision; k++) {
-        limit *= 10;
-    }
-    for (long k = frac; k < scale; k++) {
-        v *= 10;
-    }
-    if (v >= limit) {
+    v *= POW10[scale - frac];
+    if (v >= POW10[precision]) {
         return 0;
     }
     *out = negative ? -v : v;
@@ -1304,7 +1270,7 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
             }
             size = PyBytes_GET_SIZE(v);
         } else if (text) {
-            if (!PyUnicode_CheckExact(v) || (size = utf8_length(v)) < 0) {
+            if (!PyUnicode_CheckExact(v) || utf8_of(v, &size) == NULL) {
                 Py_RETURN_NONE;
             }
         } else if (kind == A_BOOL) {
@@ -1367,9 +1333,14 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
                     memcpy(out + at, PyBytes_AS_STRING(v), (size_t)PyBytes_GET_SIZE(v));
                     at += PyBytes_GET_SIZE(v);
                 } else {
-                    Py_ssize_t size = utf8_length(v);
-                    int nul = put_utf8(out + at, v);
-                    if ((kind == A_VARCHAR && nul) || (kind == A_SUPER && has_json_nul(out + at, size))) {
+                    Py_ssize_t size;
+                    const char *p = utf8_of(v, &size);
+                    if (p == NULL || size > total - at) {
+                        goto fallback;
+                    }
+                    memcpy(out + at, p, (size_t)size);
+                    if ((kind == A_VARCHAR && memchr(p, 0, (size_t)size) != NULL) ||
+                        (kind == A_SUPER && has_json_nul(p, size))) {
                         goto fallback; /* the Python path finds and moves these values */
                     }
                     at += size;
@@ -1464,6 +1435,10 @@ static int intern_all(void) {
 }
 
 PyMODINIT_FUNC PyInit__speedups(void) {
+    POW10[0] = 1;
+    for (int k = 1; k < 39; k++) {
+        POW10[k] = POW10[k - 1] * 10;
+    }
     if (intern_all() < 0) {
         return NULL;
     }
