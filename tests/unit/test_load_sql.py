@@ -156,6 +156,18 @@ def test_soft_deletes_flag_instead_of_deleting():
     assert any(s.startswith('INSERT INTO "thermocline"."tombstones__orders"') for s in hard)
 
 
+def test_an_updated_row_clears_the_item_columns_its_file_lacks_and_keeps_the_bookkeeping():
+    target = ["pk", "sk", 'we"ird col', "items", "blob", "coupon", "_overflow"]
+    target += ["_seq", "_event_time", "_ttl_expired", "_source", "_deleted", "_export_id"]
+    statements = load_sql(SPEC, manifest_url="s3://lake/m", files=FILES, load_id="l", target_columns=target)
+    merge = next(s for s in statements if s.startswith("MERGE"))
+    matched = merge.split("WHEN MATCHED THEN UPDATE SET ", 1)[1].split(" WHEN NOT MATCHED", 1)[0]
+    cleared = [a.split(" = ")[0] for a in matched.split(", ") if a.endswith(" = NULL")]
+    assert cleared == ['"coupon"', '"_overflow"']
+    # Without the target's columns (a new table) nothing is cleared.
+    assert "= NULL" not in next(s for s in _load() if s.startswith("MERGE"))
+
+
 def test_full_refresh_replaces_without_truncate():
     statements = full_refresh_sql(SPEC, manifest_url="s3://lake/m", files=FILES, load_id="r1")
     assert statements[0] == 'LOCK "thermocline"."load_lock__orders"'

@@ -156,7 +156,8 @@ class Loader:
 
     # --- CDC loads ---------------------------------------------------------------------------------------
 
-    def _load_chunk(self, files: list[LakeFile], report: LoadReport) -> None:
+    def _load_chunk(self, files: list[LakeFile], report: LoadReport, target_columns: Sequence[str]) -> None:
+        """Load ``files`` (one table, one schema) into a target with ``target_columns``."""
         policy = self.policy
         spec = files[0].spec
         pending = list(files)
@@ -170,13 +171,14 @@ class Loader:
                 load_id=load_id,
                 iam_role=policy.copy_iam_role,
                 delete_mode=policy.delete_mode,
+                target_columns=target_columns,
             )
             limit = self.warehouse.capabilities.max_statement_bytes
             if len(pending) > 1 and max(len(sql.encode()) for sql in statements) > limit:
                 # Very long keys or very many files: two smaller loads instead of one the engine refuses.
                 half = len(pending) // 2
-                self._load_chunk(pending[:half], report)
-                self._load_chunk(pending[half:], report)
+                self._load_chunk(pending[:half], report, target_columns)
+                self._load_chunk(pending[half:], report, target_columns)
                 return
             self._write_manifest(manifest, pending)
             try:
@@ -191,7 +193,7 @@ class Loader:
                 if not bad and len(pending) > 1:
                     # The error names no file: load one at a time to find the bad ones.
                     for single in pending:
-                        self._load_chunk([single], report)
+                        self._load_chunk([single], report, target_columns)
                     return
                 bad = bad or pending
                 for f in bad:
@@ -308,7 +310,7 @@ class Loader:
                 files = conformed(self.s3, self.policy.lake_bucket, files, staged)
                 self._retrying("schema", lambda spec=files[0].spec: ensure_table(self.warehouse, spec))
             for start in range(0, len(files), step):
-                self._load_chunk(files[start : start + step], report)
+                self._load_chunk(files[start : start + step], report, list(target_types))
         return report
 
     # --- snapshots -----------------------------------------------------------------------------------

@@ -8,7 +8,9 @@
 3. Keep the newest ``_seq`` per primary key; drop versions not newer than what the target (or, for hard
    deletes, the tombstone table) already holds, so replays and out-of-order batches change nothing.
 4. Apply deletes (hard: delete the row and remember a tombstone; soft: flag ``_deleted``), then MERGE the
-   rest (update and insert).
+   rest (update and insert). An updated row takes the whole version: a target column the files lack is
+   set to NULL, since a version's file has every column recorded when it was decoded
+   (``lake.schema_store``), so it lacks a column only when none of its items had the attribute.
 5. Record every file in the ledger.
 
 Deleted keys are remembered in a tombstone table because a hard-deleted row leaves nothing in the target
@@ -17,10 +19,16 @@ to compare a late, older version against: without it an out-of-order insert woul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from thermocline.lake.columns import DELETED, TARGET_COLUMNS, VERSION_COLUMNS
+from thermocline.lake.columns import (
+    DELETED,
+    OVERFLOW_COLUMN,
+    RESERVED_COLUMNS,
+    TARGET_COLUMNS,
+    VERSION_COLUMNS,
+)
 from thermocline.lake.metadata import TableSpec
 from thermocline.load.sql.bookkeeping import LATEST_TABLE, STAGE_TABLE, load_lock_sql, tombstones_name
 from thermocline.load.sql.ledger import LedgerEntry, ledger_insert_sql
@@ -32,6 +40,8 @@ __all__ = ["SEAM_MARGIN_SECONDS", "DeleteMode", "load_sql"]
 DeleteMode = Literal["hard", "soft"]
 
 _RANK = quote_ident("thermocline$rank")
+# Columns that describe a load, not an item: never cleared. ``_overflow`` holds the item's own values.
+_BOOKKEEPING = RESERVED_COLUMNS - {OVERFLOW_COLUMN}
 
 
 def load_sql(
@@ -42,8 +52,13 @@ def load_sql(
     load_id: str,
     iam_role: str | None = None,
     delete_mode: DeleteMode = "hard",
+    target_columns: Iterable[str] = (),
 ) -> list[str]:
-    """Every statement of one CDC load of ``spec.table`` from the files in ``manifest_url``."""
+    """Every statement of one CDC load of ``spec.table`` from the files in ``manifest_url``.
+
+    ``target_columns``: the target's columns as the warehouse names them; each item column among them the
+    files lack is set to NULL in every row the load updates.
+    """
     if not spec.is_cdc:
         raise ValueError(f"table {spec.table}: files without _op/_seq are snapshots; use full_refresh_sql")
     if not files:
@@ -104,6 +119,7 @@ def load_sql(
     statements.append(f"DELETE FROM {latest} WHERE \"_op\" = 'D'")
 
     updates = [f"{quote_ident(n)} = {target_value(latest, n, t)}" for n, t in data if n not in pk]
+    updates += [f"{quote_ident(c)} = NULL" for c in _absent_columns(spec, target_columns)]
     updates += [f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in meta]
     updates.append(f"{quote_ident(DELETED.name)} = FALSE")
     statements.append(
@@ -114,6 +130,12 @@ def load_sql(
     statements += ledger_insert_sql(spec.table, files, load_id)
     statements += [f"DROP TABLE {latest}", f"DROP TABLE {stage}"]
     return statements
+
+
+def _absent_columns(spec: TableSpec, target_columns: Iterable[str]) -> list[str]:
+    """The item columns of the target (``target_columns``) that ``spec``'s files lack."""
+    have = {name.lower() for name in spec.column_names}
+    return [c for c in target_columns if c.lower() not in have and c.lower() not in _BOOKKEEPING]
 
 
 # How much earlier than an export's time a warehouse version must be for the export to replace it. Stream
