@@ -13,6 +13,7 @@ Memory holds one normalised tuple per expected row; a data file is read in chunk
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -21,9 +22,11 @@ from decimal import Decimal
 from typing import Any
 
 from thermocline.contracts import Contracts
+from thermocline.lake import keys as lake_keys
 from thermocline.lake.columns import TARGET_COLUMNS
 from thermocline.lake.schema_store import SchemaStore
 from thermocline.lake.table_schema import TableSchema
+from thermocline.lake.types import VARCHAR_MAX
 from thermocline.load.sql import (
     BOOKKEEPING_SCHEMA,
     SEAM_MARGIN_SECONDS,
@@ -192,6 +195,7 @@ def expected_rows(
     summary: ExportSummary,
     contracts: Contracts,
     schemas: dict[str, TableSchema],
+    lake_prefix: str = "cdc/",
 ) -> Expected:
     """The rows each warehouse table must hold at the export time, decoded as the stream decodes them
     (``schemas``: the recorded schemas, so columns get the names and types the warehouse has)."""
@@ -200,7 +204,15 @@ def expected_rows(
     for file in plan.files:
         for chunk in read_chunks(s3, plan.bucket, file["key"], plan.chunk_items):
             records, bad = to_stream_records(chunk.lines, summary, plan.key_attributes, file["key"])
-            result = decode_batch(records, contracts, out.schemas)
+            # Spilled as the stream spills them: a value too large for a row is referenced from _overflow
+            # by its content's digest, so the export's reference equals the warehouse's.
+            result = decode_batch(
+                records,
+                contracts,
+                out.schemas,
+                spill_over=VARCHAR_MAX,
+                oversize_key=functools.partial(lake_keys.oversize_key, lake_prefix),
+            )
             out.schemas = result.schemas
             out.undecodable += len(bad) + len(result.rejects)
             for table, batch in result.tables.items():
@@ -338,7 +350,8 @@ def reconcile_export(
     metrics = (runtime or Runtime()).metrics
     plan, summary = export_plan(s3, ddb, status, settings.chunk_items)
     schemas = recorded_schemas(s3, settings.lake_bucket, settings.schema_prefix)
-    expected = expected_rows(s3, plan, summary, table_contracts(settings.contracts_path), schemas)
+    contracts = table_contracts(settings.contracts_path)
+    expected = expected_rows(s3, plan, summary, contracts, schemas, settings.lake_prefix)
     report = reconcile_warehouse(wh, summary, expected)
     key = f"{settings.reconcile_prefix}{summary.table_name}/{summary.export_id}.json"
     body = json.dumps(report.to_json(), indent=1).encode()
