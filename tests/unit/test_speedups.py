@@ -295,6 +295,7 @@ def _mutations(rng: random.Random) -> list[Any]:
             )
         ),
         lambda r: image(r).pop("sk", None),
+        lambda r: image(r).update({rng.choice(["pk", "sk"]): rng.choice(odd_values)}),
         lambda r: image(r).update({some_attribute(r): rng.choice(odd_values)}),
         lambda r: image(r).update({f"new_{rng.randrange(5)}": rng.choice(odd_values)}),
         lambda r: image(r).update({7: {"S": "non-string attribute name"}}),

@@ -465,6 +465,20 @@ static Py_ssize_t utf8_length(PyObject *s) {
     return size;
 }
 
+/* The UTF-8 bytes of an exact str (CPython's own encoder; the bytes are kept with the str, as pa.array
+ * keeps them), or NULL with no error set when it is not valid Unicode (a lone surrogate). */
+static const char *utf8_of(PyObject *s, Py_ssize_t *size) {
+    if (PyUnicode_IS_ASCII(s)) {
+        *size = PyUnicode_GET_LENGTH(s);
+        return (const char *)PyUnicode_1BYTE_DATA(s);
+    }
+    const char *p = PyUnicode_AsUTF8AndSize(s, size);
+    if (p == NULL) {
+        PyErr_Clear();
+    }
+    return p;
+}
+
 /* Canonical base64 text → bytes (see base64_length), or NULL with no error set when not canonical. */
 static PyObject *base64_bytes(PyObject *s) {
     Py_ssize_t n;
@@ -602,10 +616,79 @@ static void cut_back(PyObject **lists, Py_ssize_t n, Py_ssize_t row) {
     }
 }
 
+/* Values a record keeps in _overflow instead of their column (staging.stage_record's _Overflow case), when
+ * decode_records stages it: the _Overflow class and values._widen from its state, the primary key columns'
+ * lists of the table, and the row's _overflow JSON object as it is built. */
+typedef struct {
+    PyObject *overflow_class;
+    PyObject *widen;
+    PyObject *keys;
+    Buf text;
+    Py_ssize_t entries;
+} Overflow;
+
+static PyObject *take_exception(void) {
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+/* The converter raised _Overflow for `attribute`: add `"attribute":json_text` to the row's _overflow, as the
+ * Python path does for a value that is not a key and whose column is declared, is not numeric or cannot
+ * widen for it. 1 added; 0 not (the record goes to Python); the error is cleared either way. */
+static int overflow_entry(Overflow *ov, PyObject *entry, PyObject *attribute, PyObject *tag, PyObject *value) {
+    PyObject *exc = take_exception();
+    if (exc == NULL) {
+        return 0;
+    }
+    PyObject *column = PyTuple_GET_ITEM(entry, 0), *values = PyTuple_GET_ITEM(entry, 1);
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ov->keys); k++) {
+        if (PyTuple_GET_ITEM(ov->keys, k) == values) {
+            Py_DECREF(exc);
+            return 0; /* a key that does not fit: the record is quarantined */
+        }
+    }
+    PyObject *json = PyObject_GetAttrString(exc, "json_text");
+    Py_DECREF(exc);
+    PyObject *declared = json == NULL ? NULL : PyObject_GetAttrString(column, "declared");
+    int is_declared = declared == NULL ? -1 : PyObject_IsTrue(declared);
+    Py_XDECREF(declared);
+    Py_ssize_t size;
+    const char *text = (json != NULL && PyUnicode_CheckExact(json)) ? utf8_of(json, &size) : NULL;
+    int added = 0;
+    if (is_declared >= 0 && text != NULL && PyUnicode_CheckExact(attribute)) {
+        int widens = 0;
+        if (!is_declared && tag_code(tag) == T_N) {
+            PyObject *args[2] = {column, value};
+            PyObject *widened = PyObject_Vectorcall(ov->widen, args, 2, NULL);
+            widens = widened != Py_None; /* a wider type (Python widens the column), or an error */
+            Py_XDECREF(widened);
+        }
+        if (!widens && buf_char(&ov->text, ov->entries ? ',' : '{') == 0 && put_string(&ov->text, attribute) == OK &&
+            buf_char(&ov->text, ':') == 0 && buf_put(&ov->text, text, size) == 0) {
+            ov->text.utf8 |= !PyUnicode_IS_ASCII(json);
+            ov->entries++;
+            added = 1;
+        }
+    }
+    Py_XDECREF(json);
+    PyErr_Clear();
+    return added;
+}
+
 /* Append the values of `image` to its table's column lists as row `row`. 1: staged; 0: nothing changed,
- * Python must stage it (a new column, a value to overflow or widen for, a malformed value...). A converter
- * is Python code, but only ever the pure converters of values.py: no list or dict read here changes. */
-static int stage_image(PyObject *image, PyObject *plan, Py_ssize_t row, Py_ssize_t spill, Touched *touched) {
+ * Python must stage it (a new column, a value to widen for, a malformed value...; with `ov` NULL also a
+ * value to overflow). A converter is Python code, but only ever the pure converters of values.py: no list
+ * or dict read here changes. */
+static int stage_image(PyObject *image, PyObject *plan, Py_ssize_t row, Py_ssize_t spill, Touched *touched,
+                       Overflow *ov) {
     touched->n = 0;
     if (touched_reserve(touched, PyDict_GET_SIZE(image) + 1) < 0) {
         PyErr_Clear();
@@ -636,6 +719,11 @@ static int stage_image(PyObject *image, PyObject *plan, Py_ssize_t row, Py_ssize
         /* Hold what the converter sees: it is Python code. */
         Py_INCREF(entry);
         PyObject *converted = stage_value(entry, tag, value, spill);
+        if (converted == NULL && ov != NULL && PyErr_Occurred() && PyErr_ExceptionMatches(ov->overflow_class) &&
+            overflow_entry(ov, entry, attribute, tag, value)) {
+            Py_DECREF(entry);
+            continue;
+        }
         Py_DECREF(entry);
         if (converted == NULL) {
             ok = 0;
@@ -681,7 +769,7 @@ static PyObject *stage_row(PyObject *self, PyObject *const *args, Py_ssize_t nar
         }
     }
     Touched touched = {NULL, 0, 0};
-    int ok = stage_image(args[0], args[1], row, spill, &touched);
+    int ok = stage_image(args[0], args[1], row, spill, &touched, NULL);
     PyMem_Free(touched.lists);
     return Py_NewRef(ok ? Py_True : Py_False);
 }
@@ -905,7 +993,8 @@ static int sink_ok(PyObject *sink, Py_ssize_t *row) {
 
 /* One record: 1 decoded, 0 left to Python (nothing changed), -1 error (an exception is set). */
 static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, PyObject *sinks, Py_ssize_t spill,
-                      Touched *touched, long long *oldest, int *have_oldest) {
+                      Touched *touched, Overflow *ov, Py_ssize_t *overflow_values, long long *oldest,
+                      int *have_oldest) {
     if (!PyDict_CheckExact(record)) {
         return 0;
     }
@@ -994,9 +1083,26 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
         goto done;
     }
     Py_INCREF(sink);
-    if (!stage_image(image, PyTuple_GET_ITEM(sink, S_PLAN), row, spill, touched)) {
+    ov->keys = PyTuple_GET_ITEM(sink, S_KEYS);
+    ov->text.len = 0;
+    ov->text.utf8 = 0;
+    ov->entries = 0;
+    if (!stage_image(image, PyTuple_GET_ITEM(sink, S_PLAN), row, spill, touched, ov)) {
         Py_DECREF(sink);
         goto done;
+    }
+    PyObject *overflow = Py_None;
+    if (ov->entries) {
+        /* A row whose _overflow exceeds what a warehouse stages has values moved out: Python does that. */
+        if (buf_char(&ov->text, '}') < 0 || (spill >= 0 && ov->text.len > spill) ||
+            (overflow = buf_text(&ov->text)) == NULL) {
+            PyErr_Clear();
+            cut_back(touched->lists, touched->n, row);
+            Py_DECREF(sink);
+            goto done;
+        }
+    } else {
+        Py_INCREF(overflow);
     }
     /* A row without its primary key cannot be merged: the Python path quarantines it (_missing_key). */
     PyObject *pk = PyTuple_GET_ITEM(sink, S_KEYS);
@@ -1004,6 +1110,7 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
         PyObject *values = PyTuple_GET_ITEM(pk, k);
         if (PyList_GET_SIZE(values) <= row || PyList_GET_ITEM(values, row) == Py_None) {
             cut_back(touched->lists, touched->n, row);
+            Py_DECREF(overflow);
             Py_DECREF(sink);
             goto done;
         }
@@ -1013,6 +1120,7 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
     if (padded == NULL || position == NULL) {
         Py_XDECREF(padded);
         Py_XDECREF(position);
+        Py_DECREF(overflow);
         cut_back(touched->lists, touched->n, row);
         Py_DECREF(sink);
         result = -1;
@@ -1022,7 +1130,7 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
     memset(out, '0', (size_t)(SEQ_WIDTH - seq_len));
     memcpy(out + SEQ_WIDTH - seq_len, digits, (size_t)seq_len);
     PyObject *row_values[S_SIZE] = {
-        NULL, NULL, Py_None, op, padded, seq, event_us, ttl ? Py_True : Py_False, PyTuple_GET_ITEM(entry, 0), position,
+        NULL, NULL, overflow, op, padded, seq, event_us, ttl ? Py_True : Py_False, PyTuple_GET_ITEM(entry, 0), position,
     };
     int k;
     for (k = S_FIRST_LIST; k < S_SIZE; k++) {
@@ -1032,6 +1140,7 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
     }
     Py_DECREF(padded);
     Py_DECREF(position);
+    Py_DECREF(overflow);
     if (k < S_SIZE) {
         for (int j = S_FIRST_LIST; j < k; j++) {
             PyObject *list = PyTuple_GET_ITEM(sink, j);
@@ -1043,6 +1152,7 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
         goto done;
     }
     Py_DECREF(sink);
+    *overflow_values += ov->entries;
     if (event_us != Py_None) {
         long long us = PyLong_AsLongLong(event_us);
         if (!*have_oldest || us < *oldest) {
@@ -1063,8 +1173,9 @@ done:
     return result;
 }
 
-/* The state decode_records works from: fast_loop.py builds and refreshes it. */
-enum { ST_ARN_ROUTES, ST_SINKS, ST_OLDEST, ST_SPILL, ST_DEFER, ST_SIZE };
+/* The state decode_records works from: fast_loop.py builds and refreshes it; decode_records adds the
+ * oldest event time and the count of values it kept in _overflow. */
+enum { ST_ARN_ROUTES, ST_SINKS, ST_OLDEST, ST_SPILL, ST_DEFER, ST_OVERFLOW_CLASS, ST_WIDEN, ST_OVERFLOWED, ST_SIZE };
 
 /* decode_records(records, state) -> None: decode every record of the batch that decode_one decides, and
  * hand every other one to state's defer(index, record) (decoder._Decoder.add, which then refreshes the
@@ -1077,8 +1188,17 @@ static PyObject *decode_records(PyObject *self, PyObject *const *args, Py_ssize_
     }
     PyObject *records = args[0], *state = args[1];
     Touched touched = {NULL, 0, 0};
+    Overflow ov = {PyList_GET_ITEM(state, ST_OVERFLOW_CLASS), PyList_GET_ITEM(state, ST_WIDEN), NULL, {NULL, 0, 0, 0}, 0};
+    Py_ssize_t overflowed = 0;
     long long oldest = 0;
     int have_oldest = 0;
+    if (!PyType_Check(ov.overflow_class) || !PyCallable_Check(ov.widen)) {
+        PyErr_SetString(PyExc_TypeError, "decode_records: state holds no overflow class and widen function");
+        return NULL;
+    }
+    /* Held for the whole batch: the state list is Python's, and the defer callback runs Python code. */
+    Py_INCREF(ov.overflow_class);
+    Py_INCREF(ov.widen);
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
         PyObject *arn_routes = PyList_GET_ITEM(state, ST_ARN_ROUTES), *sinks = PyList_GET_ITEM(state, ST_SINKS);
         PyObject *spill_obj = PyList_GET_ITEM(state, ST_SPILL);
@@ -1093,7 +1213,7 @@ static PyObject *decode_records(PyObject *self, PyObject *const *args, Py_ssize_
         PyObject *record = Py_NewRef(PyList_GET_ITEM(records, i));
         Py_INCREF(arn_routes);
         Py_INCREF(sinks);
-        int rc = decode_one(record, i, arn_routes, sinks, spill, &touched, &oldest, &have_oldest);
+        int rc = decode_one(record, i, arn_routes, sinks, spill, &touched, &ov, &overflowed, &oldest, &have_oldest);
         Py_DECREF(sinks);
         Py_DECREF(arn_routes);
         if (rc == 0) {
@@ -1126,10 +1246,20 @@ static PyObject *decode_records(PyObject *self, PyObject *const *args, Py_ssize_
             }
         }
     }
+    PyObject *count = PyLong_FromSsize_t(overflowed);
+    if (count == NULL || PyList_SetItem(state, ST_OVERFLOWED, count) < 0) {
+        goto fail;
+    }
     PyMem_Free(touched.lists);
+    PyMem_Free(ov.text.data);
+    Py_DECREF(ov.overflow_class);
+    Py_DECREF(ov.widen);
     Py_RETURN_NONE;
 fail:
     PyMem_Free(touched.lists);
+    PyMem_Free(ov.text.data);
+    Py_DECREF(ov.overflow_class);
+    Py_DECREF(ov.widen);
     return NULL;
 }
 
@@ -1140,20 +1270,6 @@ fail:
 /* How a column's Python values become Arrow: text (three NUL checks: none, NUL in VARCHAR text, the JSON
  * escape \u0000 in SUPER text), number text to int64 or decimal128, Python ints to int64, bools, bytes. */
 enum { A_STRING = 1, A_VARCHAR, A_SUPER, A_INT64_TEXT, A_DECIMAL_TEXT, A_INT64, A_BOOL, A_BINARY };
-
-/* The UTF-8 bytes of an exact str (CPython's own encoder; the bytes are kept with the str, as pa.array
- * keeps them), or NULL with no error set when it is not valid Unicode (a lone surrogate). */
-static const char *utf8_of(PyObject *s, Py_ssize_t *size) {
-    if (PyUnicode_IS_ASCII(s)) {
-        *size = PyUnicode_GET_LENGTH(s);
-        return (const char *)PyUnicode_1BYTE_DATA(s);
-    }
-    const char *p = PyUnicode_AsUTF8AndSize(s, size);
-    if (p == NULL) {
-        PyErr_Clear();
-    }
-    return p;
-}
 
 static int has_json_nul(const char *p, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i + 6 <= n; i++) {

@@ -8,7 +8,9 @@ decidable in C. The state, as ``_speedups.c`` reads it:
 
 * by ``eventSourceARN``: ``(source text, fixed target, contract routes, fallback)`` (``Router.fast_entry``);
 * by warehouse table, its *sink*: the plan (``values.PlanEntry`` by attribute), the primary key columns'
-  value lists, then the bookkeeping lists of ``batch._Batch`` in the order of :func:`_sink`.
+  value lists, then the bookkeeping lists of ``batch._Batch`` in the order of :func:`_sink`;
+* the converters' ``_Overflow`` and ``values._widen``: a value that cannot widen its column goes to the
+  row's ``_overflow`` in C too (C counts them; a row whose ``_overflow`` needs spilling goes to Python).
 
 Pure.
 """
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from thermocline.sources.dynamodb_streams.batch import _Batch
 from thermocline.sources.dynamodb_streams.envelope import source_table_name
 from thermocline.sources.dynamodb_streams.errors import RecordDecodeError
+from thermocline.sources.dynamodb_streams.values import _Overflow, _widen
 
 if TYPE_CHECKING:
     from thermocline.sources.dynamodb_streams.decoder import _Decoder
@@ -78,8 +81,9 @@ def run(decoder: _Decoder, decode_records: Callable[[list[Any], list[Any]], None
                 if entry is not None:
                     arn_routes[arn] = entry
 
-    state: list[Any] = [arn_routes, sinks, None, decoder.spill_over, defer]
+    state: list[Any] = [arn_routes, sinks, None, decoder.spill_over, defer, _Overflow, _widen, 0]
     decode_records(decoder.records, state)
+    decoder.result.overflow_values += state[7]
     oldest, known = state[2], decoder.result.oldest_event_us
     if oldest is not None and (known is None or oldest < known):
         decoder.result.oldest_event_us = oldest
