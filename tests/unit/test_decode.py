@@ -277,6 +277,18 @@ def test_ttl_expiry_is_told_apart_from_a_user_delete() -> None:
     assert table.column("_ttl_expired").to_pylist() == [True, False]
 
 
+def test_a_ttl_expiry_captured_through_the_streams_api_is_told_apart_too() -> None:
+    # GetRecords (boto3, `aws dynamodbstreams get-records`, which replay takes) spells the identity's
+    # fields Type/PrincipalId, where Lambda's events spell them type/principalId.
+    old = {"id": {"S": "a"}}
+    api = record(None, name="REMOVE", old=old)
+    api["userIdentity"] = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
+    user = record(None, name="REMOVE", old=old)
+    user["userIdentity"] = {"Type": "Service", "PrincipalId": "someone.else"}
+    table = one_table([api, user, record(None, name="REMOVE", old=old, ttl=True)])
+    assert table.column("_ttl_expired").to_pylist() == [True, False, True]
+
+
 @pytest.mark.parametrize("view", ["KEYS_ONLY", "OLD_IMAGE"])
 def test_views_without_new_image_write_deletes_and_quarantine_the_changes_they_cannot(view: str) -> None:
     keys = {"id": {"S": "a"}}

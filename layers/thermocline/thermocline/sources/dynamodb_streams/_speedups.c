@@ -957,7 +957,10 @@ static int is_ttl_delete(PyObject *record) {
     if ((type != NULL && !PyUnicode_CheckExact(type)) || (principal != NULL && !PyUnicode_CheckExact(principal))) {
         return -1;
     }
-    return type != NULL && principal != NULL && PyUnicode_CompareWithASCIIString(type, "Service") == 0 &&
+    if (type == NULL || principal == NULL) {
+        return PyDict_GET_SIZE(identity) == 0 ? 0 : -1; /* the Streams API's Type/PrincipalId: Python reads both */
+    }
+    return PyUnicode_CompareWithASCIIString(type, "Service") == 0 &&
            PyUnicode_CompareWithASCIIString(principal, "dynamodb.amazonaws.com") == 0;
 }
 

@@ -97,12 +97,15 @@ def _datetime_us(dt: datetime) -> int:
 
 def _is_ttl_delete(record: Mapping[str, Any]) -> bool:
     # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html
+    # Lambda's events spell the fields type/principalId; the DynamoDB Streams API (GetRecords: boto3, the
+    # CLI) spells them Type/PrincipalId
+    # (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_Identity.html).
     identity = record.get("userIdentity")
-    return (
-        isinstance(identity, dict)
-        and identity.get("type") == "Service"
-        and identity.get("principalId") == _TTL_PRINCIPAL
-    )
+    if not isinstance(identity, dict):
+        return False
+    kind = identity.get("type", identity.get("Type"))
+    principal = identity.get("principalId", identity.get("PrincipalId"))
+    return kind == "Service" and principal == _TTL_PRINCIPAL
 
 
 def _keys_of(record: Mapping[str, Any]) -> dict[str, Any]:
