@@ -29,6 +29,15 @@ def _boto_record(seq: str, image: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def test_a_ttl_delete_carries_the_identity_as_lambda_spells_it() -> None:
+    boto = _boto_record("100", {"pk": {"S": "a"}})
+    boto["eventName"] = "REMOVE"
+    boto["userIdentity"] = {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
+    record = to_lambda_record(boto, ARN, "us-east-1")
+    assert record["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    assert "userIdentity" not in to_lambda_record(_boto_record("101", {"pk": {"S": "a"}}), ARN, "us-east-1")
+
+
 def test_binary_is_base64_text_and_time_is_epoch_seconds_as_lambda_delivers() -> None:
     image = {
         "pk": {"S": "a"},

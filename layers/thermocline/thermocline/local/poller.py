@@ -55,8 +55,11 @@ def to_lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> di
         "dynamodb": ddb,
         "eventSourceARN": stream_arn,
     }
-    if "userIdentity" in record:
-        out["userIdentity"] = record["userIdentity"]
+    identity = record.get("userIdentity")
+    if isinstance(identity, dict):
+        # GetRecords spells the fields Type/PrincipalId, Lambda's events type/principalId
+        # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html).
+        out["userIdentity"] = {"type": identity.get("Type"), "principalId": identity.get("PrincipalId")}
     return out
 
 
