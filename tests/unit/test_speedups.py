@@ -421,11 +421,15 @@ def _reference_array(values: list[Any], n: int, arrow_type: pa.DataType) -> pa.A
 
 def _number_texts(rng: random.Random, precision: int, scale: int) -> list[str]:
     texts = ["0", "-0", "1", "-1", "007", "0.5", ".5", "5.", "1e5", "1E+5", " 1", "1 ", "", "-", "1.2.3", "١"]
+    texts += ["1E+3", "0E+99", "0.0E-5", "1.E5", "1E", "1E+", "E5", "1e-1", "-9.99E-1", "12345E-3", "1E+0003"]
     for _ in range(300):
         whole = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, precision - scale + 2)))
         whole = "0" if precision == scale and rng.random() < 0.8 else whole
         frac = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, scale + 2)))
-        texts.append(rng.choice(["", "-"]) + (whole.lstrip("0") or "0") + ("." + frac if frac else ""))
+        exponent = rng.choice(["", "", f"E{rng.randint(-40, 40):+d}", f"e{rng.randint(0, 9)}", "E+99999"])
+        texts.append(
+            rng.choice(["", "-"]) + (whole.lstrip("0") or "0") + ("." + frac if frac else "") + exponent
+        )
     return texts
 
 
@@ -445,7 +449,34 @@ def test_decimal_columns_built_in_c_equal_arrows_cast(precision: int, scale: int
         nulls, buffers = built
         array = pa.Array.from_buffers(arrow_type, 3, [pa.py_buffer(b) if b else None for b in buffers], nulls)
         assert array.equals(reference), text
-    assert in_c > 100, "most plain numbers that fit are built in C"
+    assert in_c > 60, "most numbers that fit are built in C"
+
+
+def test_random_number_text_built_in_c_equals_arrows_cast() -> None:
+    """Any precision and scale, mantissas up to 40 digits, exponents: built in C only where the cast agrees."""
+    rng = random.Random(5)
+    in_c = 0
+    for _ in range(5000):
+        precision = rng.randint(1, 38)
+        scale = rng.randint(0, precision)
+        mantissa = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 40)))
+        if rng.random() < 0.5:
+            mantissa = mantissa.lstrip("0") or "0"
+        if rng.random() < 0.5:
+            k = rng.randint(0, len(mantissa))
+            mantissa = (mantissa[:k] or "0") + "." + (mantissa[k:] or "0")
+        exponent = rng.choice(["", f"E{rng.randint(-45, 45):+d}", f"e{rng.randint(-45, 45)}"])
+        text = rng.choice(["", "-"]) + mantissa + exponent
+        built = speedups.arrow_column([text], 1, 5, precision, scale)
+        if built is None:
+            continue
+        in_c += 1
+        arrow_type = pa.decimal128(precision, scale)
+        array = pa.Array.from_buffers(
+            arrow_type, 1, [pa.py_buffer(b) if b else None for b in built[1]], built[0]
+        )
+        assert array.equals(pa.array([text], pa.string()).cast(arrow_type)), (text, precision, scale)
+    assert in_c > 300
 
 
 @pytest.mark.parametrize(

@@ -1283,8 +1283,9 @@ static int has_json_nul(const char *p, Py_ssize_t n) {
     return 0;
 }
 
-/* Plain number text -?[0-9]+(\.[0-9]+)? → its unscaled value at `scale` (int_digits + scale <= 38 and at
- * most `precision` digits), as Arrow's cast to decimal128(precision, scale) gives it. 0 when not plain. */
+/* Number text -?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]{1,4})? (DynamoDB spells 1000 as 1E+3) → its unscaled
+ * value at `scale`, as Arrow's cast to decimal128(precision, scale) gives it; 0 (Arrow decides) when the
+ * text is not of that form or the value needs more digits than 38, `precision`, or `scale` allows. */
 static __int128 POW10[39]; /* 10**k, filled at import */
 
 static int decimal_value(PyObject *s, long precision, long scale, __int128 *out) {
@@ -1296,7 +1297,7 @@ static int decimal_value(PyObject *s, long precision, long scale, __int128 *out)
     int negative = n > 0 && p[0] == '-', seen_digit = 0, seen_dot = 0;
     i += negative;
     __int128 v = 0;
-    long frac = 0, significant = 0;
+    long frac = 0, significant = 0, exponent = 0;
     for (; i < n; i++) {
         char c = p[i];
         if (c == '.') {
@@ -1305,6 +1306,22 @@ static int decimal_value(PyObject *s, long precision, long scale, __int128 *out)
             }
             seen_dot = 1;
             continue;
+        }
+        if ((c == 'e' || c == 'E') && seen_digit && !(seen_dot && frac == 0)) {
+            Py_ssize_t j = i + 1;
+            int minus = j < n && p[j] == '-';
+            j += j < n && (p[j] == '-' || p[j] == '+');
+            if (j >= n || n - j > 4) {
+                return 0;
+            }
+            for (; j < n; j++) {
+                if (p[j] < '0' || p[j] > '9') {
+                    return 0;
+                }
+                exponent = exponent * 10 + (p[j] - '0');
+            }
+            exponent = minus ? -exponent : exponent;
+            break;
         }
         if (c < '0' || c > '9') {
             return 0;
@@ -1319,10 +1336,18 @@ static int decimal_value(PyObject *s, long precision, long scale, __int128 *out)
             return 0;
         }
     }
-    if (!seen_digit || (seen_dot && frac == 0) || frac > scale || significant + (scale - frac) > 38) {
+    if (!seen_digit || (seen_dot && frac == 0)) {
         return 0;
     }
-    v *= POW10[scale - frac];
+    if (v == 0) {
+        *out = 0;
+        return exponent == 0; /* Arrow counts an exponent's digits even for zero (0E+99 is refused) */
+    }
+    long places = frac - exponent; /* digits after the point */
+    if (places > scale || significant + (scale - places) > 38) {
+        return 0;
+    }
+    v *= POW10[scale - places];
     if (v >= POW10[precision]) {
         return 0;
     }
