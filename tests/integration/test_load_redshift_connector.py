@@ -129,6 +129,25 @@ def test_a_failed_copy_names_file_line_and_column_from_sys_load_error_detail(
     assert "FROM sys_load_error_detail WHERE session_id = CAST($1 AS INTEGER)" in after[0]
 
 
+def test_pg_last_copy_id_follows_redshifts_rules(shim: RedshiftShim, s3: Any) -> None:
+    """-1 before the session's first COPY; the COPY's id after it; unchanged by a COPY whose transaction
+    rolled back (https://docs.aws.amazon.com/redshift/latest/dg/PG_LAST_COPY_ID.html): what the engine
+    compares to tell a new COPY's errors from older ones."""
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"pk": pa.array(["a", "b"])}), buf)
+    s3.put_object(Bucket=BUCKET, Key="cdc/orders/ok.parquet", Body=buf.getvalue())
+    copy = f"COPY stage FROM '{_put_manifest(s3, ['cdc/orders/ok.parquet'])}' IAM_ROLE default FORMAT AS PARQUET MANIFEST"
+    with warehouse.connect(shim.url()) as wh, warehouse.connect(shim.url()) as other:
+        assert wh.query("SELECT pg_last_copy_id()").rows == [(-1,)]
+        wh.execute(["CREATE TEMP TABLE stage (pk VARCHAR(8))", copy])
+        ((first,),) = wh.query("SELECT pg_last_copy_id()").rows
+        assert first >= 0 and wh.query("SELECT COUNT(*) FROM stage").rows == [(2,)]
+        with pytest.raises(TerminalLoadError):
+            wh.execute([copy, "INSERT INTO no_such_table VALUES (1)"])
+        assert wh.query("SELECT pg_last_copy_id()").rows == [(first,)]
+        assert other.query("SELECT pg_last_copy_id()").rows == [(-1,)]  # per session
+
+
 def test_a_torn_file_in_a_chunk_is_quarantined_and_the_rest_loads(shim: RedshiftShim, s3: Any) -> None:
     url = shim.url()
     settings = WarehouseLoadSettings(lake_bucket=BUCKET, warehouse_url=url)
