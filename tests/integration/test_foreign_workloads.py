@@ -16,6 +16,8 @@ import pytest
 from thermocline import aws, warehouse
 from thermocline.contracts import Contracts, parse_contracts
 from thermocline.load import load_files
+from thermocline.load.sql import sql_literal
+from thermocline.names import quote_ident, table_identifier
 from thermocline.services.stream_ingest import handle_stream_event
 from thermocline.settings import StreamIngestSettings, WarehouseLoadSettings
 
@@ -39,11 +41,15 @@ def _record(table: str, seq: int, image: dict[str, Any], op: str = "INSERT") -> 
     }
 
 
-def _pipeline(batches: list[list[dict[str, Any]]], engine_url: str, contracts: Contracts) -> tuple[Any, str]:
-    """Ingest every batch, then load every lake file; returns the open warehouse and the lake bucket."""
+def _pipeline(
+    batches: list[list[dict[str, Any]]], engine_url: str, contracts: Contracts, bucket: str | None = None
+) -> tuple[Any, str]:
+    """Ingest every batch, then load every lake file (into ``bucket`` when given, else a new one); returns
+    the open warehouse and the lake bucket."""
     s3 = aws.client("s3")
-    bucket = f"lake-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
+    if bucket is None:
+        bucket = f"lake-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket)
     for batch in batches:
         response = handle_stream_event(
             {"Records": batch},
@@ -112,3 +118,37 @@ def test_a_newer_version_decoded_before_a_column_existed_clears_that_column(
         ("y", "new", None),
         ("z", "new", "SAVE20"),  # an item whose newest version has one keeps it
     ]
+
+
+# The longest names Redshift allows: a table name cut to 127 bytes (DynamoDB allows 255 characters; this
+# one has 247, the most whose `_source`, "dynamodb:" and the name, fits the column's VARCHAR(256)) and
+# attribute names of 127 bytes, two of them alike in their first 126.
+_LONG_TABLE = "Orders-" + "t" * 240
+_LONG_A, _LONG_B, _LONG_C = "a" * 127, "a" * 126 + "b", "c" * 70
+
+
+@pytest.mark.parametrize("engine_url", ["duckdb", "postgres"], indirect=True)
+def test_names_of_up_to_127_bytes_load_and_read_back_as_redshift_names(aws_env: str, engine_url: str) -> None:
+    first = [_record(_LONG_TABLE, 1, {"id": {"S": "x"}, _LONG_A: {"S": "1"}, _LONG_B: {"N": "2"}})]
+    # A later file brings a third long column: the table grows instead of failing every later load.
+    later = [
+        _record(_LONG_TABLE, 2, {"id": {"S": "x"}, _LONG_A: {"S": "3"}, _LONG_C: {"BOOL": True}}, "MODIFY"),
+        _record(_LONG_TABLE, 3, {"id": {"S": "y"}, _LONG_B: {"N": "4"}}),
+    ]
+    wh, bucket = _pipeline([first], engine_url, Contracts())
+    wh.close()
+    wh, _ = _pipeline([later], engine_url, Contracts(), bucket=bucket)
+    table = table_identifier(_LONG_TABLE)
+    assert len(table.encode()) == 127
+    with contextlib.closing(wh):
+        result = wh.query(f"SELECT * FROM {quote_ident(table)} ORDER BY id")
+        catalog = wh.query(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            f"WHERE table_name = {sql_literal(table)} ORDER BY ordinal_position"
+        ).rows
+    columns = ["id", _LONG_A, _LONG_B, _LONG_C]
+    assert [[dict(zip(result.columns, r, strict=True))[c] for c in columns] for r in result.rows] == [
+        ["x", "3", None, True],
+        ["y", None, 4, None],
+    ]
+    assert {name for t, name in catalog if t == table} >= set(columns)

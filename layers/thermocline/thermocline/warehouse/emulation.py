@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from thermocline.lake.manifest import ManifestEntry, parse_manifest, split_s3_url
+from thermocline.warehouse import postgres_names
 from thermocline.warehouse.errors import BadDataError, LoadErrorDetail, TerminalLoadError, TransientLoadError
 
 if TYPE_CHECKING:
@@ -106,6 +107,8 @@ def translate(sql: str, dialect: str) -> str:
     _check_literals(sql)
     tree = sqlglot.parse_one(sql, read="redshift")
     _check_tree(tree)
+    if dialect == "postgres":
+        tree = postgres_names.shorten_identifiers(tree)
     tree = tree.transform(_local_types, dialect=dialect)
     return tree.sql(dialect=dialect)
 
@@ -134,6 +137,10 @@ def translate_query(sql: str, dialect: str, params: Mapping[str, Any]) -> tuple[
     except sqlglot.errors.ParseError as exc:
         raise TerminalLoadError(f"query: not valid Redshift SQL: {exc}") from exc
     _check_tree(tree)
+    if dialect == "postgres":
+        tree = postgres_names.shorten_identifiers(tree)
+        if postgres_names.is_catalog_query(sql):
+            tree = postgres_names.shorten_catalog_literals(tree)
     missing = [n for n in names if n not in params]
     if missing:
         raise TerminalLoadError(f"query parameter {missing[0]!r} has no value")
@@ -166,7 +173,7 @@ def postgres_lock_sql(table: str) -> str:
     """``LOCK`` on PostgreSQL as Redshift takes it: ACCESS EXCLUSIVE, which also makes readers of the
     locked table wait (https://docs.aws.amazon.com/redshift/latest/dg/r_LOCK.html). The loader locks a
     load-lock table of its own, never a table anyone reads."""
-    return f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+    return f"LOCK TABLE {postgres_names.shorten_quoted(table)} IN ACCESS EXCLUSIVE MODE"
 
 
 _PROCESS_LOCKS: dict[tuple[str, str], threading.Lock] = {}

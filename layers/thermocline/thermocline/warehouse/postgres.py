@@ -1,7 +1,8 @@
 """PostgreSQL: the closest relative of Redshift that runs on a laptop; the test suite's real server.
 
 Redshift-dialect SQL is translated with sqlglot (SUPER becomes JSONB, primary keys are not declared
-because Redshift does not enforce them). COPY is emulated by streaming the manifest's Parquet objects
+because Redshift does not enforce them; names longer than PostgreSQL's 63 bytes are written in a short
+form and answered with their Redshift names, ``postgres_names``). COPY is emulated by streaming the manifest's Parquet objects
 through ``COPY ... FROM STDIN``. ``LOCK t`` takes ACCESS EXCLUSIVE, as on Redshift (``emulation.postgres_lock_sql``). Access-control statements
 (the warehouse bootstrap) are rewritten by ``access_control``.
 """
@@ -15,6 +16,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from thermocline.names import quote_ident
+from thermocline.warehouse import postgres_names
 from thermocline.warehouse.access_control import postgres_form
 from thermocline.warehouse.emulation import (
     arrow_rows,
@@ -76,6 +78,8 @@ class PostgresWarehouse(WarehouseBase):
             self._conn = psycopg.connect(url, autocommit=False, options="-c TimeZone=UTC")
         except psycopg.OperationalError as exc:
             raise TransientLoadError(f"connecting to PostgreSQL: {exc}") from exc
+        # Long names known to be in the registry (postgres_names): their short form → the name.
+        self._long_names: dict[str, str] = {}
 
     def execute(self, statements: Sequence[str]) -> None:
         check_batch(statements, self.capabilities)
@@ -83,7 +87,15 @@ class PostgresWarehouse(WarehouseBase):
             with self._conn.cursor() as cur:
                 for sql in statements:
                     self._run(cur, sql)
+                names = {n for sql in statements for n in postgres_names.long_names(sql)}
+                new = {n for n in names if postgres_names.short_name(n) not in self._long_names}
+                if new:
+                    # In the transaction that uses them: the registry never names what was rolled back.
+                    for ddl in postgres_names.REGISTRY_DDL:
+                        cur.execute(ddl)
+                    cur.execute(*postgres_names.register_sql(new))
             self._conn.commit()
+            self._long_names.update({postgres_names.short_name(n): n for n in new})
         except BaseException as exc:
             self._conn.rollback()
             if isinstance(exc, psycopg.Error):
@@ -101,6 +113,7 @@ class PostgresWarehouse(WarehouseBase):
             cur.execute(statement)
 
     def _copy(self, cur: psycopg.Cursor[Any], table: str, manifest_url: str) -> None:
+        table = postgres_names.shorten_quoted(table)
         cur.execute(f"SELECT * FROM {table} LIMIT 0")  # noqa: S608
         names = [d.name for d in cur.description or []]
         for entry, body in read_manifest_files(self._s3, manifest_url):
@@ -126,11 +139,35 @@ class PostgresWarehouse(WarehouseBase):
                 cur.execute(text, values)
                 rows = cur.fetchall() if cur.description else []
                 columns = [d.name for d in cur.description or []]
+            # Answered with the Redshift names: the labels always, the values of a catalog query.
+            catalog = access is None and postgres_names.is_catalog_query(text)
+            seen = set(columns) | ({v for r in rows for v in r if isinstance(v, str)} if catalog else set())
+            long = self._lookup_long_names(seen)
             self._conn.rollback()
         except psycopg.Error as exc:
             self._conn.rollback()
             raise classify_postgres_error(exc, "query") from exc
+        if long:
+            columns = [long.get(c, c) for c in columns]
+            if catalog:
+                rows = [tuple(long.get(v, v) if isinstance(v, str) else v for v in r) for r in rows]
         return QueryResult(columns=columns, rows=[tuple(r) for r in rows])
+
+    def _lookup_long_names(self, names: set[str]) -> dict[str, str]:
+        """The long names of those of ``names`` that are short forms in the registry."""
+        wanted = {n for n in names if postgres_names.looks_short(n)}
+        unknown = sorted(wanted - self._long_names.keys())
+        if unknown:
+            with self._conn.cursor() as cur:
+                cur.execute("SELECT to_regclass(%s) IS NOT NULL", [postgres_names.REGISTRY])
+                if cur.fetchone() == (True,):
+                    cur.execute(
+                        f"SELECT short_name, long_name FROM {postgres_names.REGISTRY} "  # noqa: S608
+                        "WHERE short_name = ANY(%s)",
+                        [unknown],
+                    )
+                    self._long_names.update({str(s): str(n) for s, n in cur.fetchall()})
+        return {n: self._long_names[n] for n in wanted if n in self._long_names}
 
     def close(self) -> None:
         self._conn.close()
