@@ -17,8 +17,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 
 from tests.unit.test_decode_properties import attribute_values, batches, lambda_record
-from thermocline.contracts import parse_contracts
-from thermocline.sources.dynamodb_streams import DecodeResult, decode_batch, fastpath, super_json
+from thermocline.contracts import load_contracts, parse_contracts
+from thermocline.lake.table_schema import TableSchema
+from thermocline.sources.dynamodb_streams import (
+    DecodeResult,
+    decode_batch,
+    fastpath,
+    super_json,
+    target_tables,
+)
 
 speedups = pytest.importorskip(
     "thermocline.sources.dynamodb_streams._speedups", reason="the C fast path is not built (no compiler?)"
@@ -99,6 +106,7 @@ def _decode(
             m.setattr(fastpath, "super_json", None)
             m.setattr(fastpath, "decode_records", None)
             m.setattr(fastpath, "arrow_column", None)
+            m.setattr(fastpath, "route_records", None)
         return decode_batch(copy.deepcopy(records), contracts, **options)
 
 
@@ -516,3 +524,30 @@ def test_columns_built_in_c_equal_pyarrows_or_are_left_to_it(
         array = pa.Array.from_buffers(arrow_type, n, [pa.py_buffer(b) if b else None for b in buffers], nulls)
         array.validate(full=True)
         assert array.equals(_reference_array(values, n, arrow_type))
+
+
+@pytest.mark.parametrize("routing", ["default", "contract", "demo"])
+def test_target_tables_routed_in_c_are_the_routers(routing: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables a batch routes to (read before decoding, to load their recorded schemas): the same with
+    and without the C fast path, malformed records included, and a table owned by another source."""
+    rng = random.Random(9)
+    records = copy.deepcopy(_SINGLE_TABLE)
+    mutations = _mutations(rng)
+    for index in rng.sample(range(len(records)), 40):
+        try:
+            rng.choice(mutations)(records[index])
+        except (KeyError, AttributeError, TypeError):
+            pass
+    for record in records[::11]:
+        record["eventSourceARN"] = "arn:aws:dynamodb:us-east-1:1:table/Other-Table/stream/x"
+    contracts = {
+        "default": None,
+        "contract": parse_contracts(yaml.safe_load(_CONTRACT)),
+        "demo": load_contracts(ROOT / "layers/thermocline/thermocline/contracts/demo-store.yaml"),
+    }[routing]
+    schemas = {"other_table": TableSchema(table="other_table", source="dynamodb:Someone-Else")}
+    fast = target_tables(records, contracts, schemas)
+    with monkeypatch.context() as m:
+        m.setattr(fastpath, "route_records", None)
+        assert target_tables(records, contracts, schemas) == fast
+    assert len(fast) >= 2

@@ -1266,6 +1266,61 @@ fail:
     return NULL;
 }
 
+/* route_records(records, state) -> None: the warehouse table of every record, as envelope.target_tables
+ * decides them, added to state's set; a record not decided here goes to state's defer(index, record). The
+ * state is [arn routes (as decode_records reads them), the set, defer]. */
+static PyObject *route_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1]) || PyList_GET_SIZE(args[1]) != 3 ||
+        !PyDict_CheckExact(PyList_GET_ITEM(args[1], 0)) || !PySet_Check(PyList_GET_ITEM(args[1], 1))) {
+        PyErr_SetString(PyExc_TypeError, "route_records(records: list, [arn routes, targets, defer])");
+        return NULL;
+    }
+    PyObject *records = args[0], *state = args[1];
+    PyObject *arn_routes = Py_NewRef(PyList_GET_ITEM(state, 0)), *targets = Py_NewRef(PyList_GET_ITEM(state, 1));
+    PyObject *defer = Py_NewRef(PyList_GET_ITEM(state, 2));
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records) && !failed; i++) {
+        PyObject *record = Py_NewRef(PyList_GET_ITEM(records, i));
+        PyObject *table = NULL, *entry = NULL, *keys = NULL;
+        if (PyDict_CheckExact(record)) {
+            PyObject *body = field(record, K_DYNAMODB), *arn = field(record, K_ARN);
+            keys = body != NULL && PyDict_CheckExact(body) ? field(body, K_KEYS) : NULL;
+            entry = arn != NULL && PyUnicode_CheckExact(arn) ? field(arn_routes, arn) : NULL;
+            if (keys != NULL && PyDict_CheckExact(keys) && PyDict_GET_SIZE(keys) > 0 && entry != NULL &&
+                PyTuple_CheckExact(entry) && PyTuple_GET_SIZE(entry) == 4) {
+                Py_INCREF(entry);
+                Py_INCREF(keys);
+                table = route_record(entry, keys);
+                if (table != NULL) {
+                    Py_INCREF(table);
+                }
+                Py_DECREF(keys);
+                Py_DECREF(entry);
+            }
+        }
+        if (table != NULL) {
+            failed = PySet_Add(targets, table) < 0;
+            Py_DECREF(table);
+        } else {
+            PyErr_Clear();
+            PyObject *position = PyLong_FromSsize_t(i);
+            PyObject *call_args[2] = {position, record};
+            PyObject *done = position == NULL ? NULL : PyObject_Vectorcall(defer, call_args, 2, NULL);
+            Py_XDECREF(position);
+            failed = done == NULL;
+            Py_XDECREF(done);
+        }
+        Py_DECREF(record);
+    }
+    Py_DECREF(arn_routes);
+    Py_DECREF(targets);
+    Py_DECREF(defer);
+    if (failed) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* ------------------------------------------------------------------------------------------------------
  * Arrow buffers of one column (mirrors batch._arrow_table's pa.array / cast for the values it can decide)
  */
@@ -1383,7 +1438,8 @@ static int int64_text(PyObject *s, long long *out) {
 /* arrow_column(values, n, kind, precision, scale) -> (null_count, buffers) | None: the Arrow buffers
  * (validity or None, then offsets and data, or data) of a column whose first len(values) rows are `values`
  * and the rest null, or None when the Python path must build it (a value of another type, text that is
- * not valid Unicode or holds NUL, numbers to parse another way, 2 GiB of text). */
+ * not valid Unicode or holds NUL, numbers to parse another way, 2 GiB of text). One pass: each value is
+ * read once (on a large batch, reading the values is what costs). */
 static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 5 || !PyList_CheckExact(args[0])) {
         PyErr_SetString(PyExc_TypeError, "arrow_column(values: list, n, kind, precision, scale)");
@@ -1396,111 +1452,72 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
         return NULL;
     }
     Py_ssize_t len = PyList_GET_SIZE(values);
-    if (n < 0 || len > n || precision > 38 || scale < 0 || scale > precision) {
+    if (n < 0 || n > INT32_MAX || len > n || precision > 38 || scale < 0 || scale > precision ||
+        kind < A_STRING || kind > A_BINARY) {
         Py_RETURN_NONE;
     }
     int text = kind == A_STRING || kind == A_VARCHAR || kind == A_SUPER || kind == A_BINARY;
-    Py_ssize_t nulls = n - len, total = 0;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        PyObject *v = PyList_GET_ITEM(values, i);
-        if (v == Py_None) {
-            nulls++;
-            continue;
-        }
-        Py_ssize_t size;
-        if (kind == A_BINARY) {
-            if (!PyBytes_CheckExact(v)) {
-                Py_RETURN_NONE;
-            }
-            size = PyBytes_GET_SIZE(v);
-        } else if (text) {
-            if (!PyUnicode_CheckExact(v) || utf8_of(v, &size) == NULL) {
-                Py_RETURN_NONE;
-            }
-        } else if (kind == A_BOOL) {
-            if (v != Py_True && v != Py_False) {
-                Py_RETURN_NONE;
-            }
-            continue;
-        } else if (kind == A_INT64) {
-            if (!PyLong_CheckExact(v)) {
-                Py_RETURN_NONE;
-            }
-            continue;
-        } else if (!PyUnicode_CheckExact(v)) {
-            Py_RETURN_NONE;
-        } else {
-            continue;
-        }
-        if (size > INT32_MAX - total) {
-            Py_RETURN_NONE;
-        }
-        total += size;
-    }
     Py_ssize_t width = kind == A_DECIMAL_TEXT ? 16 : (kind == A_INT64 || kind == A_INT64_TEXT) ? 8 : 0;
-    PyObject *validity = NULL, *offsets = NULL, *data = NULL;
-    if (nulls) {
-        validity = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
-        if (validity == NULL) {
-            return NULL;
-        }
-        memset(PyBytes_AS_STRING(validity), 0, (size_t)((n + 7) / 8));
+    Py_ssize_t fixed_size = text ? (n + 1) * 4 : kind == A_BOOL ? (n + 7) / 8 : n * width;
+    PyObject *validity = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
+    PyObject *fixed = validity == NULL ? NULL : PyBytes_FromStringAndSize(NULL, fixed_size);
+    PyObject *result = NULL;
+    Buf data = {NULL, 0, 0, 0};
+    if (fixed == NULL) {
+        goto done;
     }
-    if (text) {
-        offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
-        data = offsets == NULL ? NULL : PyBytes_FromStringAndSize(NULL, total);
-    } else {
-        Py_ssize_t size = kind == A_BOOL ? (n + 7) / 8 : n * width;
-        data = PyBytes_FromStringAndSize(NULL, size);
-        if (data != NULL) {
-            memset(PyBytes_AS_STRING(data), 0, (size_t)size);
-        }
-    }
-    if (data == NULL) {
-        goto fail;
-    }
-    unsigned char *bits = validity ? (unsigned char *)PyBytes_AS_STRING(validity) : NULL;
-    int32_t *off = offsets ? (int32_t *)PyBytes_AS_STRING(offsets) : NULL;
-    char *out = PyBytes_AS_STRING(data);
-    Py_ssize_t at = 0;
-    if (off) {
-        off[0] = 0;
-    }
+    unsigned char *bits = (unsigned char *)PyBytes_AS_STRING(validity);
+    char *out = PyBytes_AS_STRING(fixed);
+    int32_t *off = (int32_t *)out;
+    memset(bits, 0, (size_t)((n + 7) / 8));
+    memset(out, 0, (size_t)fixed_size);
+    Py_ssize_t nulls = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = i < len ? PyList_GET_ITEM(values, i) : Py_None;
-        if (v != Py_None && bits) {
-            bits[i >> 3] |= (unsigned char)(1u << (i & 7));
+        if (v == Py_None) {
+            nulls++;
+            if (text) {
+                off[i + 1] = (int32_t)data.len;
+            }
+            continue;
         }
+        bits[i >> 3] |= (unsigned char)(1u << (i & 7));
         if (text) {
-            if (v != Py_None) {
-                if (kind == A_BINARY) {
-                    memcpy(out + at, PyBytes_AS_STRING(v), (size_t)PyBytes_GET_SIZE(v));
-                    at += PyBytes_GET_SIZE(v);
-                } else {
-                    Py_ssize_t size;
-                    const char *p = utf8_of(v, &size);
-                    if (p == NULL || size > total - at) {
-                        goto fallback;
-                    }
-                    memcpy(out + at, p, (size_t)size);
-                    if ((kind == A_VARCHAR && memchr(p, 0, (size_t)size) != NULL) ||
-                        (kind == A_SUPER && has_json_nul(p, size))) {
-                        goto fallback; /* the Python path finds and moves these values */
-                    }
-                    at += size;
+            const char *p;
+            Py_ssize_t size;
+            if (kind == A_BINARY) {
+                if (!PyBytes_CheckExact(v)) {
+                    goto fallback;
+                }
+                p = PyBytes_AS_STRING(v);
+                size = PyBytes_GET_SIZE(v);
+            } else {
+                if (!PyUnicode_CheckExact(v) || (p = utf8_of(v, &size)) == NULL) {
+                    goto fallback;
+                }
+                if ((kind == A_VARCHAR && memchr(p, 0, (size_t)size) != NULL) ||
+                    (kind == A_SUPER && has_json_nul(p, size))) {
+                    goto fallback; /* the Python path finds and moves these values */
                 }
             }
-            off[i + 1] = (int32_t)at;
-        } else if (v == Py_None) {
-            continue;
+            if (size > INT32_MAX - data.len) {
+                goto fallback;
+            }
+            if (buf_put(&data, p, size) < 0) {
+                goto done;
+            }
+            off[i + 1] = (int32_t)data.len;
         } else if (kind == A_BOOL) {
+            if (v != Py_True && v != Py_False) {
+                goto fallback;
+            }
             if (v == Py_True) {
                 out[i >> 3] |= (char)(1u << (i & 7));
             }
         } else if (kind == A_INT64) {
             int overflow = 0;
-            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-            if (overflow || (x == -1 && PyErr_Occurred())) {
+            long long x = PyLong_CheckExact(v) ? PyLong_AsLongLongAndOverflow(v, &overflow) : -1;
+            if (!PyLong_CheckExact(v) || overflow || (x == -1 && PyErr_Occurred())) {
                 PyErr_Clear();
                 goto fallback;
             }
@@ -1511,35 +1528,35 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
                 goto fallback;
             }
             memcpy(out + i * 8, &x, 8);
-        } else if (kind == A_DECIMAL_TEXT) {
+        } else {
             __int128 x;
             if (!decimal_value(v, precision, scale, &x)) {
                 goto fallback;
             }
             memcpy(out + i * 16, &x, 16); /* little-endian two's complement, as Arrow lays it out */
-        } else {
-            goto fallback;
         }
     }
-    PyObject *buffers = offsets ? PyTuple_Pack(3, validity ? validity : Py_None, offsets, data)
-                                : PyTuple_Pack(2, validity ? validity : Py_None, data);
-    Py_XDECREF(validity);
-    Py_XDECREF(offsets);
-    Py_DECREF(data);
-    if (buffers == NULL) {
-        return NULL;
+    PyObject *bytes = NULL;
+    if (text) {
+        bytes = PyBytes_FromStringAndSize(data.data ? data.data : "", data.len);
+        if (bytes == NULL) {
+            goto done;
+        }
     }
-    PyObject *result = Py_BuildValue("(nN)", nulls, buffers);
-    return result;
+    PyObject *buffers = text ? PyTuple_Pack(3, nulls ? validity : Py_None, fixed, bytes)
+                             : PyTuple_Pack(2, nulls ? validity : Py_None, fixed);
+    Py_XDECREF(bytes);
+    if (buffers != NULL) {
+        result = Py_BuildValue("(nN)", nulls, buffers);
+    }
+    goto done;
 fallback:
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(data.data);
     Py_XDECREF(validity);
-    Py_XDECREF(offsets);
-    Py_XDECREF(data);
-    Py_RETURN_NONE;
-fail:
-    Py_XDECREF(validity);
-    Py_XDECREF(offsets);
-    return NULL;
+    Py_XDECREF(fixed);
+    return result;
 }
 
 static PyMethodDef methods[] = {
@@ -1550,6 +1567,8 @@ static PyMethodDef methods[] = {
      "stage_row(image, plan, row, spill) -> bool: stage one record on the fast paths, or change nothing."},
     {"decode_records", (PyCFunction)(void (*)(void))decode_records, METH_FASTCALL,
      "decode_records(records, state) -> None: decode a batch, handing undecided records to state's defer."},
+    {"route_records", (PyCFunction)(void (*)(void))route_records, METH_FASTCALL,
+     "route_records(records, [arn routes, targets, defer]) -> None: every record's warehouse table."},
     {"arrow_column", (PyCFunction)(void (*)(void))arrow_column, METH_FASTCALL,
      "arrow_column(values, n, kind, precision, scale) -> (null_count, buffers) | None: a column's Arrow buffers."},
     {NULL, NULL, 0, NULL},

@@ -15,9 +15,10 @@ from typing import Any
 from thermocline.contracts import Contracts, Router
 from thermocline.lake.columns import SEQ_WIDTH
 from thermocline.lake.table_schema import TableSchema
+from thermocline.sources.dynamodb_streams import fastpath
 from thermocline.sources.dynamodb_streams.errors import RecordDecodeError
 
-__all__ = ["pad_sequence_number", "source_table_name", "target_tables"]
+__all__ = ["pad_sequence_number", "refresh_arn_entry", "source_table_name", "target_tables"]
 
 _OPS = {"INSERT": "I", "MODIFY": "U", "REMOVE": "D"}
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
@@ -118,18 +119,52 @@ def _keys_of(record: Mapping[str, Any]) -> dict[str, Any]:
     return keys
 
 
+def refresh_arn_entry(arn_routes: dict[str, tuple[Any, ...]], router: Router, record: Any) -> None:
+    """After the Python path routed ``record``: record how its ``eventSourceARN`` routes for the C fast path
+    (``(source text, fixed target, contract routes, fallback)``, from ``Router.fast_entry``), once the
+    router knows; a contract's fallback table is named by the first record that needs it."""
+    arn = record.get("eventSourceARN") if type(record) is dict else None
+    if type(arn) is not str:
+        return
+    entry = arn_routes.get(arn)
+    if entry is not None and (entry[1] is not None or entry[3] is not None):
+        return
+    try:
+        source = source_table_name(record)
+    except RecordDecodeError:
+        return
+    fast = router.fast_entry(source)
+    if fast is not None:
+        arn_routes[arn] = ("dynamodb:" + source, *fast)
+
+
 def target_tables(
     records: Iterable[Any],
     contracts: Contracts | None = None,
     schemas: Mapping[str, TableSchema] | None = None,
 ) -> set[str]:
     """Every warehouse table a batch routes to (records that cannot be routed are skipped here), given
-    the recorded ``schemas`` (which say who owns a table)."""
+    the recorded ``schemas`` (which say who owns a table). Routed in C where it can decide
+    (``fastpath.route_records``), the same way."""
     router = Router(contracts, schemas)
-    out = set()
-    for record in records:
+    out: set[str] = set()
+
+    def route(_index: int, record: Any) -> None:
         try:
             out.add(router.route(source_table_name(record), _keys_of(record))[0])
         except (RecordDecodeError, AttributeError, TypeError):
-            continue
+            return
+
+    route_records = fastpath.route_records
+    if route_records is None or type(records) is not list:
+        for index, record in enumerate(records):
+            route(index, record)
+        return out
+    arn_routes: dict[str, tuple[Any, ...]] = {}
+
+    def defer(index: int, record: Any) -> None:
+        route(index, record)
+        refresh_arn_entry(arn_routes, router, record)
+
+    route_records(records, [arn_routes, out, defer])
     return out

@@ -6,7 +6,8 @@ after which the state is refreshed for that record's source and warehouse table:
 a table's batch, recorded a column or routed a source table for the first time makes the records after it
 decidable in C. The state, as ``_speedups.c`` reads it:
 
-* by ``eventSourceARN``: ``(source text, fixed target, contract routes, fallback)`` (``Router.fast_entry``);
+* by ``eventSourceARN``: ``(source text, fixed target, contract routes, fallback)``
+  (``envelope.refresh_arn_entry``);
 * by warehouse table, its *sink*: the plan (``values.PlanEntry`` by attribute), the primary key columns'
   value lists, then the bookkeeping lists of ``batch._Batch`` in the order of :func:`_sink`;
 * the converters' ``_Overflow`` and ``values._widen``: a value that cannot widen its column goes to the
@@ -21,8 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from thermocline.sources.dynamodb_streams.batch import _Batch
-from thermocline.sources.dynamodb_streams.envelope import source_table_name
-from thermocline.sources.dynamodb_streams.errors import RecordDecodeError
+from thermocline.sources.dynamodb_streams.envelope import refresh_arn_entry
 from thermocline.sources.dynamodb_streams.values import _Overflow, _widen
 
 if TYPE_CHECKING:
@@ -49,15 +49,6 @@ def _sink(batch: _Batch) -> tuple[Any, ...] | None:
     )
 
 
-def _arn_entry(decoder: _Decoder, record: dict[str, Any]) -> tuple[Any, ...] | None:
-    try:
-        source = source_table_name(record)
-    except RecordDecodeError:
-        return None
-    fast = decoder.router.fast_entry(source)
-    return None if fast is None else ("dynamodb:" + source, *fast)
-
-
 def run(decoder: _Decoder, decode_records: Callable[[list[Any], list[Any]], None]) -> None:
     """Decode ``decoder.records`` (a list) with ``decode_records``, deferring to ``decoder.add``."""
     arn_routes: dict[str, tuple[Any, ...]] = {}
@@ -72,14 +63,7 @@ def run(decoder: _Decoder, decode_records: Callable[[list[Any], list[Any]], None
                 sinks.pop(table, None)
             else:
                 sinks[table] = sink
-        arn = record.get("eventSourceARN") if type(record) is dict else None
-        if type(arn) is str:
-            entry = arn_routes.get(arn)
-            # A contract's fallback table is named by the first record that needs it.
-            if entry is None or (entry[1] is None and entry[3] is None):
-                entry = _arn_entry(decoder, record)
-                if entry is not None:
-                    arn_routes[arn] = entry
+        refresh_arn_entry(arn_routes, decoder.router, record)
 
     state: list[Any] = [arn_routes, sinks, None, decoder.spill_over, defer, _Overflow, _widen, 0]
     decode_records(decoder.records, state)

@@ -12,6 +12,8 @@ code it mirrors stays the reference for every result (tests/unit/test_speedups.p
 * ``decode_records(records, state)`` mirrors :meth:`.decoder._Decoder.add` for a whole batch: the
   envelope, the route and the staging of each record it can decide, in C; every other record goes to
   the Python path, in order (``fast_loop`` builds the state it reads and hands it those records).
+* ``route_records(records, state)`` mirrors :func:`.envelope.target_tables`' loop: every record's
+  warehouse table, each record it cannot decide handed to the Python path.
 * ``arrow_column(values, n, kind, precision, scale)`` mirrors ``pa.array``/``cast`` in
   :func:`.batch._arrow_table`: a column's Arrow buffers, or None to build it the reference way.
 
@@ -32,6 +34,7 @@ __all__ = [
     "PURE_PYTHON",
     "arrow_column",
     "decode_records",
+    "route_records",
     "stage_row",
     "super_json",
 ]
@@ -42,6 +45,7 @@ stage_row: Callable[..., bool] | None = None
 super_json: Callable[[str, Any], str | None] | None = None
 decode_records: Callable[[list[Any], list[Any]], None] | None = None
 arrow_column: Callable[[list[Any], int, int, int, int], Any] | None = None
+route_records: Callable[[list[Any], list[Any]], None] | None = None
 if os.environ.get(PURE_PYTHON) == "1":
     FAST_PATH_UNAVAILABLE = f"{PURE_PYTHON}=1"
 else:
@@ -49,6 +53,7 @@ else:
         from thermocline.sources.dynamodb_streams._speedups import (
             arrow_column,
             decode_records,
+            route_records,
             stage_row,
             super_json,
         )
