@@ -15,7 +15,8 @@ from thermocline.contracts import parse_contracts
 from thermocline.lake.table_schema import TableSchema
 from thermocline.lake.types import ColumnType
 from thermocline.load.sql import tombstone_table
-from thermocline.services.reconcile import Expected, _normalise, reconcile_warehouse, routed_tables
+from thermocline.reconciliation import normalise
+from thermocline.services.reconcile import Expected, reconcile_warehouse, routed_tables
 from thermocline.sources.dynamodb_export import ExportSummary
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -49,9 +50,9 @@ def _expected(rows: dict[str, tuple[str, str, str]]) -> Expected:
     want = {
         (k,): {
             "pk": k,
-            "status": _normalise(status, False),
-            "total": _normalise(Decimal(total), False),
-            "tags": _normalise(tags, True),
+            "status": normalise(status, False),
+            "total": normalise(Decimal(total), False),
+            "tags": normalise(tags, True),
             "_overflow": None,
         }
         for k, (status, total, tags) in rows.items()

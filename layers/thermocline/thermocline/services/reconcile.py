@@ -9,6 +9,7 @@ changed after the export time (their warehouse version, row or tombstone, is fro
 the export time minus the seam margin), so neither side can be compared with the other.
 
 Memory holds one normalised tuple per expected row; a data file is read in chunks.
+The report and the one representation per value it compares are ``thermocline/reconciliation.py``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from thermocline.contracts import Contracts
@@ -35,6 +35,7 @@ from thermocline.load.sql import (
 )
 from thermocline.names import qualified_name, quote_ident, safe_identifier
 from thermocline.observability import logger
+from thermocline.reconciliation import EXAMPLES, Reconciliation, TableDiff, key_text, normalise, show
 from thermocline.runtime import Runtime
 from thermocline.services.backfill import export_plan, table_contracts
 from thermocline.settings import ReconcileSettings
@@ -53,118 +54,7 @@ __all__ = [
     "reconcile_warehouse",
 ]
 
-EXAMPLES = 5
 _TARGET_NAMES = frozenset(c.name for c in TARGET_COLUMNS)
-_CATEGORIES = ("missing", "extra", "differing", "duplicated")
-
-
-@dataclass
-class TableDiff:
-    table: str
-    expected: int = 0
-    warehouse: int = 0
-    missing: int = 0
-    extra: int = 0
-    differing: int = 0
-    duplicated: int = 0
-    excluded: int = 0  # changed after the export time: not compared
-    examples: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def mismatches(self) -> int:
-        return self.missing + self.extra + self.differing + self.duplicated
-
-    def note(self, category: str, text: str) -> None:
-        setattr(self, category, getattr(self, category) + 1)
-        shown = self.examples.setdefault(category, [])
-        if len(shown) < EXAMPLES:
-            shown.append(text)
-
-
-@dataclass
-class Reconciliation:
-    source_table: str
-    export_arn: str
-    export_time: str
-    tables: dict[str, TableDiff] = field(default_factory=dict)
-    undecodable: int = 0  # export items that could not be decoded (each is a mismatch)
-
-    @property
-    def mismatches(self) -> int:
-        return sum(t.mismatches for t in self.tables.values()) + self.undecodable
-
-    @property
-    def ok(self) -> bool:
-        return self.mismatches == 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok, "mismatches": self.mismatches}
-
-    def lines(self) -> list[str]:
-        out = [
-            f"{self.source_table} vs the warehouse, as of the export at {self.export_time}: "
-            + ("MATCH" if self.ok else f"{self.mismatches} MISMATCHES")
-        ]
-        for name, t in sorted(self.tables.items()):
-            out.append(
-                f"  {name}: {t.expected} in the table, {t.warehouse} in the warehouse; missing {t.missing}, "
-                f"extra {t.extra}, differing {t.differing}, duplicated {t.duplicated}; "
-                f"{t.excluded} changed after the export time, not compared"
-            )
-            for category in _CATEGORIES:
-                for example in t.examples.get(category, []):
-                    out.append(f"    {category}: {example}")
-        if self.undecodable:
-            out.append(f"  {self.undecodable} exported items could not be decoded (see the quarantine)")
-        return out
-
-
-# --- values ----------------------------------------------------------------------------------------------
-
-
-def _number(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_value(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, float, Decimal)):
-        return {"#n": _number(Decimal(str(value)))}
-    return str(value)
-
-
-def _normalise(value: Any, super_column: bool) -> Any:
-    """One representation per value whatever the engine returns (Decimal or int, naive or aware
-    timestamps, JSON as text or parsed), so equal values compare equal and nothing else does."""
-    if value is None:
-        return None
-    if super_column:
-        if isinstance(value, (str, bytes)):
-            try:
-                value = json.loads(value, parse_float=Decimal, parse_int=Decimal)
-            except ValueError:
-                return ("text", str(value))
-        return json.dumps(_json_value(value), sort_keys=True)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, Decimal, float)):
-        return ("n", _number(Decimal(str(value))))
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return ("b", bytes(value).hex())
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
-    return value
-
-
-def _show(value: Any) -> str:
-    text = str(value[1]) if isinstance(value, tuple) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # --- the export's side -----------------------------------------------------------------------------------
@@ -222,8 +112,8 @@ def expected_rows(
                 tables.add(table)
                 rows = out.rows.setdefault(table, {})
                 for row in batch.arrow.select(names).to_pylist():
-                    key = tuple(_normalise(row[c], False) for c in schema.primary_key)
-                    rows[key] = {n: _normalise(row[n], n in supers) for n in names}
+                    key = tuple(normalise(row[c], False) for c in schema.primary_key)
+                    rows[key] = {n: normalise(row[n], n in supers) for n in names}
     return out
 
 
@@ -246,15 +136,11 @@ def reconcile_warehouse(warehouse: Any, summary: ExportSummary, expected: Expect
         if not columns:
             diff = report.tables[table] = TableDiff(table, expected=len(want))
             for key in list(want)[:EXAMPLES]:
-                diff.examples.setdefault("missing", []).append(_key_text(key))
+                diff.examples.setdefault("missing", []).append(key_text(key))
             diff.missing = len(want)
             continue
         report.tables[table] = _compare(warehouse, table, schema, columns, want, source, cutoff)
     return report
-
-
-def _key_text(key: tuple[Any, ...]) -> str:
-    return "/".join(k if isinstance(k, str) else _show(k) for k in key)
 
 
 def _compare(
@@ -280,40 +166,40 @@ def _compare(
     counts: Counter[tuple[Any, ...]] = Counter()
     for raw in result.rows:
         row = dict(zip([*data, "_event_time", "_deleted"], raw, strict=True))
-        key = tuple(_normalise(row[c], False) for c in pk)
+        key = tuple(normalise(row[c], False) for c in pk)
         if _after(row["_event_time"], cutoff):
             changed_after.add(key)
             continue
         if row["_deleted"]:
             continue
         counts[key] += 1
-        held[key] = {c: _normalise(row[c], c in supers) for c in data}
+        held[key] = {c: normalise(row[c], c in supers) for c in data}
     tombs = qualified_name(BOOKKEEPING_SCHEMA, tombstone_table(table))
     keys = ", ".join(quote_ident(c) for c in pk)
     for raw in warehouse.query(f'SELECT {keys}, "_event_time" FROM {tombs}').rows:
         if _after(raw[-1], cutoff):
-            changed_after.add(tuple(_normalise(v, False) for v in raw[:-1]))
+            changed_after.add(tuple(normalise(v, False) for v in raw[:-1]))
     diff.warehouse = sum(counts.values())
     diff.excluded = len(changed_after)
     for key, n in counts.items():
         if n > 1 and key not in changed_after:
-            diff.note("duplicated", f"{_key_text(key)} held {n} times")
+            diff.note("duplicated", f"{key_text(key)} held {n} times")
     for key, values in want.items():
         if key in changed_after:
             continue
         got = held.get(key)
         if got is None:
-            diff.note("missing", _key_text(key))
+            diff.note("missing", key_text(key))
             continue
         wrong = [c for c in sorted(set(values) | set(got)) if values.get(c) != got.get(c)]
         if wrong:
             shown = ", ".join(
-                f"{c}: table {_show(values.get(c))} warehouse {_show(got.get(c))}" for c in wrong[:3]
+                f"{c}: table {show(values.get(c))} warehouse {show(got.get(c))}" for c in wrong[:3]
             )
-            diff.note("differing", f"{_key_text(key)} ({shown})")
+            diff.note("differing", f"{key_text(key)} ({shown})")
     for key in held:
         if key not in want and key not in changed_after:
-            diff.note("extra", _key_text(key))
+            diff.note("extra", key_text(key))
     return diff
 
 
