@@ -152,9 +152,7 @@ class Session:
 
     # --- relaying -----------------------------------------------------------------------------------------
 
-    def _forward(
-        self, message: bytes, *, until: bytes, tag: str | None = None, past_errors: bool = False
-    ) -> None:
+    def _forward(self, message: bytes, *, until: bytes, tag: str | None = None) -> None:
         """Send ``message`` and relay the replies up to one whose kind is in ``until`` (none: no reply)."""
         self.server.sendall(message + wire.FLUSH)
         while until:
@@ -164,7 +162,7 @@ class Session:
             self.client.sendall(wire.message(kind, body))
             if kind == b"Z":
                 self.status = body
-            if kind == b"E" and not past_errors:
+            if kind == b"E":
                 self.failed = True
                 return
             if kind in _ASYNC:
@@ -205,7 +203,7 @@ class Session:
                 result.columns = wire.row_description(body)
             if kind in b"CI":
                 result.completed += 1
-            if kind in b"1Tn2CI3" and kind not in _ASYNC:
+            if kind in b"1Tn2CI3":
                 pending -= 1
         return result
 
