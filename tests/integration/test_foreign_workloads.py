@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -152,3 +153,31 @@ def test_names_of_up_to_127_bytes_load_and_read_back_as_redshift_names(aws_env: 
         ["y", None, 4, None],
     ]
     assert {name for t, name in catalog if t == table} >= set(columns)
+
+
+def test_an_epoch_before_year_one_in_a_timestamp_column_does_not_stop_the_load(
+    aws_env: str, engine_url: str
+) -> None:
+    # A contract types a TTL-style attribute as TIMESTAMP; one producer wrote a garbage epoch. Before, it
+    # became the year 1200 BC, which the load's COPY (and every Python client reading it) could not handle.
+    contracts = parse_contracts(
+        {
+            "version": 1,
+            "sources": [
+                {"table": "Sess", "routes": [{"target": "sessions", "columns": {"ends": "TIMESTAMP"}}]}
+            ],
+        }
+    )
+    batch = [
+        _record("Sess", 1, {"id": {"S": "a"}, "ends": {"N": "-99999999999"}}),
+        _record("Sess", 2, {"id": {"S": "b"}, "ends": {"S": "0001-01-01T00:00:00+01:00"}}),
+        _record("Sess", 3, {"id": {"S": "c"}, "ends": {"N": "1790000000"}}),
+    ]
+    wh, _ = _pipeline([batch], engine_url, contracts)
+    with contextlib.closing(wh):
+        rows = wh.query("SELECT id, ends, CAST(_overflow AS VARCHAR) FROM sessions ORDER BY id").rows
+    assert [(i, e, json.loads(o) if o else None) for i, e, o in rows] == [
+        ("a", None, {"ends": "-99999999999"}),
+        ("b", None, {"ends": "0001-01-01T00:00:00+01:00"}),
+        ("c", datetime(2026, 9, 21, 14, 13, 20), None),
+    ]

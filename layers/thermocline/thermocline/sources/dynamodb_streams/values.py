@@ -26,7 +26,7 @@ from thermocline.lake.types import (
     number_shape,
     widen_for_number,
 )
-from thermocline.sources.dynamodb_streams.envelope import _datetime_us
+from thermocline.sources.dynamodb_streams.envelope import MAX_EPOCH_S, MIN_EPOCH_S, _datetime_us
 from thermocline.sources.dynamodb_streams.errors import RecordDecodeError
 from thermocline.sources.dynamodb_streams.super_json import (
     _JSON_NUMBER,
@@ -157,17 +157,27 @@ def _conv_timestamp(column: Column, tag: str, value: Any) -> Any:
     if tag == "S":
         text = _check_str(value)
         try:
-            return _datetime_us(datetime.fromisoformat(text))
+            micros = _datetime_us(datetime.fromisoformat(text))
         except (ValueError, OverflowError):
             raise _Overflow(_encode_str(text)) from None
-    if tag == "N":
+    elif tag == "N":
         # Epoch seconds, as DynamoDB TTL attributes hold them.
         text = _check_number(value)
         shape = number_shape(text)
-        if shape.scale <= 6 and shape.int_digits <= 11:
-            return int(Decimal(text) * 1_000_000)
+        if not (shape.scale <= 6 and shape.int_digits <= 11):
+            raise _Overflow(_encode_str(text))
+        micros = int(Decimal(text) * 1_000_000)
+    else:
+        return _null_or_overflow(tag, value)
+    if not _MIN_TIMESTAMP_US <= micros <= _MAX_TIMESTAMP_US:
+        # Years 1 to 9999 (UTC), as for event times: a time before year 1 (-99999999999, or 0001-01-01 with an
+        # offset east of UTC) fails the local engines' COPY and every Python client that reads it back.
         raise _Overflow(_encode_str(text))
-    return _null_or_overflow(tag, value)
+    return micros
+
+
+_MIN_TIMESTAMP_US = MIN_EPOCH_S * 1_000_000
+_MAX_TIMESTAMP_US = MAX_EPOCH_S * 1_000_000 + 999_999
 
 
 def _decimal_pattern(precision: int, scale: int) -> re.Pattern[str]:
