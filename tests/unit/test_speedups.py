@@ -551,3 +551,30 @@ def test_target_tables_routed_in_c_are_the_routers(routing: str, monkeypatch: py
         m.setattr(fastpath, "route_records", None)
         assert target_tables(records, contracts, schemas) == fast
     assert len(fast) >= 2
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        [],
+        [{}, {}, None, None, None, None, None, 0],
+        [{}, {}, None, None, print, ValueError, print, 0],
+        [{"arn": ("x",)}, {"t": ("not", "a", "sink")}, None, "spill", print, ValueError, print, 0],
+        [{"x": 1}, {"t": 1}, 5, -1, 1, int, len, None],
+        [{1: 2}, {2: 3}, "oldest", None, None, object, object, object],
+    ],
+)
+def test_the_c_entry_points_refuse_a_malformed_state_without_crashing(state: list[Any]) -> None:
+    """Defensive: the C code checks every shape it reads (a wrong state is a TypeError or a deferral)."""
+    records = copy.deepcopy(_SINGLE_TABLE[:5])
+    try:
+        speedups.decode_records(records, state)
+    except (TypeError, ValueError, AttributeError):
+        pass
+    for bad in ([records, {}], ["not a list", []], [records, [{}, set(), 1]], [records, [{}, set()]]):
+        with pytest.raises(TypeError):
+            speedups.route_records(*bad)
+    for args in ([[], 1, 99, 0, 0], [["x"], 0, 1, 0, 0], [[1], 3, 5, 39, 2], [[None], -1, 2, 0, 0]):
+        assert speedups.arrow_column(*args) is None
+    assert speedups.stage_row({"a": {"S": "x"}}, {"a": ("not", "an", "entry")}, 0, None) is False
+    assert speedups.stage_row({"a": {"S": "x"}}, {"a": (None, [], None, "S", 1, "spec")}, 0, None) is False

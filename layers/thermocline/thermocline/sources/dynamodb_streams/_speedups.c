@@ -724,8 +724,8 @@ static int stage_image(PyObject *image, PyObject *plan, Py_ssize_t row, Py_ssize
             Py_DECREF(entry);
             continue;
         }
-        Py_DECREF(entry);
-        if (converted == NULL) {
+        if (converted == NULL || PyList_GET_SIZE(values) > row) {
+            Py_DECREF(entry);
             ok = 0;
             break;
         }
@@ -738,6 +738,7 @@ static int stage_image(PyObject *image, PyObject *plan, Py_ssize_t row, Py_ssize
             rc = PyList_Append(values, converted);
         }
         Py_DECREF(converted);
+        Py_DECREF(entry); /* the plan entry holds `values` */
         if (rc != 0) {
             ok = 0;
             break;
