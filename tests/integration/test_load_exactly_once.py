@@ -127,6 +127,30 @@ def test_batches_delivered_out_of_order(s3, settings, connect):
     assert deleted and not deleted & set(warehouse_rows(wh, "orders", ORDERS_COLUMNS))
 
 
+@pytest.mark.parametrize("delete_mode", ["hard", "soft"])
+def test_one_load_of_many_files_repeating_keys_and_copies_keeps_each_keys_newest_version(
+    s3, engine_url, connect, delete_mode
+):
+    """Dozens of versions of each key spread over many files, every other change also in a redelivered
+    copy (other file names), so some keys' newest version arrives once and some twice: one load must keep
+    exactly each key's newest version, or its delete."""
+    settings = WarehouseLoadSettings(lake_bucket=BUCKET, warehouse_url=engine_url, delete_mode=delete_mode)
+    src = SourceModel(seed=9)
+    changes = src.random_changes(480, keys=12)
+    keys = _write_batches(s3, src, changes, 12, "shardId-A")
+    keys += _write_batches(s3, src, changes[::2], 30, "shardId-B")
+    random.Random(5).shuffle(keys)
+    wh = connect()
+    report = load_files(keys, settings=settings, warehouse=wh, s3_client=s3)
+    assert sorted(report.loaded) == sorted(keys) and len(keys) > 40
+    where = 'WHERE NOT "_deleted"' if delete_mode == "soft" else ""
+    assert warehouse_rows(wh, "orders", ORDERS_COLUMNS, where=where) == src.expected()
+    rows = wh.query("SELECT COUNT(*) FROM orders").rows[0][0]
+    # Soft deletes keep every key ever seen, flagged; hard deletes only the live ones.
+    ever = {(c["pk"], c["sk"]) for c in changes}
+    assert rows == (len(ever) if delete_mode == "soft" else len(src.state))
+
+
 def test_two_loaders_at_once(s3, settings, connect):
     src = SourceModel(seed=4)
     keys = _write_batches(s3, src, src.random_changes(300, keys=40), 15, "shardId-A")

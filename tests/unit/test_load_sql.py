@@ -98,11 +98,28 @@ def test_order_of_a_load():
     copy = kinds.index("COPY")
     merge = kinds.index("MERGE")
     ledger = next(i for i, s in enumerate(statements) if "load_ledger" in s)
-    dedupe = next(i for i, s in enumerate(statements) if "ROW_NUMBER()" in s)
+    dedupe = next(
+        i for i, s in enumerate(statements) if s.startswith('CREATE TEMP TABLE "thermocline$newest"')
+    )
     assert copy < dedupe < merge < ledger
     # Deletes are applied before the MERGE, whose source then holds no deletes.
     assert any(s.startswith('DELETE FROM "orders" USING') for s in statements[dedupe:merge])
-    assert statements[-2:] == ['DROP TABLE "thermocline$latest"', 'DROP TABLE "thermocline$stage"']
+    assert statements[-3:] == [
+        'DROP TABLE "thermocline$latest"',
+        'DROP TABLE "thermocline$newest"',
+        'DROP TABLE "thermocline$stage"',
+    ]
+
+
+def test_the_dedupe_sorts_no_whole_rows():
+    """The newest version per key is found on the key and _seq alone; the one window sorts only the
+    copies of a version that arrived more than once."""
+    statements = _load("hard")
+    newest = next(s for s in statements if s.startswith('CREATE TEMP TABLE "thermocline$newest"'))
+    tree = sqlglot.parse_one(newest, read="redshift")
+    assert {c.name for c in tree.find_all(exp.Column)} == {*SPEC.primary_key, "_seq"}
+    windows = [s for s in statements if "OVER (" in s]
+    assert len(windows) == 1 and '"thermocline$copies" > 1' in windows[0]
 
 
 def test_staging_matches_the_files_columns_in_order_and_stages_super_as_text():
@@ -261,3 +278,28 @@ def test_a_large_snapshot_records_its_files_in_several_statements_of_one_transac
     assert sum(s.count("snapshot/orders/export-1/part-") for s in ledger) == 1000
     assert len(statements) <= MAX_BATCH_STATEMENTS
     assert max(len(s.encode()) for s in statements) < 100 * 1024
+
+
+def test_a_merge_over_the_statement_limit_becomes_an_insert_of_new_keys_and_updates_in_groups():
+    columns = [("pk", "VARCHAR(64)")] + [(f"attribute_{i:04d}", "VARCHAR(65535)") for i in range(1592)]
+    columns += [("items", "SUPER"), ("_overflow", "SUPER")] + [(c.name, c.type) for c in CDC_COLUMNS]
+    wide = TableSpec(table="wide", primary_key=("pk",), columns=tuple(columns))
+    whole = load_sql(wide, manifest_url="s3://b/m", files=FILES, load_id="l")
+    (merge,) = [s for s in whole if s.startswith("MERGE")]
+    assert len(merge.encode()) > 100_000
+    split = load_sql(wide, manifest_url="s3://b/m", files=FILES, load_id="l", max_statement_bytes=60_000)
+    assert not any(s.startswith("MERGE") for s in split)
+    assert max(len(s.encode()) for s in split) <= 60_000 and len(split) <= MAX_BATCH_STATEMENTS
+    insert = next(s for s in split if s.startswith('INSERT INTO "wide" ("pk") SELECT'))
+    updates = [s for s in split if s.startswith('UPDATE "wide" SET')]
+    assert split.index(insert) < split.index(updates[0]) and len(updates) == 2
+    assert "WHERE NOT EXISTS" in insert
+    # Every column the MERGE sets, set once, in the same transaction; SUPER still parsed.
+    assigned = [
+        a.split(" = ")[0] for u in updates for a in u.split(" SET ", 1)[1].split(" FROM ")[0].split(", ")
+    ]
+    assert len(assigned) == len(set(assigned)) == len(wide.data_columns) - 1 + 4 + 1
+    assert any('"items" = JSON_PARSE("thermocline$latest"."items")' in u for u in updates)
+    for sql in [insert, updates[-1]]:
+        for dialect in ("duckdb", "postgres"):
+            assert translate(sql, dialect)

@@ -51,7 +51,13 @@ OP = LakeColumn("_op", ColumnType("VARCHAR", length=1), nullable=False)  # I, U 
 SEQ = LakeColumn("_seq", ColumnType("VARCHAR", length=SEQ_WIDTH), nullable=False)
 EVENT_TIME = LakeColumn("_event_time", TIMESTAMP)  # microseconds, UTC
 TTL_EXPIRED = LakeColumn("_ttl_expired", BOOLEAN, nullable=False)
-SOURCE = LakeColumn("_source", ColumnType("VARCHAR", length=256), nullable=False)  # e.g. dynamodb:Orders
+# Where a row came from, sized for the longest the sources write: ``dynamodb:`` and a DynamoDB table name
+# (up to 255 ASCII characters: 264 bytes); ``postgres:`` and database.schema.table (three PostgreSQL
+# identifiers of up to 63 bytes each: 200 bytes); ``mysql:`` and database.table (two MySQL identifiers of
+# up to 64 characters, 3 bytes each in MySQL's utf8mb3: 391 bytes). VARCHAR lengths count bytes
+# (https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html); tables created with the old
+# VARCHAR(256) are widened by the loader's table setup like any column whose file type grew.
+SOURCE = LakeColumn("_source", ColumnType("VARCHAR", length=512), nullable=False)  # e.g. dynamodb:Orders
 # SUPER: per row, a JSON object keyed by source attribute name holding the values that did not fit.
 OVERFLOW = LakeColumn("_overflow", SUPER)
 # Target tables only: the soft-delete flag (always FALSE under hard deletes).
@@ -71,7 +77,7 @@ TARGET_COLUMNS: tuple[LakeColumn, ...] = (SEQ, EVENT_TIME, TTL_EXPIRED, SOURCE, 
 # Redshift holds at most 1,600 columns in a table
 # (https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html). A target table keeps its
 # attribute columns, ``_overflow`` and TARGET_COLUMNS, and needs one column more while a column changes type
-# (merge_sql's add, copy, drop, rename): attributes beyond this many stay in ``_overflow``.
+# (``load.sql.ddl.retype_column_sql``: add, copy, drop, rename): attributes beyond this many stay in ``_overflow``.
 MAX_ATTRIBUTE_COLUMNS = 1600 - 1 - len(TARGET_COLUMNS) - 1
 # Which version of a row a change is: what a tombstone row keeps after the deleted key's columns, and
 # what a soft delete updates.

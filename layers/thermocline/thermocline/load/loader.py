@@ -164,6 +164,7 @@ class Loader:
         while pending:
             load_id = self._load_id()
             manifest = self._manifest_url(spec.table, load_id)
+            limit = self.warehouse.capabilities.max_statement_bytes
             statements = load_sql(
                 spec,
                 manifest_url=manifest,
@@ -172,8 +173,8 @@ class Loader:
                 iam_role=policy.copy_iam_role,
                 delete_mode=policy.delete_mode,
                 target_columns=target_columns,
+                max_statement_bytes=limit,
             )
-            limit = self.warehouse.capabilities.max_statement_bytes
             if len(pending) > 1 and max(len(sql.encode()) for sql in statements) > limit:
                 # Very long keys or very many files: two smaller loads instead of one the engine refuses.
                 half = len(pending) // 2

@@ -15,6 +15,7 @@ __all__ = [
     "BOOKKEEPING_SCHEMA",
     "LATEST_TABLE",
     "LEDGER_TABLE",
+    "NEWEST_TABLE",
     "STAGE_TABLE",
     "ledger_name",
     "load_lock_name",
@@ -28,6 +29,7 @@ BOOKKEEPING_SCHEMA = "thermocline"
 LEDGER_TABLE = "load_ledger"
 STAGE_TABLE = "thermocline$stage"
 LATEST_TABLE = "thermocline$latest"
+NEWEST_TABLE = "thermocline$newest"
 
 
 def _within_127_bytes(name: str, table: str) -> str:

@@ -5,12 +5,19 @@
 1. ``LOCK`` the target's load-lock table (``bookkeeping.load_lock_sql``), so two loaders of one table
    never overlap while readers keep seeing the old rows.
 2. ``COPY`` the manifest's Parquet files into the staging table (``staging.stage_sql``).
-3. Keep the newest ``_seq`` per primary key; drop versions not newer than what the target (or, for hard
+3. Keep the newest ``_seq`` per primary key: found on the key and ``_seq`` alone, then joined back, so no
+   step sorts whole rows (a wide table's rows are large, and Redshift advises against processing wider
+   columns than needed: https://docs.aws.amazon.com/redshift/latest/dg/c_best-practices-smallest-column-size.html).
+   Only a version that arrived more than once (a redelivered batch) is picked among its copies by a
+   window, over those rows alone. Then drop versions not newer than what the target (or, for hard
    deletes, the tombstone table) already holds, so replays and out-of-order batches change nothing.
 4. Apply deletes (hard: delete the row and remember a tombstone; soft: flag ``_deleted``), then MERGE the
    rest (update and insert). An updated row takes the whole version: a target column the files lack is
    set to NULL, since a version's file has every column recorded when it was decoded
-   (``lake.schema_store``), so it lacks a column only when none of its items had the attribute.
+   (``lake.schema_store``), so it lacks a column only when none of its items had the attribute. A MERGE
+   larger than the engine's statement limit (a wide table: it grows by
+   about 110 bytes a column) is split instead: the new keys are inserted, then the columns are updated
+   in groups that each fit, in the same transaction — the same rows as the MERGE.
 5. Record every file in the ledger.
 
 Deleted keys are remembered in a tombstone table because a hard-deleted row leaves nothing in the target
@@ -30,7 +37,13 @@ from thermocline.lake.columns import (
     VERSION_COLUMNS,
 )
 from thermocline.lake.metadata import TableSpec
-from thermocline.load.sql.bookkeeping import LATEST_TABLE, STAGE_TABLE, load_lock_sql, tombstones_name
+from thermocline.load.sql.bookkeeping import (
+    LATEST_TABLE,
+    NEWEST_TABLE,
+    STAGE_TABLE,
+    load_lock_sql,
+    tombstones_name,
+)
 from thermocline.load.sql.ledger import LedgerEntry, ledger_insert_sql
 from thermocline.load.sql.staging import keys_match, stage_sql, target_value
 from thermocline.names import quote_ident
@@ -40,6 +53,7 @@ __all__ = ["SEAM_MARGIN_SECONDS", "DeleteMode", "load_sql"]
 DeleteMode = Literal["hard", "soft"]
 
 _RANK = quote_ident("thermocline$rank")
+_COPIES = quote_ident("thermocline$copies")
 # Columns that describe a load, not an item: never cleared. ``_overflow`` holds the item's own values.
 _BOOKKEEPING = RESERVED_COLUMNS - {OVERFLOW_COLUMN}
 
@@ -53,39 +67,25 @@ def load_sql(
     iam_role: str | None = None,
     delete_mode: DeleteMode = "hard",
     target_columns: Iterable[str] = (),
+    max_statement_bytes: int | None = None,
 ) -> list[str]:
     """Every statement of one CDC load of ``spec.table`` from the files in ``manifest_url``.
 
     ``target_columns``: the target's columns as the warehouse names them; each item column among them the
-    files lack is set to NULL in every row the load updates.
+    files lack is set to NULL in every row the load updates. ``max_statement_bytes``: the engine's
+    statement limit (``Capabilities``); a MERGE over it is split.
     """
     if not spec.is_cdc:
         raise ValueError(f"table {spec.table}: files without _op/_seq are snapshots; use full_refresh_sql")
     if not files:
         raise ValueError("a load needs at least one file")
     target = quote_ident(spec.table)
-    stage = quote_ident(STAGE_TABLE)
     latest = quote_ident(LATEST_TABLE)
     tombs = tombstones_name(spec.table)
     pk = spec.primary_key
-    file_cols = ", ".join(quote_ident(c) for c in spec.column_names)
-    partition = ", ".join(quote_ident(c) for c in pk)
-    data = spec.data_columns
-    meta = [c.name for c in TARGET_COLUMNS if c is not DELETED]
-    # Data and bookkeeping columns of a target row made from a version in ``latest``; ``_deleted`` follows.
-    insert_cols = ", ".join(quote_ident(c) for c in [*(n for n, _ in data), *meta, DELETED.name])
-    insert_values = [target_value(latest, n, t) for n, t in data] + [
-        f"{latest}.{quote_ident(c)}" for c in meta
-    ]
 
     statements = [load_lock_sql(spec.table), *stage_sql(spec, manifest_url, iam_role)]
-    statements += [
-        f"DROP TABLE IF EXISTS {latest}",
-        # Newest version per key within this load.
-        f"CREATE TEMP TABLE {latest} AS SELECT {file_cols} FROM (SELECT {file_cols}, ROW_NUMBER() OVER "
-        f'(PARTITION BY {partition} ORDER BY "_seq" DESC) AS {_RANK} FROM {stage}) AS ranked '
-        f"WHERE {_RANK} = 1",
-    ]
+    statements += _newest_versions(spec)
     if spec.kind == "export":
         statements += _export_seam(spec.table, pk, hard=delete_mode == "hard")
     else:
@@ -99,6 +99,7 @@ def load_sql(
                 f"DELETE FROM {latest} USING {tombs} WHERE {keys_match(latest, tombs, pk)} "
                 f'AND {latest}."_seq" <= {tombs}."_seq"'
             )
+    deleted = "FALSE"
     if delete_mode == "hard":
         tomb_cols = ", ".join(quote_ident(c) for c in [*pk, *(t.name for t in VERSION_COLUMNS)])
         statements += [
@@ -106,36 +107,107 @@ def load_sql(
             f"AND {latest}.\"_op\" = 'D'",
             f"DELETE FROM {tombs} USING {latest} WHERE {keys_match(tombs, latest, pk)}",
             f"INSERT INTO {tombs} ({tomb_cols}) SELECT {tomb_cols} FROM {latest} WHERE \"_op\" = 'D'",
+            f"DELETE FROM {latest} WHERE \"_op\" = 'D'",
         ]
     else:
+        # A delete of a row the target holds flags it and keeps its values; a delete of a key the target
+        # never held is inserted below with its values, flagged.
         sets = ", ".join(f"{quote_ident(c.name)} = {latest}.{quote_ident(c.name)}" for c in VERSION_COLUMNS)
         statements += [
             f"UPDATE {target} SET {quote_ident(DELETED.name)} = TRUE, {sets} FROM {latest} "
             f"WHERE {keys_match(target, latest, pk)} AND {latest}.\"_op\" = 'D'",
-            f"INSERT INTO {target} ({insert_cols}) "
-            f"SELECT {', '.join(insert_values)}, TRUE FROM {latest} WHERE {latest}.\"_op\" = 'D' "
-            f"AND NOT EXISTS (SELECT 1 FROM {target} WHERE {keys_match(target, latest, pk)})",
+            f"DELETE FROM {latest} USING {target} WHERE {keys_match(latest, target, pk)} "
+            f"AND {latest}.\"_op\" = 'D'",
         ]
-    statements.append(f"DELETE FROM {latest} WHERE \"_op\" = 'D'")
-
-    updates = [f"{quote_ident(n)} = {target_value(latest, n, t)}" for n, t in data if n not in pk]
-    updates += [f"{quote_ident(c)} = NULL" for c in _absent_columns(spec, target_columns)]
-    updates += [f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in meta]
-    updates.append(f"{quote_ident(DELETED.name)} = FALSE")
-    statements.append(
-        f"MERGE INTO {target} USING {latest} ON {keys_match(target, latest, pk)} "
-        f"WHEN MATCHED THEN UPDATE SET {', '.join(updates)} "
-        f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({', '.join(insert_values)}, FALSE)"
-    )
+        deleted = f"{latest}.\"_op\" = 'D'"
+    absent = _absent_columns(spec, target_columns)
+    statements += _upsert(spec, deleted, absent, max_statement_bytes)
     statements += ledger_insert_sql(spec.table, files, load_id)
-    statements += [f"DROP TABLE {latest}", f"DROP TABLE {stage}"]
+    temporary = (LATEST_TABLE, NEWEST_TABLE, STAGE_TABLE)
+    statements += [f"DROP TABLE {quote_ident(name)}" for name in temporary]
     return statements
+
+
+def _newest_versions(spec: TableSpec) -> list[str]:
+    """The load's newest version of each key, into ``LATEST_TABLE`` (columns as staged).
+
+    ``NEWEST_TABLE`` holds each key's newest ``_seq`` and how many copies of that version the files hold
+    (a redelivered batch writes a change twice): the aggregation reads the key and ``_seq`` only.
+    """
+    stage, latest, newest = quote_ident(STAGE_TABLE), quote_ident(LATEST_TABLE), quote_ident(NEWEST_TABLE)
+    pk = spec.primary_key
+    keys = ", ".join(quote_ident(c) for c in pk)
+    staged_keys = ", ".join(f"s.{quote_ident(c)}" for c in pk)
+    on_newest = f'{keys_match("s", "n", pk)} AND s."_seq" = n."_seq"'
+    file_cols = ", ".join(quote_ident(c) for c in spec.column_names)
+    return [
+        f"DROP TABLE IF EXISTS {newest}",
+        f'CREATE TEMP TABLE {newest} AS SELECT {staged_keys}, s."_seq", COUNT(*) AS {_COPIES} '
+        f'FROM {stage} AS s JOIN (SELECT {keys}, MAX("_seq") AS "_seq" FROM {stage} GROUP BY {keys}) AS m '
+        f'ON {keys_match("s", "m", pk)} AND s."_seq" = m."_seq" GROUP BY {staged_keys}, s."_seq"',
+        f"DROP TABLE IF EXISTS {latest}",
+        f"CREATE TEMP TABLE {latest} AS SELECT s.* FROM {stage} AS s JOIN {newest} AS n ON {on_newest} "
+        f"WHERE n.{_COPIES} = 1",
+        # Copies of one change are the same row: any one of them will do.
+        f"INSERT INTO {latest} SELECT {file_cols} FROM (SELECT s.*, ROW_NUMBER() OVER (PARTITION BY "
+        f"{staged_keys}) AS {_RANK} FROM {stage} AS s JOIN {newest} AS n ON {on_newest} "
+        f"WHERE n.{_COPIES} > 1) AS copies WHERE {_RANK} = 1",
+    ]
 
 
 def _absent_columns(spec: TableSpec, target_columns: Iterable[str]) -> list[str]:
     """The item columns of the target (``target_columns``) that ``spec``'s files lack."""
     have = {name.lower() for name in spec.column_names}
     return [c for c in target_columns if c.lower() not in have and c.lower() not in _BOOKKEEPING]
+
+
+def _upsert(
+    spec: TableSpec, deleted: str, absent: Sequence[str], max_statement_bytes: int | None
+) -> list[str]:
+    """Every version left in ``LATEST_TABLE`` replaces its key's row in the target, or is inserted.
+
+    One MERGE when it fits ``max_statement_bytes``; otherwise the new keys are inserted and every column
+    is then set by UPDATEs over groups of columns that each fit (the same rows, in the same transaction).
+    ``deleted`` is the value of ``_deleted``; the ``absent`` columns are set to NULL.
+    """
+    target, latest = quote_ident(spec.table), quote_ident(LATEST_TABLE)
+    pk = spec.primary_key
+    data = spec.data_columns
+    meta = [c.name for c in TARGET_COLUMNS if c is not DELETED]
+    sets = [f"{quote_ident(n)} = {target_value(latest, n, t)}" for n, t in data if n not in pk]
+    sets += [f"{quote_ident(c)} = NULL" for c in absent]
+    sets += [f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in meta]
+    sets.append(f"{quote_ident(DELETED.name)} = {deleted}")
+    # Data and bookkeeping columns of a target row made from a version in ``latest``; ``_deleted`` last.
+    insert_cols = ", ".join(quote_ident(c) for c in [*(n for n, _ in data), *meta, DELETED.name])
+    values = [target_value(latest, n, t) for n, t in data] + [f"{latest}.{quote_ident(c)}" for c in meta]
+    on = keys_match(target, latest, pk)
+    merge = (
+        f"MERGE INTO {target} USING {latest} ON {on} "
+        f"WHEN MATCHED THEN UPDATE SET {', '.join(sets)} "
+        f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({', '.join(values)}, {deleted})"
+    )
+    if max_statement_bytes is None or len(merge.encode()) <= max_statement_bytes:
+        return [merge]
+    keys = ", ".join(quote_ident(c) for c in pk)
+    new_keys = ", ".join(f"{latest}.{quote_ident(c)}" for c in pk)
+    statements = [
+        f"INSERT INTO {target} ({keys}) SELECT {new_keys} FROM {latest} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {target} WHERE {on})"
+    ]
+    head, tail = f"UPDATE {target} SET ", f" FROM {latest} WHERE {on}"
+    room = max_statement_bytes - len((head + tail).encode())
+    group: list[str] = []
+    size = 0
+    for assignment in sets:
+        cost = len(assignment.encode()) + 2
+        if group and size + cost > room:
+            statements.append(head + ", ".join(group) + tail)
+            group, size = [], 0
+        group.append(assignment)
+        size += cost
+    statements.append(head + ", ".join(group) + tail)
+    return statements
 
 
 # How much earlier than an export's time a warehouse version must be for the export to replace it. Stream
