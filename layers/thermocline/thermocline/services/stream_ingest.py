@@ -60,7 +60,7 @@ def _contracts(path: str | None) -> Contracts:
 
 @functools.cache
 def _report_pure_python(metrics: Metrics) -> None:
-    """Once per cold start (execution environment): decoding without the C fast path is ~2.6x slower, which
+    """Once per cold start (execution environment): decoding without the C fast path is ~3x slower, which
     nobody should find out from the bill. A layer built for another platform or Python, or a failed build,
     shows up here as a warning and the DecodeFastPathUnavailable metric."""
     if fastpath.FAST_PATH_UNAVAILABLE:
