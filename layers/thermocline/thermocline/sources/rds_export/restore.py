@@ -8,6 +8,10 @@ One table at a time, in two passes over its parts, each part on its own so memor
    type, plus ``_overflow`` (SUPER: ``{"<source column>": "<exported text>"}`` for the values the
    warehouse type cannot hold exactly, e.g. ``NaN``, ``infinity``, BC dates), ``_source``, ``_export_id``
    and ``_event_time`` (the export's snapshot time). A value is never rounded, truncated or dropped.
+
+A table wider than a warehouse table can be (Redshift's 1,600 columns, bookkeeping included; MySQL allows
+4,096) keeps its first :data:`MAX_SNAPSHOT_COLUMNS` columns as columns and the values of the others in
+``_overflow``, as their exported text, as the stream ingest does for attributes past the limit.
 """
 
 from __future__ import annotations
@@ -22,7 +26,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from thermocline.lake.columns import OVERFLOW_COLUMN, SNAPSHOT_COLUMNS
+from thermocline.lake.columns import (
+    MAX_ATTRIBUTE_COLUMNS,
+    OVERFLOW_COLUMN,
+    SNAPSHOT_COLUMNS,
+    TARGET_COLUMNS,
+)
 from thermocline.lake.keys import oversize_key
 from thermocline.lake.metadata import with_lake_metadata
 from thermocline.lake.table_schema import TableSchema
@@ -37,7 +46,13 @@ from thermocline.sources.rds_export.types import (
     restore_plan,
 )
 
-__all__ = ["TableRestorer"]
+__all__ = ["MAX_SNAPSHOT_COLUMNS", "TableRestorer"]
+
+# The stream's limit on attribute columns, less the snapshot's own bookkeeping column its target keeps
+# beside the target's (``_export_id``).
+MAX_SNAPSHOT_COLUMNS = MAX_ATTRIBUTE_COLUMNS - len(
+    {c.name for c in SNAPSHOT_COLUMNS} - {c.name for c in TARGET_COLUMNS}
+)
 
 # A value kept in ``_overflow`` larger than this is stored as its own object and referenced, as the
 # stream ingest does: the whole ``_overflow`` JSON of a row must stay within a VARCHAR(65535) stage.
@@ -59,6 +74,8 @@ class TableRestorer:
             c.name: ArrayStats() for c in table.columns if needs_array_stats(self.engine, c)
         }
         self._plan: list[tuple[str, ColumnRestore]] | None = None
+        # Source columns past the warehouse's column limit: their values go to ``_overflow``.
+        self._overflowed: list[str] = []
         self._schema: TableSchema | None = None
 
     # --- pass 1 ------------------------------------------------------------------------------------------
@@ -108,6 +125,9 @@ class TableRestorer:
             schema = TableSchema(table=self.warehouse_table)
             plan = []
             for source in self.export.columns:
+                if len(schema.columns) >= MAX_SNAPSHOT_COLUMNS:
+                    self._overflowed.append(source.name)
+                    continue
                 restore = restore_plan(
                     self.engine, source, self.numeric.get(source.name), self.arrays.get(source.name)
                 )
@@ -135,6 +155,12 @@ class TableRestorer:
                 arrays.append(pa.nulls(rows, restore.type.arrow()))
                 continue
             arrays.append(self._column(part[restore.source.name], restore, overflow))
+        for name in self._overflowed:
+            if name in part.column_names:
+                for i, value in enumerate(part[name].to_pylist()):
+                    if value is not None:
+                        overflow[i] = overflow[i] or {}
+                        overflow[i][name] = _as_text(value)
         for row in overflow:
             if row:
                 for key, value in list(row.items()):
