@@ -128,6 +128,37 @@ def test_a_number_column_widens_from_bigint_to_decimal_without_touching_earlier_
     assert result.widened == [("example_table", "n", "DECIMAL(38,18)")]
 
 
+def test_numbers_that_fit_their_decimal_column_but_are_spelled_long_do_not_fail_the_batch() -> None:
+    # Other tools write zero with an exponent (Java's BigDecimal: 0E+116) or keep trailing zeros; the value
+    # fits, but Arrow's cast counts the digits as written and failed the whole batch.
+    contracts = parse_contracts(
+        {
+            "version": 1,
+            "sources": [
+                {"table": "Example-*", "routes": [{"target": "t", "columns": {"price": "DECIMAL(12,2)"}}]}
+            ],
+        }
+    )
+    spelled = ["0E+116", "1.50000000000000000000000000000000000000", "12.3400E+1", "5"]
+    recs = [
+        record({"id": {"S": str(i)}, "price": {"N": n}, "ratio": {"N": n}}) for i, n in enumerate(spelled)
+    ]
+    table = one_table([*recs, record({"id": {"S": "x"}, "ratio": {"N": "0.5"}})], contracts)
+    assert table.column("price").to_pylist()[:4] == [
+        Decimal("0"),
+        Decimal("1.5"),
+        Decimal("123.4"),
+        Decimal("5"),
+    ]
+    assert table.column("ratio").to_pylist()[:4] == [
+        Decimal("0"),
+        Decimal("1.5"),
+        Decimal("123.4"),
+        Decimal("5"),
+    ]
+    assert table.column("_overflow").to_pylist() == [None] * 5
+
+
 def test_integers_beyond_bigint_become_decimal_38_0_and_beyond_38_digits_text() -> None:
     big = "1" + "0" * 25
     huge = "9" * 39

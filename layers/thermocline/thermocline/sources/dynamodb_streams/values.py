@@ -119,9 +119,22 @@ def _conv_decimal(column: Column, tag: str, value: Any) -> Any:
         text = _check_number(value)
         shape = number_shape(text)
         if shape.fits_decimal(column.type.precision, column.type.scale):
-            return text
+            return _plain_decimal(text, shape)
         raise _Overflow(_encode_str(text))
     return _null_or_overflow(tag, value)
+
+
+def _plain_decimal(text: str, shape: Any) -> str:
+    """A number that fits its DECIMAL column, in plain digits without trailing fractional zeros. Arrow's
+    string→decimal cast counts the digits as written: ``0E+116`` or ``1.50000000000000000000`` (more than
+    38 digits) would fail the cast, and with it the whole batch. Exact: no context rounding."""
+    if shape.integer_text is not None:
+        return str(shape.integer_text)
+    sign, digits, exponent = Decimal(text).as_tuple()
+    assert isinstance(exponent, int)
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    return format(Decimal((sign, digits, exponent)), "f")
 
 
 def _conv_double(column: Column, tag: str, value: Any) -> Any:
