@@ -113,6 +113,26 @@ def test_a_value_the_measure_cannot_hold_is_reported_and_counts_as_absent() -> N
     ]
 
 
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        {"N": "1790000000000"},
+        {"N": "-1e20"},
+        {"S": "0001-01-01T00:00:00+01:00"},
+        {"S": "9999-12-31T23:59:59Z"},
+    ],
+)
+def test_a_time_no_window_can_hold_is_reported_and_counts_as_absent(created_at: dict) -> None:
+    # Epoch milliseconds, or times outside what a window can hold, used to raise and fail the whole batch
+    # (and so stall every view) instead of being one reported, absent value.
+    image = _image("10.5") | {"created_at": created_at}
+    found = changes.record_changes(_record(None, image), load_views(), _orders, NOW)
+    windowed = {v.name for v in load_views() if v.window is not None}
+    assert windowed and not windowed & {c.view for c in found.changes}
+    assert windowed <= {p.view for p in found.problems}
+    assert all("created_at" in p.reason for p in found.problems)
+
+
 def test_a_record_without_a_sequence_number_is_refused() -> None:
     record = _record(None, _image("1"))
     del record["dynamodb"]["SequenceNumber"]

@@ -131,10 +131,14 @@ def text(value: Any) -> str:
 
 def as_time(value: Any) -> dt.datetime:
     """ISO-8601 text, epoch seconds or a timestamp (naive: UTC, as the warehouse returns it) → UTC time."""
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(float(value), dt.UTC)
+    try:
+        if isinstance(value, dt.datetime):
+            return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            return dt.datetime.fromtimestamp(float(value), dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        # Epoch milliseconds (1.7E+12), or a time that is before year 1 in UTC: no time a window holds.
+        raise ImageError(f"not a time: {str(value)[:60]!r}") from None
     if isinstance(value, str):
         parsed = _iso_time(value)
         if parsed is not None:
@@ -147,7 +151,7 @@ def _iso_time(text: str) -> dt.datetime | None:
     # An item's time is read once per view and image; the same text recurs across a batch.
     try:
         return as_time(dt.datetime.fromisoformat(text))
-    except ValueError:
+    except (ValueError, ImageError):
         return None
 
 
@@ -186,10 +190,14 @@ def contribution(
             if image.get(view.window.time) is not None:
                 problems.append(f"{view.window.time}: {exc}")
             return None, problems
-        expires = view.window.expires_at(at)
+        try:
+            expires = view.window.expires_at(at)
+            bucket = view.window.bucket(at)
+        except (OverflowError, ValueError):
+            problems.append(f"{view.window.time}: {at.isoformat()} has no window before the year 10000")
+            return None, problems
         if expires <= now.timestamp():
             return None, problems  # the window has expired from Redis: nothing left to change
-        bucket = view.window.bucket(at)
     if view.kind == "count":
         return Contribution(bucket, group, 1, expires_at=expires), problems
     if view.kind == "sum":
