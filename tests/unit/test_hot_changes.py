@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -131,6 +132,16 @@ def test_a_time_no_window_can_hold_is_reported_and_counts_as_absent(created_at: 
     assert windowed and not windowed & {c.view for c in found.changes}
     assert windowed <= {p.view for p in found.problems}
     assert all("created_at" in p.reason for p in found.problems)
+
+
+def test_numeric_groups_of_38_digits_stay_apart() -> None:
+    # A numeric user_id of 32 digits: rounded to 28 digits, two customers shared one leaderboard entry.
+    a, b = (
+        changes.text(Decimal("12345678901234567890123456789012")),
+        changes.text(Decimal("12345678901234567890123456789013")),
+    )
+    assert (a, b) == ("12345678901234567890123456789012", "12345678901234567890123456789013")
+    assert changes.text(Decimal("150.00")) == changes.text(Decimal("150")) == "150"
 
 
 def test_a_record_without_a_sequence_number_is_refused() -> None:

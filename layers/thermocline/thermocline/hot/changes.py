@@ -18,7 +18,7 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from thermocline.hot.views import ViewDefinition
@@ -115,6 +115,9 @@ def plain_image(image: Mapping[str, Any] | None, names: Iterable[str]) -> dict[s
     return {name: plain_value(image[name]) for name in names if name in image}
 
 
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def text(value: Any) -> str:
     """A group or value as text, the same for a stream image and a warehouse row (150 == 150.00)."""
     if isinstance(value, str):
@@ -123,7 +126,8 @@ def text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, Decimal)):
         number = Decimal(value)
-        return format(number.normalize(), "f") if number else "0"
+        # normalize() rounds to its context's precision (28 digits by default): DynamoDB numbers have 38.
+        return format(number.normalize(_EXACT), "f") if number else "0"
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     return json.dumps(value, sort_keys=True, default=str)
