@@ -179,6 +179,18 @@ def test_only_the_tables_the_source_routes_to_are_read(wh) -> None:
     assert report.ok and set(report.tables) == {"orders"}
 
 
+def test_numbers_that_differ_in_their_38th_digit_do_not_reconcile_as_equal() -> None:
+    # Normalising through Decimal's default 28-digit context made these equal: reconcile said MATCH.
+    a, b = (
+        Decimal("12345678901234567890123456789012345678"),
+        Decimal("12345678901234567890123456789012345679"),
+    )
+    assert normalise(a, False) != normalise(b, False)
+    assert normalise(f'{{"v": {a}}}', True) != normalise(f'{{"v": {b}}}', True)
+    assert normalise(Decimal("150.00"), False) == normalise(150, False)
+    assert normalise(Decimal("1E+125"), False) == ("n", "1" + "0" * 125)
+
+
 def test_routed_tables_follow_the_contract_or_the_default_name() -> None:
     document = {
         "version": 1,

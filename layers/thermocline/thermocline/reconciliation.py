@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any
 
 __all__ = ["CATEGORIES", "EXAMPLES", "Reconciliation", "TableDiff", "key_text", "normalise", "show"]
@@ -81,8 +81,13 @@ class Reconciliation:
 # --- values ----------------------------------------------------------------------------------------------
 
 
+# normalize() rounds to its context's precision (28 digits by default), and DynamoDB numbers have 38: two
+# numbers that differ in their last digits would compare equal.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def _number(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
+    text = format(value.normalize(_EXACT), "f")
     return "0" if text in ("-0", "0") else text
 
 
