@@ -47,6 +47,12 @@ RUN = RunInfo(
         ("t", "boolean", True),
         # Doubles (DuckDB's decimal division) through their shortest repr, not their binary expansion.
         (517.53, "decimal(38,2)", Decimal("517.53")),
+        # A sum of 32 digits fits DECIMAL(38,2) (Decimal's default 28-digit context refused it).
+        (
+            Decimal("123456789012345678901234567890.12"),
+            "decimal(38,2)",
+            Decimal("123456789012345678901234567890.12"),
+        ),
         (None, "decimal(38,2)", None),
     ],
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
@@ -101,6 +101,9 @@ def _integer(value: Any, _: ColumnType) -> int:
     return int(number)
 
 
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def _decimal(value: Any, ctype: ColumnType) -> Decimal:
     if isinstance(value, bool):
         raise ValueTypeError(f"{value!r} is a boolean, not a number")
@@ -108,7 +111,8 @@ def _decimal(value: Any, ctype: ColumnType) -> Decimal:
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
     if not number.is_finite():
         raise ValueTypeError(f"{value!r} is not a finite number")
-    exact = number.quantize(Decimal(1).scaleb(-ctype.scale))
+    # In a context as wide as the column: the default one (28 digits) refuses a DECIMAL(38, s) value.
+    exact = _EXACT.quantize(number, Decimal(1).scaleb(-ctype.scale))
     if exact != number:
         raise ValueTypeError(f"{value!r} has more than {ctype.scale} decimal places")
     if len(exact.as_tuple().digits) > ctype.precision and exact != 0:
