@@ -191,7 +191,7 @@ def test_full_refresh_replaces_without_truncate():
     assert 'DELETE FROM "orders"' in statements
     assert not any("TRUNCATE" in s.upper() for s in statements)
     insert = next(s for s in statements if s.startswith('INSERT INTO "orders"'))
-    assert 'WHERE "thermocline$stage"."_op" <> \'D\'' in insert
+    assert 'FROM "thermocline$stage" AS s WHERE s."_op" <> \'D\'' in insert
 
 
 def test_ensure_table_declares_no_key_and_adds_only_missing_columns():
