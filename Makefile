@@ -3,11 +3,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Reinstalled when the package's build inputs change: pyproject.toml and the C fast path (built by pip).
+SPEEDUPS := layers/thermocline/thermocline/sources/dynamodb_streams/_speedups.c
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(SPEEDUPS) | cksum | cut -d' ' -f1)
 
 .PHONY: demo test bench lint build validate review layer-size schedules clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(SPEEDUPS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 	@$(PY) -m pip install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
