@@ -20,26 +20,20 @@ import threading
 import time
 from pathlib import Path
 
+from thermocline.local.moto_server import cpu_seconds
+
 TARGET_SECONDS = 60.0
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def _watch(demo: subprocess.Popen[str], seen: dict[int, float]) -> None:
     """The CPU of the demo process and of its children (moto's server), as last read before each exits."""
     while demo.poll() is None:
-        cpu = _cpu_seconds(demo.pid)
+        cpu = cpu_seconds(demo.pid)
         if cpu is not None:
             seen[demo.pid] = cpu
         for task in Path(f"/proc/{demo.pid}/task").glob("*/children"):
             for pid in map(int, task.read_text().split()):
-                cpu = _cpu_seconds(pid)
+                cpu = cpu_seconds(pid)
                 if cpu is not None:
                     seen[pid] = cpu
         time.sleep(0.5)
@@ -87,9 +81,11 @@ def main() -> int:
         f"  CPU  {demo_cpu + moto_cpu:6.1f} s: demo {demo_cpu:.1f} s, moto's server {moto_cpu:.1f} s"
         f" ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})"
     )
-    print(
-        f"  stream delivered at {summary['ingest_records_per_second']:,.0f} records/s; phases {summary['phase_seconds']}"
-    )
+    print(f"  stream delivered at {summary['ingest_records_per_second']:,.0f} records/s")
+    print(f"  {'step':<24} {'wall s':>7} {'demo CPU':>9} {'moto CPU':>9}")
+    for step, wall_s in summary["step_seconds"].items():
+        cpu_s = summary["step_cpu_seconds"].get(step, {})
+        print(f"  {step:<24} {wall_s:7.1f} {cpu_s.get('demo', 0):9.1f} {cpu_s.get('moto', 0):9.1f}")
     return 1 if (args.strict and wall > TARGET_SECONDS) or not summary["reconciled"] else 0
 
 

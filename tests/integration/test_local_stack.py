@@ -11,6 +11,7 @@ import pytest
 
 from thermocline import aws
 from thermocline.local import stack
+from thermocline.local.template import HOME_ENV, default_template, repo_root
 
 pytestmark = pytest.mark.moto
 
@@ -120,7 +121,7 @@ def test_functions_get_the_environment_of_docs_architecture(deployed: stack.Stac
         assert spec.environment["POWERTOOLS_METRICS_NAMESPACE"] == "Thermocline/thermocline"
         assert spec.environment["POWERTOOLS_SERVICE_NAME"]
         assert {k: spec.environment.get(k) for k in env} == env
-        assert spec.code_dir == stack.repo_root() / "functions" / spec.code_dir.name
+        assert spec.code_dir == repo_root() / "functions" / spec.code_dir.name
     assert "CONTRACTS_PATH" not in functions["StreamIngestFunction"].environment
     assert functions["WarehouseLoadFunction"].timeout == 300
     assert functions["StreamIngestFunction"].memory_size == 1024
@@ -182,10 +183,10 @@ def test_thermocline_home_overrides_the_repository_root(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "template.yaml").write_text("Resources: {}\n")
-    monkeypatch.setenv(stack.HOME_ENV, str(tmp_path))
-    assert stack.default_template() == tmp_path / "template.yaml"
-    monkeypatch.delenv(stack.HOME_ENV)
-    assert (stack.repo_root() / "functions" / "stream_ingest").is_dir()
+    monkeypatch.setenv(HOME_ENV, str(tmp_path))
+    assert default_template() == tmp_path / "template.yaml"
+    monkeypatch.delenv(HOME_ENV)
+    assert (repo_root() / "functions" / "stream_ingest").is_dir()
 
 
 def _stack_suffix(info: stack.StackInfo) -> str:

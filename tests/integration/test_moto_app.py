@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from thermocline.local import moto_server
+from thermocline.local.wire import keep_wire_json
 
 pytestmark = pytest.mark.moto
 
@@ -30,12 +31,18 @@ def servers() -> Iterator[dict[str, str]]:
             server.stop()
 
 
-def _records_and_items(endpoint: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _records_and_items(
+    endpoint: str, table: str = "Items", *, wire: bool = False
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     kwargs = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "t"}
     kwargs["aws_secret_access_key"] = "t"
     ddb = boto3.client("dynamodb", **kwargs)
+    streams = boto3.client("dynamodbstreams", **kwargs)
+    if wire:
+        keep_wire_json(ddb, "Scan")
+        keep_wire_json(streams, "GetRecords")
     arn = ddb.create_table(
-        TableName="Items",
+        TableName=table,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
@@ -59,20 +66,19 @@ def _records_and_items(endpoint: str) -> tuple[list[dict[str, Any]], list[dict[s
         "sizes": {"NS": ["38", "40.5"]},
         "blobs": {"BS": [b"\x01", b"\x02\x03"]},
     }
-    ddb.put_item(TableName="Items", Item=item)
+    ddb.put_item(TableName=table, Item=item)
     ddb.update_item(
-        TableName="Items",
+        TableName=table,
         Key=key,
         UpdateExpression="SET #t = :t REMOVE nothing",
         ExpressionAttributeNames={"#t": "total"},
         ExpressionAttributeValues={":t": {"N": "99"}},
     )
-    ddb.put_item(TableName="Items", Item={**item, "sk": {"S": "ORDER#2"}})
-    ddb.put_item(TableName="Items", Item={"pk": {"S": "USER#2"}, "sk": {"S": "USER"}, "n": {"N": "0"}})
-    ddb.delete_item(TableName="Items", Key=key)
-    pages = ddb.get_paginator("scan").paginate(TableName="Items", Limit=1)  # LastEvaluatedKey on each page
+    ddb.put_item(TableName=table, Item={**item, "sk": {"S": "ORDER#2"}})
+    ddb.put_item(TableName=table, Item={"pk": {"S": "USER#2"}, "sk": {"S": "USER"}, "n": {"N": "0"}})
+    ddb.delete_item(TableName=table, Key=key)
+    pages = ddb.get_paginator("scan").paginate(TableName=table, Limit=1)  # LastEvaluatedKey on each page
     items = [item for page in pages for item in page["Items"]]
-    streams = boto3.client("dynamodbstreams", **kwargs)
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     return streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"], items
@@ -98,3 +104,89 @@ def test_get_records_and_scan_answer_as_moto_released_does(servers: dict[str, st
     assert ours[0]["dynamodb"]["NewImage"]["avatar"] == {"B": b"\xde\xad\xbe\xef"}
     assert ours[1]["dynamodb"]["NewImage"]["total"] == {"N": "99"}
     assert Decimal(ours[0]["dynamodb"]["NewImage"]["big"]["N"]) == Decimal("-1.5E+125")
+
+
+def _parsed(value: Any) -> Any:
+    """A wire attribute value as boto3 parses it: binary values from base64 text to bytes."""
+    ((tag, inner),) = value.items()
+    if tag == "B":
+        return {"B": base64.b64decode(inner)}
+    if tag == "BS":
+        return {"BS": [base64.b64decode(b) for b in inner]}
+    if tag == "M":
+        return {"M": {k: _parsed(v) for k, v in inner.items()}}
+    if tag == "L":
+        return {"L": [_parsed(v) for v in inner]}
+    return value
+
+
+def _image(image: dict[str, Any]) -> dict[str, Any]:
+    return {name: _parsed(value) for name, value in image.items()}
+
+
+def test_answers_kept_as_wire_json_hold_what_boto3_parses(servers: dict[str, str]) -> None:
+    """keep_wire_json: the JSON as sent (binary as base64 text, times in epoch seconds) carries exactly
+    the values boto3 parses out of it; Scan's pagination still follows LastEvaluatedKey."""
+    parsed_records, parsed_items = _records_and_items(servers["thermocline"], "Parsed")
+    wire_records, wire_items = _records_and_items(servers["thermocline"], "Wire", wire=True)
+    assert isinstance(wire_items[0]["avatar"]["B"], str)
+    assert [_image(item) for item in wire_items] == parsed_items
+    assert len(wire_records) == len(parsed_records) == 5
+    for wire, parsed in zip(wire_records, parsed_records, strict=True):
+        created = wire["dynamodb"].pop("ApproximateCreationDateTime")
+        assert isinstance(created, float)
+        assert abs(created - parsed["dynamodb"].pop("ApproximateCreationDateTime").timestamp()) < 60
+        for record in (wire, parsed):
+            record.pop("eventID")
+            record["dynamodb"].pop("SizeBytes")
+        for image in ("Keys", "NewImage", "OldImage"):
+            if image in wire["dynamodb"]:
+                wire["dynamodb"][image] = _image(wire["dynamodb"][image])
+        wire["dynamodb"]["SequenceNumber"] = parsed["dynamodb"]["SequenceNumber"]  # each table its own
+        assert wire == parsed
+
+
+def test_an_error_answer_kept_as_wire_json_still_raises(servers: dict[str, str]) -> None:
+    from botocore.exceptions import ClientError
+
+    streams = boto3.client(
+        "dynamodbstreams",
+        endpoint_url=servers["thermocline"],
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
+    keep_wire_json(streams, "DescribeStream")
+    with pytest.raises(ClientError) as raised:
+        streams.describe_stream(StreamArn="arn:aws:dynamodb:us-east-1:123456789012:table/None/stream/x")
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def _scan_order(endpoint: str) -> list[tuple[str, str]]:
+    ddb = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
+    ddb.create_table(
+        TableName="Numbers",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "n", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for pk in ("b", "a", "B", "ä"):
+        for n in ("10", "9", "-1.5", "1E+3", "0.25", "100"):
+            ddb.put_item(TableName="Numbers", Item={"pk": {"S": pk}, "n": {"N": n}})
+    pages = ddb.get_paginator("scan").paginate(TableName="Numbers", Limit=5)
+    return [(i["pk"]["S"], i["n"]["N"]) for page in pages for i in page["Items"]]
+
+
+def test_scan_pages_through_items_in_the_order_moto_released_does(servers: dict[str, str]) -> None:
+    ours = _scan_order(servers["thermocline"])
+    assert ours == _scan_order(servers["released"])
+    assert ours[:6] == [("B", "-1.5"), ("B", "0.25"), ("B", "9"), ("B", "10"), ("B", "100"), ("B", "1E+3")]

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from thermocline.local import stack
+from thermocline.local.template import code_dirs, load_template, repo_root, translate
 
-ROOT = stack.repo_root()
+ROOT = repo_root()
 FUNCTIONS = {
     "StreamIngestFunction": "functions/stream_ingest/",
     "WarehouseLoadFunction": "functions/warehouse_load/",
@@ -32,17 +32,17 @@ FUNCTIONS = {
 
 @pytest.fixture(scope="module")
 def sam() -> dict[str, Any]:
-    return stack.load_template(ROOT / "template.yaml")
+    return load_template(ROOT / "template.yaml")
 
 
 @pytest.fixture(scope="module")
 def cfn(sam: dict[str, Any]) -> dict[str, Any]:
     # The translator wants code in S3, as after `sam package`.
     packaged = copy.deepcopy(sam)
-    for logical_id in stack._code_dirs(sam, ROOT):
+    for logical_id in code_dirs(sam, ROOT):
         props = packaged["Resources"][logical_id]["Properties"]
         props["ContentUri" if "ContentUri" in props else "CodeUri"] = f"s3://artifacts/{logical_id}.zip"
-    return stack.translate(packaged, "us-east-1")
+    return translate(packaged, "us-east-1")
 
 
 def _of_type(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
@@ -237,7 +237,7 @@ def _list(value: Any) -> list[Any]:
 
 
 def test_translation_needs_no_local_paths_but_the_code_dirs(sam: dict[str, Any]) -> None:
-    dirs = stack._code_dirs(sam, ROOT)
+    dirs = code_dirs(sam, ROOT)
     assert set(dirs) == {*FUNCTIONS, "ThermoclineLayer"}
     assert all(isinstance(d, Path) and d.is_dir() for d in dirs.values())
 

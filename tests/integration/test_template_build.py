@@ -10,11 +10,11 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from thermocline.local import stack
+from thermocline.local.template import repo_root
 
 
 def _trim_layer() -> ModuleType:
-    path = stack.repo_root() / "scripts" / "trim_layer.py"
+    path = repo_root() / "scripts" / "trim_layer.py"
     spec = importlib.util.spec_from_file_location("trim_layer", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

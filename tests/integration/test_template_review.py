@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from thermocline.local import stack
+from thermocline.local.template import code_dirs, load_template, repo_root, translate
 
-ROOT = stack.repo_root()
+ROOT = repo_root()
 DATA_HOLDERS = {"Table", "LakeBucket", "ReportsBucket", "AccessLogsBucket", "Namespace"}
 STACK_SUFFIX = {
     "Fn::Select": [
@@ -31,16 +31,16 @@ ALARM_TARGET = [{"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "
 
 @pytest.fixture(scope="module")
 def sam() -> dict[str, Any]:
-    return stack.load_template(ROOT / "template.yaml")
+    return load_template(ROOT / "template.yaml")
 
 
 @pytest.fixture(scope="module")
 def cfn(sam: dict[str, Any]) -> dict[str, Any]:
     packaged = copy.deepcopy(sam)
-    for logical_id in stack._code_dirs(sam, ROOT):
+    for logical_id in code_dirs(sam, ROOT):
         props = packaged["Resources"][logical_id]["Properties"]
         props["ContentUri" if "ContentUri" in props else "CodeUri"] = f"s3://artifacts/{logical_id}.zip"
-    return stack.translate(packaged, "us-east-1")
+    return translate(packaged, "us-east-1")
 
 
 def _of_type(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 from typing import Any
 
-from thermocline.local.poller import StreamPoller, _failed_index, to_lambda_record
+from thermocline.local.poller import StreamPoller, StreamReader, _failed_index, to_lambda_record
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-01-01T00:00:00.000"
 
 
-def _boto_record(seq: str, image: dict[str, Any]) -> dict[str, Any]:
+def _wire_record(seq: str, image: dict[str, Any]) -> dict[str, Any]:
+    """A record of GetRecords as DynamoDB Streams sends it (JSON: binary as base64, time in epoch seconds)."""
     return {
         "eventID": f"e{seq}",
         "eventName": "INSERT",
@@ -19,7 +18,7 @@ def _boto_record(seq: str, image: dict[str, Any]) -> dict[str, Any]:
         "eventSource": "aws:dynamodb",
         "awsRegion": "us-east-1",
         "dynamodb": {
-            "ApproximateCreationDateTime": dt.datetime(2026, 11, 25, 12, 0, 5, 250000, tzinfo=dt.UTC),
+            "ApproximateCreationDateTime": 1795608005.25,
             "Keys": {"pk": {"S": "a"}},
             "NewImage": image,
             "SequenceNumber": seq,
@@ -30,26 +29,23 @@ def _boto_record(seq: str, image: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_ttl_delete_carries_the_identity_as_lambda_spells_it() -> None:
-    boto = _boto_record("100", {"pk": {"S": "a"}})
-    boto["eventName"] = "REMOVE"
-    boto["userIdentity"] = {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
-    record = to_lambda_record(boto, ARN, "us-east-1")
+    wire = _wire_record("100", {"pk": {"S": "a"}})
+    wire["eventName"] = "REMOVE"
+    wire["userIdentity"] = {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
+    record = to_lambda_record(wire, ARN, "us-east-1")
     assert record["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-    assert "userIdentity" not in to_lambda_record(_boto_record("101", {"pk": {"S": "a"}}), ARN, "us-east-1")
+    assert "userIdentity" not in to_lambda_record(_wire_record("101", {"pk": {"S": "a"}}), ARN, "us-east-1")
 
 
-def test_binary_is_base64_text_and_time_is_epoch_seconds_as_lambda_delivers() -> None:
+def test_binary_stays_base64_text_and_time_becomes_whole_epoch_seconds_as_lambda_delivers() -> None:
     image = {
         "pk": {"S": "a"},
-        "b": {"B": b"\x00\xff"},
-        "bs": {"BS": [b"\x01"]},
-        "m": {"M": {"inner": {"L": [{"B": b"\x02"}]}}},
+        "b": {"B": "AP8="},
+        "bs": {"BS": ["AQ=="]},
+        "m": {"M": {"inner": {"L": [{"B": "Ag=="}]}}},
     }
-    record = to_lambda_record(_boto_record("100", image), ARN, "us-east-1")
-    new = record["dynamodb"]["NewImage"]
-    assert new["b"] == {"B": base64.b64encode(b"\x00\xff").decode()}
-    assert new["bs"] == {"BS": ["AQ=="]}
-    assert new["m"]["M"]["inner"]["L"][0] == {"B": "Ag=="}
+    record = to_lambda_record(_wire_record("100", image), ARN, "us-east-1")
+    assert record["dynamodb"]["NewImage"] == image
     assert record["dynamodb"]["ApproximateCreationDateTime"] == 1795608005
     assert record["eventSourceARN"] == ARN
     assert record["eventVersion"] == "1.1"
@@ -57,7 +53,7 @@ def test_binary_is_base64_text_and_time_is_epoch_seconds_as_lambda_delivers() ->
 
 def _batch(n: int) -> list[dict[str, Any]]:
     return [
-        to_lambda_record(_boto_record(str(100 + i), {"pk": {"S": "a"}}), ARN, "us-east-1") for i in range(n)
+        to_lambda_record(_wire_record(str(100 + i), {"pk": {"S": "a"}}), ARN, "us-east-1") for i in range(n)
     ]
 
 
@@ -89,7 +85,7 @@ class _Streams:
 
 
 def test_poller_retries_from_the_reported_record_and_then_delivers_everything_once() -> None:
-    records = [_boto_record(str(100 + i), {"pk": {"S": "a"}}) for i in range(6)]
+    records = [_wire_record(str(100 + i), {"pk": {"S": "a"}}) for i in range(6)]
     seen: list[list[str]] = []
     failed_once: set[str] = set()
 
@@ -101,7 +97,7 @@ def test_poller_retries_from_the_reported_record_and_then_delivers_everything_on
             return {"batchItemFailures": [{"itemIdentifier": "102"}]}
         return {"batchItemFailures": []}
 
-    poller = StreamPoller(_Streams(records), ARN, invoke, batch_size=4)
+    poller = StreamPoller(StreamReader(_Streams(records), ARN), invoke, batch_size=4)
     stats = poller.poll()
     assert seen == [["100", "101", "102", "103"], ["102", "103"], ["104", "105"]]
     assert stats.records == 6
@@ -109,14 +105,14 @@ def test_poller_retries_from_the_reported_record_and_then_delivers_everything_on
 
 
 def test_poller_gives_up_after_max_retries_and_reports_to_on_failure() -> None:
-    records = [_boto_record(str(100 + i), {"pk": {"S": "a"}}) for i in range(2)]
+    records = [_wire_record(str(100 + i), {"pk": {"S": "a"}}) for i in range(2)]
     failures: list[dict[str, Any]] = []
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
         return {"batchItemFailures": [{"itemIdentifier": "101"}]}
 
     poller = StreamPoller(
-        _Streams(records), ARN, invoke, batch_size=10, max_retries=2, on_failure=failures.append
+        StreamReader(_Streams(records), ARN), invoke, batch_size=10, max_retries=2, on_failure=failures.append
     )
     stats = poller.poll()
     assert stats.failed_batches == 1

@@ -14,9 +14,9 @@ from thermocline.cli.usage import DEFAULT_STATE, UsageError, load_json, state_di
 
 
 def _function(name: str) -> None:
-    from thermocline.local import stack
+    from thermocline.local.template import default_template, load_template
 
-    template = stack.load_template(stack.default_template())
+    template = load_template(default_template())
     functions = sorted(
         logical_id
         for logical_id, resource in (template.get("Resources") or {}).items()

@@ -29,6 +29,7 @@ from thermocline.lake.keys import export_token
 from thermocline.load.sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE
 from thermocline.local.exports import LocalExports
 from thermocline.local.session import LocalStack
+from thermocline.local.wire import keep_wire_json
 from thermocline.names import qualified_name
 from thermocline.services import backfill
 from thermocline.services.reconcile import Reconciliation, reconcile_export
@@ -54,9 +55,10 @@ class BackfillRun:
 
 
 def _exports(local: LocalStack, bucket: str) -> LocalExports:
-    return LocalExports(
-        local.client("dynamodb"), local.client("s3"), local.client("dynamodbstreams"), buckets=[bucket]
-    )
+    ddb = local.client("dynamodb")
+    # An export's lines are the items as DynamoDB sends them: no parse into Python values and back.
+    keep_wire_json(ddb, "Scan")
+    return LocalExports(ddb, local.client("s3"), local.client("dynamodbstreams"), buckets=[bucket])
 
 
 def table_name(local: LocalStack, table: str) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -32,6 +34,7 @@ from thermocline import warehouse
 from thermocline.local import hot as hot_views
 from thermocline.local.aurora import export_catalogue
 from thermocline.local.backfill import run_reconcile
+from thermocline.local.moto_server import cpu_seconds
 from thermocline.local.poller import DeliveryStats
 from thermocline.local.session import REPORT, LocalStack
 from thermocline.local.workload import PHASES, Workload, run_phase
@@ -59,6 +62,8 @@ class DemoSummary:
     report_rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step, in order
+    step_cpu_seconds: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> demo/moto CPU
     ingest_records_per_second: float = 0.0
     load_rows_per_second: float = 0.0
     skipped_resources: list[str] = field(default_factory=list)
@@ -91,12 +96,41 @@ def _download(s3: Any, uris: list[str], out_dir: Path) -> list[str]:
     return paths
 
 
-def _delivery_step(progress: Progress, label: str, stats: DeliveryStats, deliver: Callable[[], Any]) -> None:
-    """Run one delivery (stream poll or queue drain) as a progress line counting what it delivered."""
-    task = progress.add_task(label, total=None)
-    before = stats.records
-    deliver()
-    progress.update(task, total=stats.records - before, completed=stats.records - before)
+class _Steps:
+    """Wall time of each step of the demo, in order, for the summary (a user sees where the time goes),
+    and the CPU time this process and moto's server spent in it (steadier than wall time on a busy host)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, dict[str, float]] = {}
+        self.moto_pid: int | None = None
+        self._moto_cpu = 0.0
+
+    def _cpu(self) -> tuple[float, float]:
+        moto = cpu_seconds(self.moto_pid) if self.moto_pid else None
+        if moto is not None:  # once the server has stopped, its last reading stands
+            self._moto_cpu = moto
+        return time.process_time(), self._moto_cpu
+
+    @contextlib.contextmanager
+    def step(self, name: str, label: str, *, total: int | None = None) -> Iterator[TaskID]:
+        """Time ``name`` under a progress line ``label``; the line is complete when the step ends."""
+        task = self.progress.add_task(label, total=total)
+        started, (demo, moto) = time.monotonic(), self._cpu()
+        yield task
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - started, 2)
+        demo_now, moto_now = self._cpu()
+        self.cpu[name] = {"demo": round(demo_now - demo, 2), "moto": round(moto_now - moto, 2)}
+        done = self.progress.tasks[task].completed if total is None else total
+        self.progress.update(task, total=done, completed=done)
+
+    def deliver(self, name: str, label: str, stats: DeliveryStats, deliver: Callable[[], Any]) -> None:
+        """One delivery (stream records or queue messages) as a step counting what it delivered."""
+        before = stats.records
+        with self.step(name, label) as task:
+            deliver()
+            self.progress.update(task, completed=stats.records - before)
 
 
 def _catalogue(local: LocalStack, workload: Workload, summary: DemoSummary) -> list[str]:
@@ -135,29 +169,45 @@ def run_demo(
         console=console,
         transient=False,
     )
-    with LocalStack(state_dir, log_level="ERROR") as local, progress:
-        setup = progress.add_task("local stack up (template deployed)", total=1)
-        progress.advance(setup)
+    steps = _Steps(progress)
+    with contextlib.ExitStack() as opened, progress:
+        with steps.step("start-up", "local stack up (template deployed)", total=1):
+            local = opened.enter_context(LocalStack(state_dir, log_level="ERROR"))
+            steps.moto_pid = local.server_pid
         summary.skipped_resources = list(local.stack.skipped)
         ddb, s3 = local.client("dynamodb"), local.client("s3")
-        poller, drainer = local.stream_poller(redeliver=redeliver), local.load_drainer()
-        hot = hot_views.poller(local)
+        # One read of the stream for both of its mappings, as Lambda reads a shard once per batch it
+        # hands to each event source mapping.
+        reader = local.stream_reader()
+        poller, drainer = local.stream_poller(redeliver=redeliver, reader=reader), local.load_drainer()
+        hot = hot_views.poller(local, reader)
         summary.hot_skipped = local.redis_missing
         table, lake_bucket = local.resource("Table"), local.resource("LakeBucket")
         workload = Workload(orders=orders)
         for phase in PHASES:
             t0 = time.monotonic()
-            task = progress.add_task(f"{phase}: writing to {table}", total=None)
-            summary.source_writes += run_phase(
-                ddb, table, workload, phase, lambda n, task=task: progress.advance(task, n)
-            )
-            progress.update(task, total=progress.tasks[task].completed)
+            with steps.step(f"{phase}: write", f"{phase}: writing to {table}") as task:
+                summary.source_writes += run_phase(
+                    ddb, table, workload, phase, lambda n, task=task: progress.advance(task, n)
+                )
             t1 = time.monotonic()
-            _delivery_step(progress, f"{phase}: stream → lake", poller.stats, poller.poll)
+            with steps.step(f"{phase}: stream read", f"{phase}: stream read (GetRecords)") as task:
+                shards = reader.read()
+                progress.update(task, completed=sum(len(records) for _, records in shards))
+            steps.deliver(
+                f"{phase}: → lake", f"{phase}: stream → lake", poller.stats, partial(poller.deliver, shards)
+            )
             if hot:
-                _delivery_step(progress, f"{phase}: stream → hot views (x2)", hot.stats, hot.poll)
+                steps.deliver(
+                    f"{phase}: → hot views",
+                    f"{phase}: stream → hot views (x2)",
+                    hot.stats,
+                    partial(hot.deliver, shards),
+                )
             t2 = time.monotonic()
-            _delivery_step(progress, f"{phase}: lake → warehouse (files)", drainer.stats, drainer.drain)
+            steps.deliver(
+                f"{phase}: → warehouse", f"{phase}: lake → warehouse (files)", drainer.stats, drainer.drain
+            )
             t3 = time.monotonic()
             ingest_seconds += t2 - t1
             load_seconds += t3 - t2
@@ -171,32 +221,36 @@ def run_demo(
         summary.lake_bytes = sum(int(o["Size"]) for o in lake)
         summary.quarantined = len(_objects(s3, lake_bucket, "quarantine/"))
 
-        task = progress.add_task("catalogue: Aurora export → warehouse", total=1)
-        catalogue_problems = _catalogue(local, workload, summary)
-        progress.advance(task)
+        with steps.step("catalogue", "catalogue: Aurora export → warehouse", total=1):
+            catalogue_problems = _catalogue(local, workload, summary)
 
         reports = available_reports()
-        task = progress.add_task("reports (AnalyticsReportFunction)", total=len(reports))
-        for name in reports:
-            # As each report's schedule invokes it: the schedule's input names the report.
-            result = local.invoke(REPORT, {"report": name})
-            summary.report_rows[name] = int(result["rows"])
-            summary.report_s3 += list(result["files"])
-            progress.advance(task)
-        summary.report_files = _download(s3, summary.report_s3, out_dir)
+        with steps.step("reports", "reports (AnalyticsReportFunction)", total=len(reports)) as task:
+            for name in reports:
+                # As each report's schedule invokes it: the schedule's input names the report.
+                result = local.invoke(REPORT, {"report": name})
+                summary.report_rows[name] = int(result["rows"])
+                summary.report_s3 += list(result["files"])
+                progress.advance(task)
+            summary.report_files = _download(s3, summary.report_s3, out_dir)
 
-        task = progress.add_task("reconcile warehouse vs an export", total=1)
-        outcome = run_reconcile(local, "Table")
-        with contextlib.closing(warehouse.connect(local.warehouse_url, s3_client=s3)) as wh:
-            sales = wh.query("SELECT region, CAST(SUM(total) AS VARCHAR) FROM orders GROUP BY 1 ORDER BY 1")
-            hot_outcome = hot_views.reconcile(local, wh, summary, console) if hot else None
-        progress.advance(task)
+        with steps.step("reconcile", "reconcile warehouse vs an export", total=1):
+            outcome = run_reconcile(local, "Table")
+            with contextlib.closing(warehouse.connect(local.warehouse_url, s3_client=s3)) as wh:
+                sales = wh.query(
+                    "SELECT region, CAST(SUM(total) AS VARCHAR) FROM orders GROUP BY 1 ORDER BY 1"
+                )
+                hot_outcome = hot_views.reconcile(local, wh, summary, console) if hot else None
+        with steps.step("shut-down", "local stack down", total=1):
+            opened.close()  # moto's server, Redis and the state directory's lock
     summary.warehouse_rows = {t: d.warehouse for t, d in outcome.tables.items() if d.expected or d.warehouse}
     summary.source_rows = {t: d.expected for t, d in outcome.tables.items() if d.expected or d.warehouse}
     summary.sales_by_region = {str(region): str(total) for region, total in sales.rows}
     summary.reconciled = outcome.ok and not catalogue_problems and (hot_outcome is None or hot_outcome.ok)
     summary.problems = ([] if outcome.ok else outcome.lines()) + catalogue_problems
     summary.seconds = round(time.monotonic() - started, 2)
+    summary.step_seconds = steps.seconds
+    summary.step_cpu_seconds = steps.cpu
     summary.ingest_records_per_second = (
         round(summary.stream_records / ingest_seconds, 1) if ingest_seconds else 0.0
     )
@@ -245,4 +299,16 @@ def print_summary(s: DemoSummary, console: Console) -> None:
             name = Path(path).parent.parent.name
             table.add_row("report", f"{path} ({s.report_rows.get(name, 0):,} rows)")
     table.add_row("time", f"{s.seconds:,.1f} s")
+    for line, text in step_lines(s.step_seconds):
+        table.add_row(f"  {line}", text)
     console.print(table)
+
+
+def step_lines(seconds: dict[str, float]) -> list[tuple[str, str]]:
+    """The steps' wall times, one line per workload phase (``users: write 1.2 s, stream read 0.3 s, ...``)
+    and one per other step, in the order they ran."""
+    lines: dict[str, list[str]] = {}
+    for name, value in seconds.items():
+        group, _, part = name.partition(": ")
+        lines.setdefault(group, []).append(f"{part} {value:,.1f} s" if part else f"{value:,.1f} s")
+    return [(group, ", ".join(parts)) for group, parts in lines.items()]

@@ -27,7 +27,7 @@ from thermocline.local.session import HOT
 from thermocline.services.hot_views import current_state
 
 if TYPE_CHECKING:
-    from thermocline.local.poller import StreamPoller
+    from thermocline.local.poller import StreamPoller, StreamReader
     from thermocline.local.session import LocalStack
 
 Invoke = Callable[[dict[str, Any]], Any]
@@ -116,12 +116,14 @@ def print_views(store: HotStore, console: Console, now: dt.datetime | None = Non
 # ------------------------------------------------------------------------------------------ demo hook
 
 
-def poller(local: LocalStack) -> StreamPoller | None:
+def poller(local: LocalStack, reader: StreamReader | None = None) -> StreamPoller | None:
     """The stream → HotViewsFunction mapping, every batch delivered reordered and twice; None when the
-    local stack has no Redis."""
+    local stack has no Redis. ``reader``: shared with the stream's other mappings."""
     if not local.redis_url:
         return None
-    return local.stream_poller(function=HOT, invoke=reordered_twice(lambda event: local.invoke(HOT, event)))
+    return local.stream_poller(
+        function=HOT, invoke=reordered_twice(lambda event: local.invoke(HOT, event)), reader=reader
+    )
 
 
 def reconcile(local: LocalStack, warehouse: Any, summary: Any, console: Console) -> HotReconciliation:

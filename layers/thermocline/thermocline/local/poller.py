@@ -5,14 +5,14 @@
   ``ReportBatchItemFailures`` (retry from the lowest failed sequence number), bisect a failing batch, and
   after ``MaximumRetryAttempts`` send the batch's description to the on-failure destination.
   https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
+  Several mappings on one stream share one ``StreamReader``: each shard's records are fetched once and the
+  same records are handed to every mapping, each cutting its own batches.
 * SQS: receive messages, deliver them in batches, delete the ones the handler did not report as failed.
   https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,31 +21,17 @@ from typing import Any
 from thermocline.observability import logger
 
 Invoke = Callable[[dict[str, Any]], Any]
-
-
-def _b64_attribute(value: dict[str, Any]) -> dict[str, Any]:
-    """Re-encode an attribute value parsed by boto3 into the JSON shape Lambda delivers."""
-    ((tag, inner),) = value.items()
-    if tag == "B":
-        return {"B": base64.b64encode(inner).decode()}
-    if tag == "BS":
-        return {"BS": [base64.b64encode(b).decode() for b in inner]}
-    if tag == "M":
-        return {"M": {k: _b64_attribute(v) for k, v in inner.items()}}
-    if tag == "L":
-        return {"L": [_b64_attribute(v) for v in inner]}
-    return {tag: inner}
+# (shard id, the records read from it since the last read, shaped as Lambda delivers them), shard by shard.
+ShardRecords = list[tuple[str, list[dict[str, Any]]]]
 
 
 def to_lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    """A record from ``GetRecords`` (as boto3 parses it) → the record Lambda puts in the event."""
-    ddb = dict(record["dynamodb"])
+    """A record of ``GetRecords`` as the service sends it (wire JSON: binary as base64 text, the creation
+    time in epoch seconds with a fraction) → the record Lambda puts in the event (whole epoch seconds)."""
+    ddb = record["dynamodb"]
     created = ddb.get("ApproximateCreationDateTime")
-    if isinstance(created, dt.datetime):
-        ddb["ApproximateCreationDateTime"] = int(created.timestamp())
-    for image in ("Keys", "NewImage", "OldImage"):
-        if image in ddb:
-            ddb[image] = {name: _b64_attribute(v) for name, v in ddb[image].items()}
+    if created is not None:
+        ddb = {**ddb, "ApproximateCreationDateTime": int(created)}
     out = {
         "eventID": record["eventID"],
         "eventName": record["eventName"],
@@ -61,6 +47,51 @@ def to_lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> di
         # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html).
         out["userIdentity"] = {"type": identity.get("Type"), "principalId": identity.get("PrincipalId")}
     return out
+
+
+class StreamReader:
+    """One DynamoDB stream, read once for every mapping on it: ``read`` returns each shard's new records.
+
+    The client answers ``GetRecords`` with the JSON the service sends (``wire.keep_wire_json``): that is
+    already the shape Lambda delivers, so no record goes through botocore's value-by-value parse and back."""
+
+    def __init__(self, streams_client: Any, stream_arn: str, region: str = "us-east-1") -> None:
+        self.streams = streams_client
+        self.stream_arn = stream_arn
+        self.region = region
+        self._iterators: dict[str, str | None] = {}
+
+    def _shards(self) -> list[str]:
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        return [shard["ShardId"] for shard in shards]
+
+    def _read_shard(self, shard_id: str) -> list[dict[str, Any]]:
+        iterator = self._iterators.get(shard_id)
+        if shard_id not in self._iterators:
+            iterator = self.streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        records: list[dict[str, Any]] = []
+        while iterator:
+            page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+            iterator = page.get("NextShardIterator")
+            if not page["Records"]:
+                break
+            records.extend(page["Records"])
+        self._iterators[shard_id] = iterator
+        return records
+
+    def read(self) -> ShardRecords:
+        """Every record written since the last read, shard by shard, in order, shaped as Lambda delivers."""
+        return [
+            (shard, [to_lambda_record(r, self.stream_arn, self.region) for r in self._read_shard(shard)])
+            for shard in self._shards()
+        ]
+
+    def discard(self) -> int:
+        """Move past every record written so far without delivering it: the local stand-in for changes
+        the pipeline never saw (made before the stream existed, or aged out of its 24-hour retention)."""
+        return sum(len(self._read_shard(shard)) for shard in self._shards())
 
 
 @dataclass
@@ -88,69 +119,53 @@ def _failed_index(batch: list[dict[str, Any]], response: Any) -> int | None:
 
 
 class StreamPoller:
-    """One DynamoDB stream → one function, like an event source mapping."""
+    """One DynamoDB stream → one function, like an event source mapping. Mappings that share a
+    ``StreamReader`` each get every record; ``poll`` reads and delivers, ``deliver`` hands over records
+    another mapping's read returned."""
 
     def __init__(
         self,
-        streams_client: Any,
-        stream_arn: str,
+        reader: StreamReader,
         invoke: Invoke,
         *,
         batch_size: int = 100,
         max_retries: int = 3,
         bisect_on_error: bool = True,
-        region: str = "us-east-1",
         on_failure: Callable[[dict[str, Any]], None] | None = None,
         redeliver: bool = False,
     ) -> None:
-        self.streams = streams_client
+        self.reader = reader
         self.redeliver = redeliver
-        self.stream_arn = stream_arn
         self.invoke = invoke
         self.batch_size = batch_size
         self.max_retries = max_retries
         self.bisect_on_error = bisect_on_error
-        self.region = region
         self.on_failure = on_failure
-        self._iterators: dict[str, str | None] = {}
         self.stats = DeliveryStats()
 
-    def _read_shard(self, shard_id: str) -> list[dict[str, Any]]:
-        iterator = self._iterators.get(shard_id)
-        if shard_id not in self._iterators:
-            iterator = self.streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
-        records: list[dict[str, Any]] = []
-        while iterator:
-            page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-            iterator = page.get("NextShardIterator")
-            if not page["Records"]:
-                break
-            records.extend(page["Records"])
-        self._iterators[shard_id] = iterator
-        return records
+    @property
+    def stream_arn(self) -> str:
+        return self.reader.stream_arn
 
     def discard(self) -> int:
-        """Move past every record written so far without delivering it: the local stand-in for changes
-        the pipeline never saw (made before the stream existed, or aged out of its 24-hour retention)."""
-        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
-        return sum(len(self._read_shard(shard["ShardId"])) for shard in shards)
+        """Move the reader past every record written so far (``StreamReader.discard``)."""
+        return self.reader.discard()
 
     def poll(self) -> DeliveryStats:
         """Deliver every record written so far, shard by shard, in order."""
-        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
-        for shard in shards:
-            raw = self._read_shard(shard["ShardId"])
-            records = [to_lambda_record(r, self.stream_arn, self.region) for r in raw]
+        return self.deliver(self.reader.read())
+
+    def deliver(self, shards: ShardRecords) -> DeliveryStats:
+        """Deliver records read from the stream, in batches of this mapping's size, shard by shard."""
+        for shard_id, records in shards:
             for start in range(0, len(records), self.batch_size):
                 batch = records[start : start + self.batch_size]
-                self._deliver(batch, shard["ShardId"])
+                self._deliver(batch, shard_id)
                 if self.redeliver:
                     # At-least-once delivery made visible: the same batch again, as a Lambda retry
                     # after a timeout would send it. The warehouse must not change because of it.
                     counted = self.stats.records
-                    self._deliver(batch, shard["ShardId"])
+                    self._deliver(batch, shard_id)
                     self.stats.redelivered += self.stats.records - counted
                     self.stats.records = counted
         return self.stats

@@ -25,8 +25,11 @@ from typing import Any
 
 from thermocline import aws
 from thermocline.local import lake_state, moto_server, redis_server, stack, stack_snapshot
-from thermocline.local.poller import QueueDrainer, StreamPoller
+from thermocline.local.cache import cache_load, cache_store
+from thermocline.local.poller import QueueDrainer, StreamPoller, StreamReader
 from thermocline.local.runtime import FunctionRuntime, environment
+from thermocline.local.template import default_template
+from thermocline.local.wire import keep_wire_json
 from thermocline.observability import logger
 
 INGEST = "StreamIngestFunction"
@@ -88,6 +91,8 @@ class LocalStack:
         self._open = contextlib.ExitStack()
         self.info: stack.StackInfo | None = None
         self._runtimes: dict[str, FunctionRuntime] = {}
+        # moto's server when this stack started it (its CPU time is part of a command's cost).
+        self.server_pid: int | None = None
         # The hot views' Redis: a real server started with the stack (None: redis-server is not installed).
         self.redis_url: str | None = None
         self.redis_missing = ""
@@ -105,6 +110,7 @@ class LocalStack:
                 server = moto_server.start(log_path=self.state_dir / "moto.log", wait=False)
                 opened.callback(server.stop)
                 self.endpoint = server.endpoint
+                self.server_pid = server.process.pid if server.process else None
             # Handlers share this process's one Powertools logger: its level is the stack's.
             logger.setLevel(self.log_level)
             for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
@@ -114,8 +120,8 @@ class LocalStack:
             region = _LOCAL_AWS["AWS_REGION"]
             remembered = None
             if self.recreate and own_server:
-                key = stack_snapshot.key(stack.default_template(), "thermocline", region, parameters)
-                remembered = stack.cache_load("stack", key)
+                key = stack_snapshot.key(default_template(), "thermocline", region, parameters)
+                remembered = cache_load("stack", key)
             if remembered is not None:
                 _preload_handlers()
                 if server is not None:
@@ -133,7 +139,7 @@ class LocalStack:
                 warming.join()
                 self.info = stack.deploy(self.endpoint, region=region, parameters=parameters)
                 if self.recreate and own_server:
-                    stack.cache_store("stack", key, stack_snapshot.capture(self.info))
+                    cache_store("stack", key, stack_snapshot.capture(self.info))
             if self.keep_lake and own_server:
                 # A server of our own starts empty: give it the lake of earlier runs, and keep the lake
                 # (saved before the server stops: ExitStack unwinds in reverse).
@@ -271,13 +277,30 @@ class LocalStack:
                 return mapping
         raise LocalStackError(f"template.yaml has no {kind} event source for {function}")
 
+    def stream_reader(self, function: str = INGEST) -> StreamReader:
+        """A reader of the DynamoDB stream that feeds ``function`` (the table's stream by default), to be
+        shared by the mappings on that stream (``stream_poller(reader=...)``)."""
+        mapping = self._mapping(function, "dynamodb")
+        streams = self.client("dynamodbstreams")
+        keep_wire_json(streams, "GetRecords")
+        return StreamReader(streams, mapping.source_arn, self.stack.region)
+
     def stream_poller(
-        self, *, redeliver: bool = False, function: str = INGEST, invoke: Any = None
+        self,
+        *,
+        redeliver: bool = False,
+        function: str = INGEST,
+        invoke: Any = None,
+        reader: StreamReader | None = None,
     ) -> StreamPoller:
         """A DynamoDB stream → function mapping (StreamIngestFunction's by default), with the template's
         batch size; batches that exhaust their retries are described on the on-failure queue, as Lambda
-        does. ``invoke`` stands between the poller and the function (the demo's reordering)."""
+        does. ``invoke`` stands between the poller and the function (the demo's reordering); ``reader``
+        is shared with other mappings on the same stream (a reader of its own otherwise)."""
         mapping = self._mapping(function, "dynamodb")
+        reader = reader or self.stream_reader(function)
+        if reader.stream_arn != mapping.source_arn:
+            raise LocalStackError(f"{function} reads {mapping.source_arn}, not {reader.stream_arn}")
         failure_queue = self.stack.resources.get("StreamFailureQueue")
         sqs = self.client("sqs")
 
@@ -286,11 +309,9 @@ class LocalStack:
                 sqs.send_message(QueueUrl=failure_queue, MessageBody=json.dumps(info))
 
         return StreamPoller(
-            self.client("dynamodbstreams"),
-            mapping.source_arn,
+            reader,
             invoke or (lambda event: self.invoke(function, event)),
             batch_size=mapping.batch_size,
-            region=self.stack.region,
             on_failure=on_failure,
             redeliver=redeliver,
         )
