@@ -190,3 +190,71 @@ def test_scan_pages_through_items_in_the_order_moto_released_does(servers: dict[
     ours = _scan_order(servers["thermocline"])
     assert ours == _scan_order(servers["released"])
     assert ours[:6] == [("B", "-1.5"), ("B", "0.25"), ("B", "9"), ("B", "10"), ("B", "100"), ("B", "1E+3")]
+
+
+_ITEM = {
+    "pk": {"S": "USER#1"},
+    "sk": {"S": "ORDER#1"},
+    "avatar": {"B": "3q2+7w=="},
+    "blobs": {"BS": ["AQ==", "AgM="]},
+    "nested": {"M": {"l": {"L": [{"N": "1.5"}, {"B": "Ag=="}, {"NULL": True}, {"BOOL": False}, {"M": {}}]}}},
+    "tags": {"SS": ["a", "b"]},
+    "sizes": {"NS": ["38", "-1E+125"]},
+    "name": {"S": 'Zoë "q" \\ \u2028'},
+}
+_KEY = {"pk": {"S": "USER#1"}, "sk": {"B": "AQ=="}}
+_REQUESTS = {
+    "BatchWriteItem": {
+        "RequestItems": {"t": [{"PutRequest": {"Item": _ITEM}}, {"DeleteRequest": {"Key": _KEY}}], "u": []},
+        "ReturnConsumedCapacity": "TOTAL",
+        "ReturnItemCollectionMetrics": "SIZE",
+    },
+    "PutItem": {
+        "TableName": "t",
+        "Item": _ITEM,
+        "ConditionExpression": "attribute_not_exists(pk) OR #n = :v",
+        "ExpressionAttributeNames": {"#n": "name"},
+        "ExpressionAttributeValues": {":v": {"B": "AQ=="}, ":m": {"M": {"x": {"BS": ["AQ=="]}}}},
+        "ReturnValues": "ALL_OLD",
+    },
+    "UpdateItem": {
+        "TableName": "t",
+        "Key": _KEY,
+        "UpdateExpression": "SET #s = :s ADD n :one",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":s": {"S": "PAID"}, ":one": {"N": "1"}},
+        "ReturnValues": "UPDATED_NEW",
+    },
+    "DeleteItem": {"TableName": "t", "Key": _KEY, "ReturnValues": "ALL_OLD"},
+    "Scan": {
+        "TableName": "t",
+        "ConsistentRead": True,
+        "Limit": 10,
+        "Segment": 1,
+        "TotalSegments": 4,
+        "ExclusiveStartKey": _KEY,
+        "FilterExpression": "#s = :s",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":s": {"B": "AQ=="}},
+    },
+}
+
+
+@pytest.mark.parametrize("action", sorted(_REQUESTS))
+def test_requests_read_as_json_give_the_parameters_moto_parses(action: str) -> None:
+    """moto_app reads DynamoDB's writes and Scan with json.loads: the parameters must be the ones moto's
+    own parser (botocore's shape model) gives, binary values as bytes."""
+    import json
+
+    from moto.core.parse import PROTOCOL_PARSERS
+    from moto.core.utils import get_service_model
+
+    from thermocline.local.moto_app import FAST_REQUESTS, parsed_request
+
+    assert action in FAST_REQUESTS
+    body = json.dumps(_REQUESTS[action]).encode()
+    operation = get_service_model("dynamodb").operation_model(action)
+    moto_parsed = PROTOCOL_PARSERS["json"](operation, map_type=dict).parse(
+        {"method": "POST", "values": {}, "headers": {}, "body": body, "url_path": "/", "url_params": {}}
+    )
+    assert parsed_request(body) == moto_parsed

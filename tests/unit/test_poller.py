@@ -81,7 +81,8 @@ class _Streams:
 
     def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803
         start = int(ShardIterator)
-        return {"Records": self.records[start : start + Limit], "NextShardIterator": str(start + Limit)}
+        page = self.records[start : start + Limit]
+        return {"Records": page, "NextShardIterator": str(start + len(page))}
 
 
 def test_poller_retries_from_the_reported_record_and_then_delivers_everything_once() -> None:
@@ -119,3 +120,36 @@ def test_poller_gives_up_after_max_retries_and_reports_to_on_failure() -> None:
     info = failures[0]["DDBStreamBatchInfo"]
     assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == ("101", "101", 1)
     assert stats.records == 1
+
+
+def test_mappings_sharing_a_reader_each_get_every_record_in_their_own_batches() -> None:
+    """One read of the stream for two mappings (1000/500 in the template; 4 and 3 here), records arriving
+    while they are delivered: whole batches go as soon as they are full, the rest when told to flush."""
+    records = [_wire_record(str(100 + i), {"pk": {"S": "a"}}) for i in range(10)]
+    stream = _Streams(records[:5])
+    reader = StreamReader(stream, ARN)
+    seen: dict[str, list[list[str]]] = {"lake": [], "hot": []}
+
+    def recorder(name: str) -> Any:
+        def invoke(event: dict[str, Any]) -> dict[str, Any]:
+            seen[name].append([r["dynamodb"]["SequenceNumber"] for r in event["Records"]])
+            return {"batchItemFailures": []}
+
+        return invoke
+
+    lake = StreamPoller(reader, recorder("lake"), batch_size=4)
+    hot = StreamPoller(reader, recorder("hot"), batch_size=3)
+    first = reader.read()
+    lake.deliver(first, flush=False)
+    hot.deliver(first, flush=False)
+    assert seen == {"lake": [["100", "101", "102", "103"]], "hot": [["100", "101", "102"]]}
+    stream.records.extend(records[5:])  # written meanwhile
+    rest = reader.read()
+    assert [r["dynamodb"]["SequenceNumber"] for _, batch in rest for r in batch] == [
+        str(n) for n in range(105, 110)
+    ]
+    lake.deliver(rest)
+    hot.deliver(rest)
+    assert seen["lake"] == [["100", "101", "102", "103"], ["104", "105", "106", "107"], ["108", "109"]]
+    assert seen["hot"] == [["100", "101", "102"], ["103", "104", "105"], ["106", "107", "108"], ["109"]]
+    assert lake.stats.records == hot.stats.records == 10

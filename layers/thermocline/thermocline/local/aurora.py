@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from thermocline.local.export_writer import ExportWriteResult, write_postgres_export, write_rows_export
+from thermocline.local.pg_server import PostgresServer
 from thermocline.local.session import LocalStack
 from thermocline.services.export_ingest import ExportRefreshError
 from thermocline.services.export_start import export_task_id
@@ -148,17 +150,20 @@ class CatalogueExport:
     note: str = ""
 
 
-def export_catalogue(local: LocalStack, workload: Any) -> CatalogueExport:
+def export_catalogue(
+    local: LocalStack, workload: Any, start_postgres: Callable[[], PostgresServer] | None = None
+) -> CatalogueExport:
     """The demo's catalogue (customers, products, regions) through the export path.
 
     Where PostgreSQL is installed, a throwaway server is the local Aurora: seeded, then exported. Where it
     is not, the same export is written from the same rows, generated in memory, and the note says so.
+    ``start_postgres`` gives the server (the demo starts it early, in the background); it is stopped here.
     """
     from thermocline.local import catalogue, moto_server, pg_server
 
     tables = catalogue.catalogue(workload)
     try:
-        server = pg_server.start(moto_server.free_port())
+        server = start_postgres() if start_postgres else pg_server.start(moto_server.free_port())
     except (pg_server.PostgresUnavailableError, OSError) as exc:
         rows = [(t.name, t.columns, t.rows) for t in tables]
         export = run_export(local, rows=rows, render=catalogue.pg_text, database="catalogue")

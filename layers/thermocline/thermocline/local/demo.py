@@ -9,8 +9,10 @@ printed and written to ``out/demo-summary.json``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -32,14 +34,21 @@ from rich.table import Table
 
 from thermocline import warehouse
 from thermocline.local import hot as hot_views
+from thermocline.local import pg_server
 from thermocline.local.aurora import export_catalogue
 from thermocline.local.backfill import run_reconcile
-from thermocline.local.moto_server import cpu_seconds
-from thermocline.local.poller import DeliveryStats
+from thermocline.local.moto_server import cpu_seconds, free_port
+from thermocline.local.pg_server import PostgresServer
+from thermocline.local.poller import DeliveryStats, QueueDrainer, StreamPoller, StreamReader
 from thermocline.local.session import REPORT, LocalStack
-from thermocline.local.workload import PHASES, Workload, run_phase
+from thermocline.local.workload import PHASES, WRITERS, Workload, run_phase
 from thermocline.names import quote_ident
 from thermocline.reporting.definition import available_reports
+
+# While a phase writes, its stream is read as Lambda polls a shard: "at a base rate of 4 times per second"
+# (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html), at once again after a full page.
+_POLL_SECONDS = 0.25
+_POLL_RECORDS = 1000
 
 
 @dataclass
@@ -98,7 +107,8 @@ def _download(s3: Any, uris: list[str], out_dir: Path) -> list[str]:
 
 class _Steps:
     """Wall time of each step of the demo, in order, for the summary (a user sees where the time goes),
-    and the CPU time this process and moto's server spent in it (steadier than wall time on a busy host)."""
+    and the CPU time this process and moto's server spent in it (steadier than wall time on a busy host).
+    A phase's writes overlap its deliveries, so their times overlap too."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
@@ -106,22 +116,35 @@ class _Steps:
         self.cpu: dict[str, dict[str, float]] = {}
         self.moto_pid: int | None = None
         self._moto_cpu = 0.0
+        self._lock = threading.Lock()
 
     def _cpu(self) -> tuple[float, float]:
         moto = cpu_seconds(self.moto_pid) if self.moto_pid else None
-        if moto is not None:  # once the server has stopped, its last reading stands
-            self._moto_cpu = moto
-        return time.process_time(), self._moto_cpu
+        with self._lock:
+            if moto is not None:  # once the server has stopped, its last reading stands
+                self._moto_cpu = max(self._moto_cpu, moto)
+            return time.process_time(), self._moto_cpu
+
+    @contextlib.contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """Add the block's wall and CPU time to step ``name`` (listed from its first start)."""
+        with self._lock:
+            self.seconds.setdefault(name, 0.0)
+        started, (demo, moto) = time.monotonic(), self._cpu()
+        yield
+        demo_now, moto_now = self._cpu()
+        with self._lock:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - started, 2)
+            cpu = self.cpu.setdefault(name, {"demo": 0.0, "moto": 0.0})
+            cpu["demo"] = round(cpu["demo"] + demo_now - demo, 2)
+            cpu["moto"] = round(cpu["moto"] + moto_now - moto, 2)
 
     @contextlib.contextmanager
     def step(self, name: str, label: str, *, total: int | None = None) -> Iterator[TaskID]:
         """Time ``name`` under a progress line ``label``; the line is complete when the step ends."""
         task = self.progress.add_task(label, total=total)
-        started, (demo, moto) = time.monotonic(), self._cpu()
-        yield task
-        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.monotonic() - started, 2)
-        demo_now, moto_now = self._cpu()
-        self.cpu[name] = {"demo": round(demo_now - demo, 2), "moto": round(moto_now - moto, 2)}
+        with self.timed(name):
+            yield task
         done = self.progress.tasks[task].completed if total is None else total
         self.progress.update(task, total=done, completed=done)
 
@@ -133,9 +156,55 @@ class _Steps:
             self.progress.update(task, completed=stats.records - before)
 
 
-def _catalogue(local: LocalStack, workload: Workload, summary: DemoSummary) -> list[str]:
+def _phase(
+    steps: _Steps,
+    phase: str,
+    write: Callable[[Callable[[int], None]], int],
+    reader: StreamReader,
+    mappings: dict[str, StreamPoller],
+    drainer: QueueDrainer,
+) -> int:
+    """One phase of the workload: its writes (in a thread of their own) while the stream is read and
+    delivered to each mapping, as Lambda polls a table's stream while it takes writes; then the load
+    queue. Returns the number of writes."""
+    progress = steps.progress
+    task = progress.add_task(f"{phase}: writing to the table", total=None)
+
+    def writes() -> int:
+        with steps.timed(f"{phase}: write"):
+            count = write(lambda n: progress.advance(task, n))
+        progress.update(task, total=count, completed=count)
+        return count
+
+    lines = {name: progress.add_task(f"{phase}: stream → {name}", total=None) for name in mappings}
+    delivered = {name: poller.stats.records for name, poller in mappings.items()}
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"demo-{phase}") as writer:
+        written = writer.submit(writes)
+        while True:
+            writing = not written.done()  # asked before the read: a last read after the writes ends it
+            with steps.timed(f"{phase}: stream read"):
+                shards = reader.read()
+            for name, poller in mappings.items():
+                with steps.timed(f"{phase}: → {name}"):
+                    poller.deliver(shards, flush=not writing)
+                progress.update(lines[name], completed=poller.stats.records - delivered[name])
+            if not writing:
+                break
+            if sum(len(records) for _, records in shards) < _POLL_RECORDS:
+                time.sleep(_POLL_SECONDS)
+        count = written.result()
+    for name, line in lines.items():
+        done = mappings[name].stats.records - delivered[name]
+        progress.update(line, total=done, completed=done)
+    steps.deliver(f"{phase}: → warehouse", f"{phase}: lake → warehouse (files)", drainer.stats, drainer.drain)
+    return count
+
+
+def _catalogue(
+    local: LocalStack, workload: Workload, summary: DemoSummary, postgres: Callable[[], PostgresServer]
+) -> list[str]:
     """The catalogue through the Aurora export path; its tables must hold exactly the exported rows."""
-    done = export_catalogue(local, workload)
+    done = export_catalogue(local, workload, postgres)
     summary.catalogue_source, summary.catalogue_note = done.source, done.note
     problems = []
     with contextlib.closing(warehouse.connect(local.warehouse_url, s3_client=local.client("s3"))) as wh:
@@ -159,7 +228,6 @@ def run_demo(
     state_dir.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "warehouse.duckdb").unlink(missing_ok=True)  # the demo reconciles a fresh run
-    ingest_seconds = load_seconds = 0.0
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description:<34}"),
@@ -174,44 +242,34 @@ def run_demo(
         with steps.step("start-up", "local stack up (template deployed)", total=1):
             local = opened.enter_context(LocalStack(state_dir, log_level="ERROR"))
             steps.moto_pid = local.server_pid
+        # The local Aurora (a throwaway PostgreSQL, processes of its own) starts while the workload runs;
+        # only once the stack is up, as moto's and Redis's servers are started with a preexec_fn, which a
+        # thread forking meanwhile could deadlock.
+        background = opened.enter_context(concurrent.futures.ThreadPoolExecutor(1, "demo-postgres"))
+        postgres = background.submit(pg_server.start, free_port())
+        opened.callback(lambda: postgres.exception() is None and postgres.result().stop())
         summary.skipped_resources = list(local.stack.skipped)
         ddb, s3 = local.client("dynamodb"), local.client("s3")
-        # One read of the stream for both of its mappings, as Lambda reads a shard once per batch it
-        # hands to each event source mapping.
+        # One read of the stream for both of its mappings: each gets every record, in batches of its own
+        # size, as from a poller of its own.
         reader = local.stream_reader()
         poller, drainer = local.stream_poller(redeliver=redeliver, reader=reader), local.load_drainer()
         hot = hot_views.poller(local, reader)
         summary.hot_skipped = local.redis_missing
         table, lake_bucket = local.resource("Table"), local.resource("LakeBucket")
         workload = Workload(orders=orders)
+        mappings = {"lake": poller, **({"hot views (x2)": hot} if hot else {})}
         for phase in PHASES:
             t0 = time.monotonic()
-            with steps.step(f"{phase}: write", f"{phase}: writing to {table}") as task:
-                summary.source_writes += run_phase(
-                    ddb, table, workload, phase, lambda n, task=task: progress.advance(task, n)
-                )
-            t1 = time.monotonic()
-            with steps.step(f"{phase}: stream read", f"{phase}: stream read (GetRecords)") as task:
-                shards = reader.read()
-                progress.update(task, completed=sum(len(records) for _, records in shards))
-            steps.deliver(
-                f"{phase}: → lake", f"{phase}: stream → lake", poller.stats, partial(poller.deliver, shards)
+            summary.source_writes += _phase(
+                steps,
+                phase,
+                partial(run_phase, ddb, table, workload, phase, writers=WRITERS),
+                reader,
+                mappings,
+                drainer,
             )
-            if hot:
-                steps.deliver(
-                    f"{phase}: → hot views",
-                    f"{phase}: stream → hot views (x2)",
-                    hot.stats,
-                    partial(hot.deliver, shards),
-                )
-            t2 = time.monotonic()
-            steps.deliver(
-                f"{phase}: → warehouse", f"{phase}: lake → warehouse (files)", drainer.stats, drainer.drain
-            )
-            t3 = time.monotonic()
-            ingest_seconds += t2 - t1
-            load_seconds += t3 - t2
-            summary.phase_seconds[phase] = round(t3 - t0, 2)
+            summary.phase_seconds[phase] = round(time.monotonic() - t0, 2)
         summary.stream_records = poller.stats.records
         summary.redelivered_records = poller.stats.redelivered
         summary.ingest_invocations = poller.stats.invocations
@@ -222,7 +280,7 @@ def run_demo(
         summary.quarantined = len(_objects(s3, lake_bucket, "quarantine/"))
 
         with steps.step("catalogue", "catalogue: Aurora export → warehouse", total=1):
-            catalogue_problems = _catalogue(local, workload, summary)
+            catalogue_problems = _catalogue(local, workload, summary, postgres.result)
 
         reports = available_reports()
         with steps.step("reports", "reports (AnalyticsReportFunction)", total=len(reports)) as task:
@@ -251,11 +309,17 @@ def run_demo(
     summary.seconds = round(time.monotonic() - started, 2)
     summary.step_seconds = steps.seconds
     summary.step_cpu_seconds = steps.cpu
+    # Rates over the time spent reading and delivering the stream, and loading the lake files.
+    parts = {name: name.partition(": ")[2] for name in steps.seconds}
+    load_seconds = sum(steps.seconds[n] for n, part in parts.items() if part == "→ warehouse")
+    ingest_seconds = sum(
+        steps.seconds[n] for n, part in parts.items() if part == "stream read" or part.startswith("→ ")
+    )
+    ingest_seconds -= load_seconds
     summary.ingest_records_per_second = (
         round(summary.stream_records / ingest_seconds, 1) if ingest_seconds else 0.0
     )
-    rows_loaded = summary.stream_records
-    summary.load_rows_per_second = round(rows_loaded / load_seconds, 1) if load_seconds else 0.0
+    summary.load_rows_per_second = round(summary.stream_records / load_seconds, 1) if load_seconds else 0.0
     (out_dir / "demo-summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
     print_summary(summary, console)
     return summary

@@ -142,6 +142,7 @@ class StreamPoller:
         self.bisect_on_error = bisect_on_error
         self.on_failure = on_failure
         self.stats = DeliveryStats()
+        self._pending: dict[str, list[dict[str, Any]]] = {}  # shard -> records short of a whole batch
 
     @property
     def stream_arn(self) -> str:
@@ -155,11 +156,18 @@ class StreamPoller:
         """Deliver every record written so far, shard by shard, in order."""
         return self.deliver(self.reader.read())
 
-    def deliver(self, shards: ShardRecords) -> DeliveryStats:
-        """Deliver records read from the stream, in batches of this mapping's size, shard by shard."""
-        for shard_id, records in shards:
-            for start in range(0, len(records), self.batch_size):
-                batch = records[start : start + self.batch_size]
+    def deliver(self, shards: ShardRecords, *, flush: bool = True) -> DeliveryStats:
+        """Deliver records read from the stream, in batches of this mapping's size, shard by shard.
+        ``flush=False`` (more records are on their way) delivers whole batches only and keeps the rest for
+        the next call, as a mapping gathers a batch before it invokes."""
+        leftover = [(shard, []) for shard in self._pending if shard not in dict(shards)]
+        for shard_id, read in [*shards, *leftover]:
+            records = self._pending.pop(shard_id, []) + read
+            whole = len(records) if flush else len(records) - len(records) % self.batch_size
+            if whole < len(records):
+                self._pending[shard_id] = records[whole:]
+            for start in range(0, whole, self.batch_size):
+                batch = records[start : min(start + self.batch_size, whole)]
                 self._deliver(batch, shard_id)
                 if self.redeliver:
                     # At-least-once delivery made visible: the same batch again, as a Lambda retry

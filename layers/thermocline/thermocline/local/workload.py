@@ -12,9 +12,10 @@ deterministic for a seed. Numbers are written as DynamoDB normalises them (``150
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -209,53 +210,80 @@ class Workload:
                 yield {"pk": _s(f"USER#{order.user_id}"), "sk": _s(f"ORDER#{order.order_id}#LINE#{i:03d}")}
 
 
-def batch_write(
-    ddb: Any, table: str, requests: Iterator[dict[str, Any]], progress: Callable[[int], None] | None = None
-) -> int:
-    """Write put/delete requests 25 at a time, resubmitting unprocessed items."""
-    written, chunk = 0, []
+# Requests in flight at once: every phase writes each item once, so they may go in any order (DynamoDB
+# keeps the order of one item's changes, and each item changes once per phase), as many clients would.
+WRITERS = 4
 
-    def flush(items: list[dict[str, Any]]) -> None:
+
+def _chunks(requests: Iterable[dict[str, Any]], size: int = 25) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for request in requests:
+        chunk.append(request)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _concurrently(
+    send: Callable[[Any], int], work: Iterable[Any], writers: int, progress: Callable[[int], None] | None
+) -> int:
+    """``send`` each piece of ``work``, ``writers`` at a time; the count of what was written."""
+    done = 0
+    with concurrent.futures.ThreadPoolExecutor(writers, thread_name_prefix="workload") as pool:
+        for count in pool.map(send, work):
+            done += count
+            if progress:
+                progress(count)
+    return done
+
+
+def batch_write(
+    ddb: Any,
+    table: str,
+    requests: Iterable[dict[str, Any]],
+    progress: Callable[[int], None] | None = None,
+    writers: int = 1,
+) -> int:
+    """Write put/delete requests 25 at a time (``writers`` batches in flight), resubmitting unprocessed
+    items."""
+
+    def flush(items: list[dict[str, Any]]) -> int:
         pending = {table: items}
         while pending:
             pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        return len(items)
 
-    for request in requests:
-        chunk.append(request)
-        if len(chunk) == 25:
-            flush(chunk)
-            written += len(chunk)
-            chunk = []
-            if progress:
-                progress(25)
-    if chunk:
-        flush(chunk)
-        written += len(chunk)
-        if progress:
-            progress(len(chunk))
-    return written
+    return _concurrently(flush, _chunks(requests), writers, progress)
 
 
 def run_phase(
-    ddb: Any, table: str, workload: Workload, phase: str, progress: Callable[[int], None] | None = None
+    ddb: Any,
+    table: str,
+    workload: Workload,
+    phase: str,
+    progress: Callable[[int], None] | None = None,
+    writers: int = 1,
 ) -> int:
-    """Apply one phase of the workload to the table; returns the number of writes."""
+    """Apply one phase of the workload to the table, ``writers`` requests at a time; returns the number
+    of writes."""
     if phase == "users":
-        return batch_write(ddb, table, ({"PutRequest": {"Item": i}} for i in workload.user_items()), progress)
+        puts = ({"PutRequest": {"Item": i}} for i in workload.user_items())
+        return batch_write(ddb, table, puts, progress, writers)
     if phase == "orders":
-        return batch_write(
-            ddb, table, ({"PutRequest": {"Item": i}} for i in workload.order_items()), progress
-        )
+        puts = ({"PutRequest": {"Item": i}} for i in workload.order_items())
+        return batch_write(ddb, table, puts, progress, writers)
     if phase == "updates":
-        count = 0
-        for _, kwargs in workload.updates():
+
+        def update(kwargs: dict[str, Any]) -> int:
             ddb.update_item(TableName=table, **kwargs)
-            count += 1
-            if progress:
-                progress(1)
-        return count
+            return 1
+
+        return _concurrently(update, (kwargs for _, kwargs in workload.updates()), writers, progress)
     if phase == "deletes":
-        return batch_write(ddb, table, ({"DeleteRequest": {"Key": k}} for k in workload.deletes()), progress)
+        deletes = ({"DeleteRequest": {"Key": k}} for k in workload.deletes())
+        return batch_write(ddb, table, deletes, progress, writers)
     raise ValueError(f"unknown workload phase {phase!r}")
 
 
