@@ -6,6 +6,17 @@ from pathlib import Path
 
 import pytest
 
+# The local engines alone (``@LOCAL_ENGINES`` on a test that takes ``engine_url``): what only they emulate,
+# such as Redshift's rules for changing tables (warehouse/ddl_rules.py).
+LOCAL_ENGINES = pytest.mark.parametrize(
+    "engine_url",
+    [
+        pytest.param("duckdb", marks=pytest.mark.moto),
+        pytest.param("postgres", marks=[pytest.mark.moto, pytest.mark.postgres]),
+    ],
+    indirect=True,
+)
+
 
 @pytest.fixture(
     params=[

@@ -40,6 +40,7 @@ _ARROW = {
     "VARCHAR(4096)": pa.string(),
     "DECIMAL(38,2)": pa.decimal128(38, 2),
     "DECIMAL(38,18)": pa.decimal128(38, 18),
+    "DECIMAL(38,0)": pa.decimal128(38, 0),
     "BIGINT": pa.int64(),
     "DOUBLE PRECISION": pa.float64(),
     "BOOLEAN": pa.bool_(),

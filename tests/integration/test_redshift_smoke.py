@@ -51,7 +51,11 @@ def test_every_question_gets_an_answer(
 ) -> None:
     code, answers = _smoke(capsys, "--bucket", BUCKET, "--iam-role", ROLE)
     assert code == 0
-    assert set(answers) == {"json_parse_numbers", "query_ids", "error_texts", "bad_parquet"}
+    assert set(answers) == {"json_parse_numbers", "query_ids", "error_texts", "key_columns", "bad_parquet"}
+    keys = answers["key_columns"]
+    assert keys["ALTER COLUMN TYPE of a SORTKEY"]["status"] == "FAILED"
+    assert keys["ALTER COLUMN TYPE of another column"]["status"] == "FINISHED"
+    assert "view" in keys["DROP TABLE read by an ordinary view"]["error"]
     assert set(answers["json_parse_numbers"]) == {"38 digits", "1E+125"}
     assert answers["error_texts"]["invalid JSON"]["classified_as"] == "data"
     assert answers["error_texts"]["ALTER COLUMN TYPE in a transaction block"]["status"] == "FAILED"

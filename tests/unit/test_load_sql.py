@@ -19,8 +19,7 @@ from thermocline.load.sql import (
     is_integer_to_decimal,
     ledger_lookup_sql,
     load_sql,
-    retype_column_sql,
-    retype_tombstone_key_sql,
+    rebuild_sql,
     sql_literal,
     table_columns_sql,
     tombstone_table,
@@ -58,6 +57,11 @@ def _load(mode: str = "hard") -> list[str]:
     )
 
 
+def _rebuild() -> list[str]:
+    wider = {"pk": ColumnType.parse("VARCHAR(1024)")}
+    return rebuild_sql(SPEC, ["pk", "sk", "items", "_seq"], wider, ["pk", "sk", "_seq"], wider)
+
+
 def _all_statements() -> list[str]:
     return [
         *_load("hard"),
@@ -67,8 +71,7 @@ def _all_statements() -> list[str]:
         *ensure_table_sql(SPEC, None),
         *ensure_table_sql(SPEC, {"pk": "character varying", "sk": "character varying"}),
         widen_column_sql("orders", "pk", ColumnType.parse("VARCHAR(1024)")),
-        *retype_column_sql("orders", "qty", ColumnType.parse("DECIMAL(38,18)")),
-        *retype_tombstone_key_sql("orders", "pk", ColumnType.parse("DECIMAL(38,0)")),
+        *_rebuild(),
         ledger_lookup_sql([f.key for f in FILES]),
         table_columns_sql("orders"),
         load_error_detail_sql(42),
@@ -265,9 +268,20 @@ def test_only_integer_to_decimal_is_retyped():
     assert is_integer_to_decimal("BIGINT", ColumnType.parse("DECIMAL(38,0)"))
     assert not is_integer_to_decimal("numeric", ColumnType.parse("DECIMAL(38,18)"))
     assert not is_integer_to_decimal("bigint", ColumnType.parse("VARCHAR(65535)"))
-    statements = retype_column_sql("orders", "qty", ColumnType.parse("DECIMAL(38,18)"))
-    assert statements[0] == 'LOCK "thermocline"."load_lock__orders"'
-    assert statements[-1] == 'ALTER TABLE "orders" RENAME COLUMN "thermocline$widening" TO "qty"'
+
+
+def test_a_rebuild_keeps_column_order_and_keys_and_swaps_target_and_tombstones_in_one_transaction():
+    assert _rebuild() == [
+        'LOCK "thermocline"."load_lock__orders"',
+        'CREATE TABLE "orders$rebuild" DISTKEY("pk") SORTKEY("pk") AS SELECT CAST("pk" AS VARCHAR(1024)) '
+        'AS "pk", "sk", "items", "_seq" FROM "orders"',
+        'DROP TABLE "orders"',
+        'ALTER TABLE "orders$rebuild" RENAME TO "orders"',
+        'CREATE TABLE "thermocline"."tombstones__orders$rebuild" AS SELECT CAST("pk" AS VARCHAR(1024)) AS "pk", '
+        '"sk", "_seq" FROM "thermocline"."tombstones__orders"',
+        'DROP TABLE "thermocline"."tombstones__orders"',
+        'ALTER TABLE "thermocline"."tombstones__orders$rebuild" RENAME TO "tombstones__orders"',
+    ]
 
 
 def test_a_large_snapshot_records_its_files_in_several_statements_of_one_transaction():

@@ -20,6 +20,7 @@ __all__ = [
     "BOOLEAN",
     "DECIMAL_MAX_PRECISION",
     "INTEGRAL_DECIMAL",
+    "KEY_VARCHAR",
     "STREAM_KINDS",
     "SUPER",
     "TIMESTAMP",
@@ -30,9 +31,12 @@ __all__ = [
     "ColumnType",
     "NumberShape",
     "SchemaError",
+    "infer_key_number_type",
     "infer_number_type",
     "number_shape",
+    "varchar_for",
     "widen_for_number",
+    "widen_for_text",
 ]
 
 VARCHAR_MAX = 65535  # bytes: https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html
@@ -43,6 +47,12 @@ DECIMAL_MAX_PRECISION = 38
 # every BIGINT, so BIGINT → DECIMAL(38,18) loses nothing.
 AUTO_DECIMAL_SCALE = 18
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# An inferred string column is as long as the longest value it has held (in UTF-8 bytes, which is what
+# Redshift's VARCHAR(n) counts), rounded up to one of these steps, and widens to the next as longer values
+# arrive: narrow columns keep Redshift's query processing within its memory (it sizes intermediate rows
+# by declared widths: https://docs.aws.amazon.com/redshift/latest/dg/c_best-practices-smallest-column-size.html),
+# and few steps keep the ALTERs few. Longer than VARCHAR_MAX: the column holds a prefix, _overflow the whole.
+VARCHAR_STEPS = (256, 1024, 4096, 16384, VARCHAR_MAX)
 
 
 class SchemaError(ValueError):
@@ -175,6 +185,27 @@ VARCHAR = ColumnType("VARCHAR", length=VARCHAR_MAX)
 VARBYTE = ColumnType("VARBYTE", length=VARBYTE_MAX)
 AUTO_DECIMAL = ColumnType("DECIMAL", precision=DECIMAL_MAX_PRECISION, scale=AUTO_DECIMAL_SCALE)
 INTEGRAL_DECIMAL = ColumnType("DECIMAL", precision=DECIMAL_MAX_PRECISION, scale=0)
+# A DynamoDB key attribute's string or binary value is at most 2,048 bytes (a sort key's 1,024)
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html, "Partition keys and
+# sort keys"), so a key column of this width never has to change: on Redshift a key column is the
+# one column that cannot simply be altered.
+KEY_VARCHAR = ColumnType("VARCHAR", length=2048)
+
+
+def varchar_for(nbytes: int) -> ColumnType:
+    """The VARCHAR of an inferred string column whose longest value has ``nbytes`` UTF-8 bytes."""
+    for step in VARCHAR_STEPS:
+        if nbytes <= step:
+            return ColumnType("VARCHAR", length=step)
+    return ColumnType("VARCHAR", length=VARCHAR_MAX)
+
+
+def widen_for_text(recorded: ColumnType, nbytes: int) -> ColumnType | None:
+    """A wider VARCHAR that holds a string of ``nbytes`` bytes (or as much of it as any VARCHAR can), or
+    None when ``recorded`` is no VARCHAR or already as wide as it gets."""
+    if recorded.kind != "VARCHAR" or nbytes <= recorded.length or recorded.length >= VARCHAR_MAX:
+        return None
+    return varchar_for(nbytes)
 
 
 @dataclass(frozen=True)
@@ -248,11 +279,20 @@ def infer_number_type(shape: NumberShape) -> ColumnType:
     return AUTO_DECIMAL
 
 
-def widen_for_number(recorded: ColumnType, shape: NumberShape) -> ColumnType | None:
-    """A wider type that holds every value ``recorded`` holds *and* this number, or None."""
+def infer_key_number_type(shape: NumberShape) -> ColumnType:
+    """The recorded type of a new number *key* column: DECIMAL(38,0) for an integer, whatever its size,
+    so that a key that grows past BIGINT's 19 digits needs no change of a key column; a fractional key
+    DECIMAL(38,18) (see AUTO_DECIMAL_SCALE). A key no DECIMAL(38, s) holds is refused at ingest."""
+    return INTEGRAL_DECIMAL if shape.integer_text is not None else AUTO_DECIMAL
+
+
+def widen_for_number(recorded: ColumnType, shape: NumberShape, *, key: bool = False) -> ColumnType | None:
+    """A wider type that holds every value ``recorded`` holds *and* this number, or None. A ``key``
+    column prefers DECIMAL(38,0) for an integer (room for 38-digit keys later)."""
     if recorded.kind != "BIGINT":
         return None
-    for candidate in (AUTO_DECIMAL, INTEGRAL_DECIMAL):
+    candidates = (INTEGRAL_DECIMAL, AUTO_DECIMAL) if key else (AUTO_DECIMAL, INTEGRAL_DECIMAL)
+    for candidate in candidates:
         if shape.fits_decimal(candidate.precision, candidate.scale):
             return candidate
     return None

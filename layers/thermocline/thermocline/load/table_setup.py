@@ -11,23 +11,35 @@ from thermocline.lake.metadata import TableSpec, read_file_spec
 from thermocline.lake.reader import LakeFile
 from thermocline.lake.types import ColumnType
 from thermocline.load.sql import (
+    dependent_views_sql,
     ensure_table_sql,
     is_integer_to_decimal,
-    retype_column_sql,
-    retype_tombstone_key_sql,
+    rebuild_sql,
     table_columns_sql,
+    tombstone_columns_sql,
     varchar_length,
     widen_column_sql,
     widen_tombstone_key_sql,
 )
 from thermocline.observability import logger
+from thermocline.warehouse.errors import TerminalLoadError, WarehouseError
 from thermocline.warehouse.port import Warehouse
 
 __all__ = ["conformed", "ensure_table"]
 
+# One information_schema.columns row: name, data type, VARCHAR length, DECIMAL precision and scale.
+_Row = tuple[Any, ...]
+
 
 def ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
-    """Create or grow the target for ``spec``; returns the target's column types (after widening)."""
+    """Create or grow the target for ``spec`` and change the column types the lake widened; returns the
+    target's column types (after the changes).
+
+    A VARCHAR that is no key widens in place, alone (Redshift cannot alter a column's type inside a
+    transaction block). A key column (primary key, DISTKEY, SORTKEY) that must change, and any BIGINT that
+    becomes DECIMAL, is changed by rebuilding the table (``load.sql.rebuild_sql``). The tombstone table's
+    key columns follow the target's, also when the tombstone table is older and narrower than its target.
+    """
     rows = warehouse.query(table_columns_sql(spec.table)).rows
     types = {str(r[0]).lower(): str(r[1]) for r in rows}
     # No columns: the table does not exist yet, and is created with the file's types.
@@ -39,28 +51,84 @@ def ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
         warehouse.execute(statements[start : start + step])
     if not types:
         return types
-    for name, ctype in spec.data_columns:
-        have_type = types.get(name.lower())
-        if have_type and is_integer_to_decimal(have_type, ctype):
-            logger.info("widening column", table=spec.table, column=name, type=ctype)
-            statements = retype_column_sql(spec.table, name, ctype)
-            if name in spec.primary_key:
-                statements += retype_tombstone_key_sql(spec.table, name, ctype)
-            warehouse.execute(statements)
-            types[name.lower()] = ctype.sql
-    lengths = {str(r[0]).lower(): r[2] for r in rows}
-    for name, ctype in spec.columns:
-        wanted = varchar_length(ctype)
-        have = lengths.get(name.lower())
-        if wanted and have and int(have) < wanted:
-            # Each alone: Redshift cannot alter a column's type inside a transaction block. A key column
-            # widens in the tombstone table too, first, so a delete of a longer key always fits there.
-            logger.info("widening column", table=spec.table, column=name, length=wanted)
-            wider = ColumnType("VARCHAR", length=wanted)
-            if name in spec.primary_key:
-                warehouse.execute([widen_tombstone_key_sql(spec.table, name, wider)])
+    current = {str(r[0]).lower(): r for r in rows}
+    changes = {name: wanted for name, ctype in spec.columns if (wanted := _change(current.get(name), ctype))}
+    keys = {*spec.primary_key, *spec.sort_key, *([spec.dist_key] if spec.dist_key else [])}
+    tomb_rows = warehouse.query(tombstone_columns_sql(spec.table)).rows
+    after = {
+        name: changes.get(name) or _column_type(current[name]) for name in spec.primary_key if name in current
+    }
+    tomb_changes = {
+        str(r[0]): wanted
+        for r in tomb_rows
+        if (target := after.get(str(r[0]).lower())) is not None and (wanted := _change(r, target))
+    }
+    if any(name in keys or changes[name].kind != "VARCHAR" for name in changes):
+        logger.info("rebuilding table", table=spec.table, columns={n: t.sql for n, t in changes.items()})
+        # Read again: the columns ensure_table_sql just added are copied too.
+        target_columns = [str(r[0]) for r in warehouse.query(table_columns_sql(spec.table)).rows]
+        tomb_columns = [str(r[0]) for r in tomb_rows]
+        try:
+            warehouse.execute(rebuild_sql(spec, target_columns, changes, tomb_columns, tomb_changes))
+        except TerminalLoadError as exc:
+            raise _naming_views(warehouse, spec.table, exc) from exc
+        tomb_changes = {}
+    else:
+        for name, wider in changes.items():
+            # Each alone: Redshift cannot alter a column's type inside a transaction block.
+            logger.info("widening column", table=spec.table, column=name, type=wider.sql)
             warehouse.execute([widen_column_sql(spec.table, name, wider)])
+    # The tombstone table's keys catch up with the target's (tables older than this rule lag behind):
+    # a delete of a longer key must land there too.
+    for name, wider in tomb_changes.items():
+        logger.info("widening tombstone key", table=spec.table, column=name, type=wider.sql)
+        if wider.kind == "VARCHAR":
+            warehouse.execute([widen_tombstone_key_sql(spec.table, name, wider)])
+        else:
+            warehouse.execute(rebuild_sql(spec, [], {}, [str(r[0]) for r in tomb_rows], {name: wider}))
+    types.update({name.lower(): ctype.sql for name, ctype in changes.items()})
     return types
+
+
+def _naming_views(warehouse: Warehouse, table: str, exc: TerminalLoadError) -> TerminalLoadError:
+    """``exc`` with the ordinary views that hold ``table`` named (Redshift's "other objects depend on it"
+    does not name them), when the catalog knows any."""
+    try:
+        views = [f"{r[0]}.{r[1]}" for r in warehouse.query(dependent_views_sql(table)).rows]
+    except WarehouseError:
+        views = []
+    if not views:
+        return exc
+    return TerminalLoadError(
+        f"{exc}; views that depend on {table!r}: {', '.join(views)} "
+        "(recreate them WITH NO SCHEMA BINDING so that the table can change)"
+    )
+
+
+def _column_type(row: _Row) -> ColumnType | None:
+    """The lake type of a warehouse column as information_schema describes it, for the types the loader
+    changes (BIGINT, DECIMAL, VARCHAR with a known length); None for any other."""
+    data_type = str(row[1]).strip().lower()
+    if data_type in {"bigint", "int8"}:
+        return ColumnType("BIGINT")
+    if data_type.startswith(("numeric", "decimal")) and row[3] is not None:
+        return ColumnType("DECIMAL", precision=int(row[3]), scale=int(row[4] or 0))
+    if data_type in {"character varying", "varchar"} and row[2] is not None:
+        return ColumnType("VARCHAR", length=int(row[2]))
+    return None
+
+
+def _change(row: _Row | None, wanted: ColumnType) -> ColumnType | None:
+    """The type a warehouse column (an information_schema row) must change to so that it holds the values
+    of ``wanted``: BIGINT → DECIMAL, a longer VARCHAR, or None for no change."""
+    if row is None or wanted is None:
+        return None
+    if is_integer_to_decimal(str(row[1]), wanted):
+        return wanted
+    length = varchar_length(wanted)
+    if length and row[2] is not None and int(row[2]) < length:
+        return ColumnType("VARCHAR", length=length)
+    return None
 
 
 def conformed(s3_client: Any, bucket: str, files: list[LakeFile], staged: dict[str, str]) -> list[LakeFile]:

@@ -16,6 +16,10 @@ again).
    whether ``RedshiftPid`` is ``sys_query_history.session_id`` (the load-error lookup assumes the latter).
 4. The error texts the loader classifies: invalid JSON at JSON_PARSE, a numeric overflow, a value too long
    for its VARCHAR, and ALTER COLUMN ... TYPE inside a transaction block.
+5. Key columns and views (``warehouse/ddl_rules.py``, the local engines' rulebook): is ALTER COLUMN ...
+   TYPE refused for a DISTKEY and for a SORTKEY column (the ALTER TABLE page names only PRIMARY KEY), and
+   what does DROP TABLE say while an ordinary view reads the table? Uses a table and a view named
+   ``thermocline_smoke_*``, dropped again.
 """
 
 from __future__ import annotations
@@ -176,6 +180,31 @@ def error_texts(api: DataApi) -> dict[str, Any]:
     return {name: _outcome(api.run(sqls)) for name, sqls in cases.items()}
 
 
+def key_columns(api: DataApi) -> dict[str, Any]:
+    stamp = f"{api.runtime.clock():%Y%m%d%H%M%S%f}"
+    table, view = f"thermocline_smoke_keys_{stamp}", f"thermocline_smoke_view_{stamp}"
+    api.run([f"CREATE TABLE {table} (d VARCHAR(2), s VARCHAR(2), v VARCHAR(2)) DISTKEY(d) SORTKEY(s)"])
+    try:
+        answer = {
+            # Each ALTER alone: Redshift refuses it in a transaction block whatever the column.
+            "ALTER COLUMN TYPE of the DISTKEY": _outcome(
+                api.run([f"ALTER TABLE {table} ALTER COLUMN d TYPE VARCHAR(4)"])
+            ),
+            "ALTER COLUMN TYPE of a SORTKEY": _outcome(
+                api.run([f"ALTER TABLE {table} ALTER COLUMN s TYPE VARCHAR(4)"])
+            ),
+            "ALTER COLUMN TYPE of another column": _outcome(
+                api.run([f"ALTER TABLE {table} ALTER COLUMN v TYPE VARCHAR(4)"])
+            ),
+        }
+        api.run([f"CREATE VIEW {view} AS SELECT v FROM {table}"])
+        answer["DROP TABLE read by an ordinary view"] = _outcome(api.run([f"DROP TABLE {table}"]))
+    finally:
+        api.run([f"DROP VIEW IF EXISTS {view}"])
+        api.run([f"DROP TABLE IF EXISTS {table}"])
+    return answer
+
+
 def run_smoke(
     api: DataApi,
     *,
@@ -190,6 +219,7 @@ def run_smoke(
         "json_parse_numbers": lambda: json_parse_numbers(api),
         "query_ids": lambda: query_ids(api, settle_seconds),
         "error_texts": lambda: error_texts(api),
+        "key_columns": lambda: key_columns(api),
     }
     if s3 is not None and bucket and iam_role:
         questions["bad_parquet"] = lambda: bad_parquet(api, s3, bucket, iam_role)

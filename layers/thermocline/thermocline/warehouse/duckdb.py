@@ -14,14 +14,21 @@ from typing import Any
 
 import duckdb
 
+from thermocline.warehouse.ddl_rules import (
+    TableRef,
+    ViewInfo,
+    is_late_binding,
+    parse_roles,
+    view_reads,
+)
 from thermocline.warehouse.emulation import (
     held_locks,
     parse_copy,
     parse_lock,
     read_manifest_files,
     read_parquet,
-    translate,
     translate_query,
+    translate_statement,
 )
 from thermocline.warehouse.errors import (
     BadDataError,
@@ -89,7 +96,37 @@ class DuckDBWarehouse(WarehouseBase):
         if copy is not None:
             self._copy(*copy)
             return
-        self._conn.execute(translate(sql, self.dialect))
+        statements, _ = translate_statement(sql, self.dialect, self)
+        for statement in statements:
+            self._conn.execute(statement)
+
+    # --- what Redshift's rules ask of the catalog (warehouse/ddl_rules.py) ----------------------
+
+    def _schema(self, table: TableRef) -> str:
+        if table.schema:
+            return table.schema
+        return str(self._conn.execute("SELECT current_schema()").fetchone()[0])  # type: ignore[index]
+
+    def key_roles(self, table: TableRef) -> dict[str, str]:
+        rows = self._conn.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE lower(schema_name) = lower($1) "
+            "AND lower(table_name) = lower($2)",
+            [self._schema(table), table.name],
+        ).fetchall()
+        return {str(name).lower(): roles for name, comment in rows if (roles := parse_roles(comment))}
+
+    def views_on(self, table: TableRef) -> list[ViewInfo]:
+        """DuckDB binds views by name when they are queried, as Redshift's late-binding views are; the
+        views Redshift would bind to the table are those not marked late-binding."""
+        found = []
+        target = TableRef(self._schema(table), table.name)
+        for schema, name, sql, comment in self._conn.execute(
+            "SELECT schema_name, view_name, sql, comment FROM duckdb_views() WHERE NOT internal"
+        ).fetchall():
+            reads, columns = view_reads(str(sql), target, str(schema))
+            if reads:
+                found.append(ViewInfo(f"{schema}.{name}", not is_late_binding(comment), columns))
+        return found
 
     def _copy(self, table: str, manifest_url: str) -> None:
         columns = self._conn.execute(f"SELECT * FROM {table} LIMIT 0").description  # noqa: S608

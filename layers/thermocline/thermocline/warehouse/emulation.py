@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from thermocline.lake.manifest import ManifestEntry, parse_manifest, split_s3_url
-from thermocline.warehouse import postgres_names
+from thermocline.names import quote_ident
+from thermocline.warehouse import ddl_rules, postgres_names
 from thermocline.warehouse.errors import BadDataError, LoadErrorDetail, TerminalLoadError, TransientLoadError
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ __all__ = [
     "read_parquet",
     "translate",
     "translate_query",
+    "translate_statement",
 ]
 
 
@@ -102,15 +104,38 @@ def _check_tree(tree: exp.Expression) -> None:
 def translate(sql: str, dialect: str) -> str:
     """Translate one Redshift-dialect statement to ``dialect`` (``duckdb`` or ``postgres``), refusing what
     Redshift would refuse (the rulebook above)."""
+    return translate_statement(sql, dialect)[0][0]
+
+
+def translate_statement(
+    sql: str, dialect: str, catalog: ddl_rules.Catalog | None = None
+) -> tuple[list[str], ddl_rules.Change | None]:
+    """:func:`translate`, and with the engine's ``catalog`` Redshift's rules for changing tables too
+    (``ddl_rules``): the statements to run (the translation, then the catalog comments that record
+    a new table's keys or a late-binding view) and the change it makes to an existing table, if any."""
     import sqlglot
+    from sqlglot import exp
 
     _check_literals(sql)
     tree = sqlglot.parse_one(sql, read="redshift")
     _check_tree(tree)
     if dialect == "postgres":
         tree = postgres_names.shorten_identifiers(tree)
+    change = ddl_rules.check_ddl(tree, catalog) if catalog is not None else None
+    after = [
+        f"COMMENT ON COLUMN {table.sql()}.{quote_ident(column)} IS '{comment}'"
+        for table, column, comment in ddl_rules.key_comments(tree)
+    ]
     tree = tree.transform(_local_types, dialect=dialect)
-    return tree.sql(dialect=dialect)
+    if isinstance(tree, exp.Create) and tree.kind == "VIEW" and tree.args.get("no_schema_binding"):
+        # Neither local engine has late-binding views: the view is created as an ordinary one and marked
+        # with its query as written (``SELECT *`` unexpanded), from which PostgreSQL re-creates it
+        # after a change to its table; DuckDB binds views by name anyway.
+        tree.set("no_schema_binding", None)
+        view = ddl_rules.table_ref(tree.this)
+        comment = ddl_rules.late_binding_comment(tree.expression.sql(dialect=dialect))
+        after.append(f"COMMENT ON VIEW {view.sql()} IS '{comment.replace(chr(39), chr(39) * 2)}'")
+    return [tree.sql(dialect=dialect), *after], change
 
 
 def translate_query(sql: str, dialect: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:

@@ -13,11 +13,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
+import psycopg.sql
 from psycopg import errors as pg_errors
 
 from thermocline.names import quote_ident
 from thermocline.warehouse import postgres_names
 from thermocline.warehouse.access_control import postgres_form
+from thermocline.warehouse.ddl_rules import (
+    Change,
+    TableRef,
+    ViewInfo,
+    is_late_binding,
+    late_binding_query,
+    parse_roles,
+)
 from thermocline.warehouse.emulation import (
     arrow_rows,
     parse_copy,
@@ -27,6 +36,7 @@ from thermocline.warehouse.emulation import (
     read_parquet,
     translate,
     translate_query,
+    translate_statement,
 )
 from thermocline.warehouse.errors import (
     BadDataError,
@@ -85,8 +95,10 @@ class PostgresWarehouse(WarehouseBase):
         check_batch(statements, self.capabilities)
         try:
             with self._conn.cursor() as cur:
+                views = _Views(cur)
                 for sql in statements:
-                    self._run(cur, sql)
+                    self._run(cur, sql, views)
+                views.restore()
                 names = {n for sql in statements for n in postgres_names.long_names(sql)}
                 new = {n for n in names if postgres_names.short_name(n) not in self._long_names}
                 if new:
@@ -102,14 +114,21 @@ class PostgresWarehouse(WarehouseBase):
                 raise classify_postgres_error(exc, "load") from exc
             raise
 
-    def _run(self, cur: psycopg.Cursor[Any], sql: str) -> None:
+    def _run(self, cur: psycopg.Cursor[Any], sql: str, views: _Views) -> None:
         log_statement(self.dialect, sql)
         copy = parse_copy(sql)
         if copy is not None:
             self._copy(cur, *copy)
             return
-        statement = postgres_sql(sql)
-        if statement:
+        if parse_lock(sql) is not None or postgres_form(sql) is not None:
+            statement = postgres_sql(sql)
+            if statement:
+                cur.execute(statement)
+            return
+        translated, change = translate_statement(sql, self.dialect, views)
+        if change is not None:
+            views.detach(change)
+        for statement in translated:
             cur.execute(statement)
 
     def _copy(self, cur: psycopg.Cursor[Any], table: str, manifest_url: str) -> None:
@@ -171,3 +190,78 @@ class PostgresWarehouse(WarehouseBase):
 
     def close(self) -> None:
         self._conn.close()
+
+
+class _Views:
+    """Redshift's catalog rules on PostgreSQL (warehouse/ddl_rules.py), within one transaction.
+
+    PostgreSQL binds every view to its table's columns and refuses to change a column a view reads;
+    Redshift refuses only what an ordinary view needs (DROP), and a late-binding view needs nothing. So
+    the views a change would trip over are dropped before it and created again, from their definitions,
+    at the end of the transaction: a late-binding view then reads whatever table has its name.
+    """
+
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self._cur = cur
+        self._detached: list[tuple[str, str, str | None]] = []  # (name, definition, comment)
+
+    def key_roles(self, table: TableRef) -> dict[str, str]:
+        self._cur.execute(
+            "SELECT a.attname, col_description(a.attrelid, a.attnum) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped",
+            [table.sql()],
+        )
+        return {str(n).lower(): roles for n, c in self._cur.fetchall() if (roles := parse_roles(c))}
+
+    def _views(self, table: TableRef) -> list[tuple[int, str, str | None, list[str]]]:
+        self._cur.execute(
+            "SELECT v.oid, format('%%I.%%I', n.nspname, v.relname), obj_description(v.oid, 'pg_class'), "
+            "array_remove(array_agg(DISTINCT a.attname::text), NULL) "
+            "FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
+            "JOIN pg_namespace n ON n.oid = v.relnamespace "
+            "LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+            "WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = to_regclass(%s) AND v.oid <> d.refobjid "
+            "GROUP BY 1, 2, 3",
+            [table.sql()],
+        )
+        return [(int(o), str(name), comment, list(cols)) for o, name, comment, cols in self._cur.fetchall()]
+
+    def views_on(self, table: TableRef) -> list[ViewInfo]:
+        return [
+            ViewInfo(name, not is_late_binding(comment), frozenset(c.lower() for c in cols))
+            for _, name, comment, cols in self._views(table)
+        ]
+
+    def detach(self, change: Change) -> None:
+        """Drop the views ``change`` would trip over on PostgreSQL but not on Redshift (the rules have
+        already refused the change if an ordinary view holds it there)."""
+        for oid, name, comment, cols in self._views(change.table):
+            late = is_late_binding(comment)
+            reads_column = change.column is None or change.column.lower() in {c.lower() for c in cols}
+            if reads_column and (late or change.kind == "alter type"):
+                if late:
+                    definition = late_binding_query(str(comment))
+                else:
+                    self._cur.execute("SELECT pg_get_viewdef(%s::oid)", [oid])
+                    definition = str(self._cur.fetchone()[0])  # type: ignore[index]
+                self._cur.execute(f"DROP VIEW {name}")
+                self._detached.append((name, definition, comment))
+
+    def restore(self) -> None:
+        """Create the detached views again; a late-binding view whose table is gone stays away (on
+        Redshift it would remain and fail when queried)."""
+        for name, definition, comment in self._detached:
+            self._cur.execute("SAVEPOINT thermocline_view")
+            try:
+                self._cur.execute(f"CREATE VIEW {name} AS {definition}")
+                if comment is not None:
+                    self._cur.execute(
+                        psycopg.sql.SQL("COMMENT ON VIEW {} IS {}").format(
+                            psycopg.sql.SQL(name),  # type: ignore[arg-type]
+                            psycopg.sql.Literal(comment),
+                        )
+                    )
+            except psycopg.Error:
+                self._cur.execute("ROLLBACK TO SAVEPOINT thermocline_view")
+            self._cur.execute("RELEASE SAVEPOINT thermocline_view")
+        self._detached.clear()

@@ -21,6 +21,7 @@ __all__ = [
     "load_lock_name",
     "load_lock_sql",
     "load_lock_table",
+    "rebuild_table",
     "tombstone_table",
     "tombstones_name",
 ]
@@ -62,6 +63,11 @@ def load_lock_table(table: str) -> str:
 def load_lock_name(table: str) -> str:
     """``table``'s load-lock table, qualified and quoted."""
     return qualified_name(BOOKKEEPING_SCHEMA, load_lock_table(table))
+
+
+def rebuild_table(table: str) -> str:
+    """The (unqualified) name under which ``table`` is rebuilt beside itself, within 127 bytes."""
+    return _within_127_bytes(f"{table}$rebuild", table)
 
 
 def load_lock_sql(table: str) -> str:

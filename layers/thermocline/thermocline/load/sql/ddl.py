@@ -1,7 +1,7 @@
 # ruff: noqa: S608 -- building SQL is this module's job: every identifier goes through quote_ident and
 # every value through sql_literal, so nothing reaches SQL unquoted.
 """Target tables: create them with their tombstone and load-lock tables, add the columns the lake gained,
-widen VARCHARs in place and retype BIGINT columns to DECIMAL."""
+widen VARCHARs in place, and rebuild a table whose key columns (or any BIGINT column) must change type."""
 
 from __future__ import annotations
 
@@ -10,30 +10,45 @@ from collections.abc import Mapping, Sequence
 from thermocline.lake.columns import VERSION_COLUMNS
 from thermocline.lake.metadata import TableSpec
 from thermocline.lake.types import ColumnType
-from thermocline.load.sql.bookkeeping import load_lock_name, load_lock_sql, tombstones_name
+from thermocline.load.sql.bookkeeping import (
+    BOOKKEEPING_SCHEMA,
+    load_lock_name,
+    load_lock_sql,
+    rebuild_table,
+    tombstone_table,
+    tombstones_name,
+)
 from thermocline.load.sql.literals import sql_literal
-from thermocline.names import quote_ident
+from thermocline.names import qualified_name, quote_ident
 
 __all__ = [
     "column_defs",
+    "dependent_views_sql",
     "ensure_table_sql",
     "is_integer_to_decimal",
-    "retype_column_sql",
-    "retype_tombstone_key_sql",
+    "rebuild_sql",
     "table_columns_sql",
+    "tombstone_columns_sql",
     "varchar_length",
     "widen_column_sql",
     "widen_tombstone_key_sql",
 ]
 
 
-def table_columns_sql(table: str) -> str:
-    """Columns of ``table`` in the current schema, with type and VARCHAR length, in declared order."""
+def table_columns_sql(table: str, schema: str | None = None) -> str:
+    """Columns of ``table`` in ``schema`` (default: the current schema), in declared order, with type,
+    VARCHAR length, DECIMAL precision and scale."""
+    where = f"table_schema = {sql_literal(schema)}" if schema else "table_schema = CURRENT_SCHEMA()"
     return (
-        "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
-        f"WHERE table_schema = CURRENT_SCHEMA() AND table_name = {sql_literal(table)} "
+        "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale "
+        f"FROM information_schema.columns WHERE {where} AND table_name = {sql_literal(table)} "
         "ORDER BY ordinal_position"
     )
+
+
+def tombstone_columns_sql(table: str) -> str:
+    """:func:`table_columns_sql` of ``table``'s tombstone table."""
+    return table_columns_sql(tombstone_table(table), BOOKKEEPING_SCHEMA)
 
 
 def column_defs(columns: Sequence[tuple[str, ColumnType]]) -> str:
@@ -89,33 +104,78 @@ def widen_tombstone_key_sql(table: str, column: str, new_type: ColumnType) -> st
     return f"ALTER TABLE {tombstones_name(table)} ALTER COLUMN {quote_ident(column)} TYPE {new_type.sql}"
 
 
-_WIDENING = "thermocline$widening"
+def dependent_views_sql(table: str) -> str:
+    """The views that depend on ``table`` (in the current schema) as the catalog records them, to name
+    them when a rebuild is refused: Redshift's own error does not. The dependency query of
+    https://docs.aws.amazon.com/redshift/latest/dg/r_DROP_TABLE.html ("Viewing the dependencies for a
+    table"), joined on ``oid`` (which PostgreSQL's views also match; their ``relfilenode`` is 0)."""
+    return (
+        "SELECT DISTINCT n_c.nspname, c_c.relname FROM pg_catalog.pg_class AS c_p "
+        "JOIN pg_catalog.pg_depend AS d_p ON c_p.oid = d_p.refobjid "
+        "JOIN pg_catalog.pg_depend AS d_c ON d_p.objid = d_c.objid "
+        "JOIN pg_catalog.pg_class AS c_c ON d_c.refobjid = c_c.oid "
+        "JOIN pg_catalog.pg_namespace AS n_p ON c_p.relnamespace = n_p.oid "
+        "JOIN pg_catalog.pg_namespace AS n_c ON c_c.relnamespace = n_c.oid "
+        f"WHERE d_c.deptype = 'i' AND c_c.relkind = 'v' AND c_c.oid <> c_p.oid "
+        f"AND c_p.relname = {sql_literal(table)} AND n_p.nspname = CURRENT_SCHEMA() ORDER BY 1, 2"
+    )
 
 
-def retype_column_sql(table: str, column: str, new_type: ColumnType) -> list[str]:
-    """Change a column to a wider type Redshift cannot ALTER to (BIGINT → DECIMAL), keeping every value.
+def rebuild_sql(
+    spec: TableSpec,
+    columns: Sequence[str],
+    changes: Mapping[str, ColumnType],
+    tombstone_columns: Sequence[str] = (),
+    tombstone_changes: Mapping[str, ColumnType] | None = None,
+) -> list[str]:
+    """Change column types Redshift cannot ALTER by building the table anew, in one transaction under
+    the load lock: the target (its ``columns`` in order, ``changes`` cast to their new types, the same
+    DISTKEY and SORTKEY) and, together with it, the tombstone table's key columns.
 
-    Redshift alters only VARCHAR lengths in place; anything else is add, copy, drop, rename, in one
-    transaction under the load lock. The column moves to the end of the table, which nothing relies on:
-    loads match target columns by name. The tombstone table's key column, if it is one, follows.
+    Redshift alters only a VARCHAR's length in place, and not for a DISTKEY, SORTKEY or PRIMARY KEY
+    column; DROP COLUMN is refused for those and for a column an ordinary view reads
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html). So: CREATE TABLE AS the old
+    rows (exactly: every change widens), DROP the old table, RENAME the new one into its place. Readers
+    see the old table until the commit, the new one after; the load lock keeps loaders out meanwhile.
+    The DROP is refused while an ordinary view depends on the table
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_DROP_TABLE.html): the transaction then changes
+    nothing and the error names the view (docs/loading.md, "Your views"); a late-binding view reads the
+    new table.
     """
-    target = quote_ident(table)
-    return [load_lock_sql(table), *_retype(target, column, new_type)]
+    statements = [load_lock_sql(spec.table)]
+    if changes:
+        statements += _rebuild(None, spec.table, columns, changes, spec.dist_key, spec.sort_key)
+    if tombstone_changes:
+        statements += _rebuild(
+            BOOKKEEPING_SCHEMA, tombstone_table(spec.table), tombstone_columns, tombstone_changes, None, ()
+        )
+    return statements
 
 
-def retype_tombstone_key_sql(table: str, column: str, new_type: ColumnType) -> list[str]:
-    """The same change to a primary key column in ``table``'s tombstone table."""
-    return _retype(tombstones_name(table), column, new_type)
+def _rebuild(
+    schema: str | None,
+    table: str,
+    columns: Sequence[str],
+    changes: Mapping[str, ColumnType],
+    dist_key: str | None,
+    sort_key: Sequence[str],
+) -> list[str]:
+    def name(t: str) -> str:
+        return qualified_name(schema, t) if schema else quote_ident(t)
 
-
-def _retype(target: str, column: str, new_type: ColumnType) -> list[str]:
-    """Add, copy, drop, rename: ``target`` is already quoted (and qualified where needed)."""
-    col, tmp = quote_ident(column), quote_ident(_WIDENING)
+    new = rebuild_table(table)
+    select = ", ".join(
+        f"CAST({quote_ident(c)} AS {changes[c].sql}) AS {quote_ident(c)}" if c in changes else quote_ident(c)
+        for c in columns
+    )
+    keys = f" DISTKEY({quote_ident(dist_key)})" if dist_key in columns else ""
+    sort = [c for c in sort_key if c in columns]
+    if sort:
+        keys += f" SORTKEY({', '.join(quote_ident(c) for c in sort)})"
     return [
-        f"ALTER TABLE {target} ADD COLUMN {tmp} {new_type.sql}",
-        f"UPDATE {target} SET {tmp} = {col}",
-        f"ALTER TABLE {target} DROP COLUMN {col}",
-        f"ALTER TABLE {target} RENAME COLUMN {tmp} TO {col}",
+        f"CREATE TABLE {name(new)}{keys} AS SELECT {select} FROM {name(table)}",
+        f"DROP TABLE {name(table)}",
+        f"ALTER TABLE {name(new)} RENAME TO {quote_ident(table)}",
     ]
 
 

@@ -26,6 +26,7 @@ from thermocline.sources.dynamodb_streams.super_json import (
 )
 from thermocline.sources.dynamodb_streams.values import (
     _CONVERT,
+    _infer_key_type,
     _infer_type,
     _Overflow,
     _plan_entry,
@@ -130,32 +131,38 @@ def stage_record(batch: _Batch, image: Mapping[str, Any], spill: int | None) -> 
                     converted = _super_text(tag, value)
                 else:
                     converted = convert(column, tag, value)
-            except _Overflow as over:
-                if column.name in schema.primary_key:
-                    raise RecordDecodeError(
-                        f"primary key attribute {attribute!r} does not fit column type {column.type.sql}"
-                    ) from None
-                widened_type = None if column.declared or tag != "N" else _widen(column, value)
+            except (_Overflow, _Truncated) as first_miss:
+                miss: _Overflow | _Truncated = first_miss
+                # A value the column cannot hold: the column widens if it can (a key column too: the
+                # loader then rebuilds the table, load/table_setup.py); otherwise a key is refused
+                # (a cut or moved key could merge into another row) and any other value is kept whole in
+                # _overflow (a string's prefix stays in its column).
+                key = column.name in schema.primary_key
+                widened_type = _widen(column, value, tag, key=key)
+                if widened_type is not None:
+                    widened.append((column, column.type))
+                    column.type = widened_type
+                    entry = plan[attribute] = _plan_entry(column, column_values)
+                    try:
+                        converted = _CONVERT[widened_type.kind](column, tag, value)
+                    except (_Overflow, _Truncated) as again:
+                        miss = again
+                        widened_type = None
                 if widened_type is None:
+                    if key:
+                        what = "is longer than" if isinstance(miss, _Truncated) else "does not fit"
+                        raise RecordDecodeError(
+                            f"primary key attribute {attribute!r} {what} column type {column.type.sql}"
+                        ) from None
                     if overflow is None:
                         overflow = []
-                    overflow.append((attribute, over.json_text))
-                    continue
-                widened.append((column, column.type))
-                column.type = widened_type
-                plan[attribute] = _plan_entry(column, column_values)
-                converted = _CONVERT[widened_type.kind](column, tag, value)
-            except _Truncated as cut:
-                if column.name in schema.primary_key:
-                    # Truncated keys could collide: the record is quarantined instead.
-                    raise RecordDecodeError(
-                        f"primary key attribute {attribute!r} is longer than column type {column.type.sql}"
-                    ) from None
-                converted = cut.prefix
-                if overflow is None:
-                    overflow = []
-                overflow.append((attribute, _encode_str(value)))
-                truncated += 1
+                    if isinstance(miss, _Truncated):
+                        converted = miss.prefix
+                        overflow.append((attribute, _encode_str(value)))
+                        truncated += 1
+                    else:
+                        overflow.append((attribute, miss.json_text))
+                        continue
             except RecordDecodeError as exc:
                 raise RecordDecodeError(f"attribute {str(attribute)[:60]!r}: {exc}") from None
             if (
@@ -206,7 +213,7 @@ def _apply_contract(
     for attribute, av in keys.items():
         if attribute not in schema.by_attribute:
             tag, value = _single(av)
-            new_type = _infer_type(tag, value)
+            new_type = _infer_key_type(tag, value)
             if new_type is None:
                 raise RecordDecodeError(f"key attribute {attribute!r} is NULL")
             declared = route.columns.get(attribute) if route else None

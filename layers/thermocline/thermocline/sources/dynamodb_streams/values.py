@@ -18,13 +18,16 @@ from typing import Any
 from thermocline.lake.table_schema import Column
 from thermocline.lake.types import (
     BOOLEAN,
+    KEY_VARCHAR,
     SUPER,
     VARBYTE,
-    VARCHAR,
     ColumnType,
+    infer_key_number_type,
     infer_number_type,
     number_shape,
+    varchar_for,
     widen_for_number,
+    widen_for_text,
 )
 from thermocline.sources.dynamodb_streams.envelope import MAX_EPOCH_S, MIN_EPOCH_S, _datetime_us
 from thermocline.sources.dynamodb_streams.errors import RecordDecodeError
@@ -48,8 +51,8 @@ Converter = Callable[[Column, str, Any], Any]
 # * ``convert`` — the column type's converter (below), the reference for every value;
 # * ``fast_tag`` — the AttributeValue tag the Python fast path accepts: ``"S"`` (VARCHAR), ``"N"``
 #   (numbers), ``""`` (SUPER: every tag but NULL is JSON), ``"\x00"`` (no fast path);
-# * ``fast_check`` — decides a value certainly fits without converting: for VARCHAR the length in
-#   characters that certainly fits (4 bytes each), for numbers a C regex ``fullmatch`` of text that
+# * ``fast_check`` — decides a value certainly fits without converting: for VARCHAR its length in bytes
+#   (the fast path takes only ASCII strings there, one byte a character), for numbers a C regex ``fullmatch`` of text that
 #   certainly fits, None for SUPER, ``_never`` otherwise;
 # * ``c_spec`` — the same decision for the C fast path, as three ints ``(kind, a, b)``: ``(C_VARCHAR,
 #   length in bytes, 0)``, ``(C_FIXED, integer digits, scale)`` for plain numbers that fit (BIGINT is 18
@@ -209,7 +212,7 @@ def _plan_entry(column: Column, values: list[Any]) -> PlanEntry:
     kind = column.type.kind
     convert = _CONVERT[kind]
     if kind == "VARCHAR":
-        return column, values, convert, "S", column.type.length // 4, (C_VARCHAR, column.type.length, 0)
+        return column, values, convert, "S", column.type.length, (C_VARCHAR, column.type.length, 0)
     if kind == "BIGINT":
         return column, values, convert, "N", _FAST_BIGINT, (C_FIXED, 18, 0)
     if kind == "DECIMAL":
@@ -250,13 +253,11 @@ _CONVERT = {
 
 
 def _infer_type(tag: str, value: Any) -> ColumnType | None:
+    """The type of a new column from its first value (strings sized by it: ``lake.types.varchar_for``)."""
     if tag == "S":
-        return VARCHAR
+        return varchar_for(_utf8_length(_check_str(value)))
     if tag == "N":
-        try:
-            return infer_number_type(number_shape(_check_number(value)))
-        except ValueError:
-            raise RecordDecodeError(f"N value is not a number: {str(value)[:60]!r}") from None
+        return infer_number_type(_shape(value))
     if tag == "BOOL":
         return BOOLEAN
     if tag == "B":
@@ -266,8 +267,34 @@ def _infer_type(tag: str, value: Any) -> ColumnType | None:
     return SUPER
 
 
-def _widen(column: Column, value: Any) -> ColumnType | None:
+def _shape(value: Any) -> Any:
     try:
-        return widen_for_number(column.type, number_shape(_check_number(value)))
+        return number_shape(_check_number(value))
     except ValueError:
+        raise RecordDecodeError(f"N value is not a number: {str(value)[:60]!r}") from None
+
+
+def _infer_key_type(tag: str, value: Any) -> ColumnType | None:
+    """The type of a new column for a DynamoDB key attribute: one that no later key needs changed
+    (``lake.types.KEY_VARCHAR``, ``infer_key_number_type``)."""
+    if tag == "S":
+        return KEY_VARCHAR
+    if tag == "N":
+        return infer_key_number_type(_shape(value))
+    return _infer_type(tag, value)
+
+
+def _widen(column: Column, value: Any, tag: str = "N", *, key: bool = False) -> ColumnType | None:
+    """A wider type for ``column`` that holds ``value`` too, or None (declared columns never widen). The
+    C fast path calls it as ``_widen(column, value)`` for a number its column could not hold."""
+    if column.declared:
         return None
+    try:
+        if column.type.kind == "VARCHAR" and tag in ("S", "N") and type(value) is str:
+            return widen_for_text(column.type, _utf8_length(value))
+        if tag == "N":
+            return widen_for_number(column.type, number_shape(_check_number(value)), key=key)
+    except (ValueError, RecordDecodeError):
+        return None
+    return None
+    return None
