@@ -42,11 +42,11 @@ def _record(table: str, seq: int, image: dict[str, Any], op: str = "INSERT") -> 
     }
 
 
-def _pipeline(
-    batches: list[list[dict[str, Any]]], engine_url: str, contracts: Contracts, bucket: str | None = None
+def _ingest(
+    batches: list[list[dict[str, Any]]], contracts: Contracts, bucket: str | None = None
 ) -> tuple[Any, str]:
-    """Ingest every batch, then load every lake file (into ``bucket`` when given, else a new one); returns
-    the open warehouse and the lake bucket."""
+    """Ingest every batch, each into its own lake file (in ``bucket`` when given, else a new one); returns
+    the S3 client and the lake bucket."""
     s3 = aws.client("s3")
     if bucket is None:
         bucket = f"lake-{uuid.uuid4().hex[:8]}"
@@ -59,10 +59,24 @@ def _pipeline(
             contracts=contracts,
         )
         assert response == {"batchItemFailures": []}
+    return s3, bucket
+
+
+def _lake_files(s3: Any, bucket: str) -> list[str]:
+    """The lake files in key order (for one table and shard: sequence order)."""
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="cdc/").get("Contents", [])]
+    return sorted(k for k in keys if k.endswith(".parquet"))
+
+
+def _pipeline(
+    batches: list[list[dict[str, Any]]], engine_url: str, contracts: Contracts, bucket: str | None = None
+) -> tuple[Any, str]:
+    """Ingest every batch, then load every lake file (into ``bucket`` when given, else a new one); returns
+    the open warehouse and the lake bucket."""
+    s3, bucket = _ingest(batches, contracts, bucket)
     wh = warehouse.connect(engine_url, s3_client=s3)
     report = load_files(
-        [k for k in keys if k.endswith(".parquet")],
+        _lake_files(s3, bucket),
         settings=WarehouseLoadSettings(lake_bucket=bucket, warehouse_url=engine_url),
         warehouse=wh,
         s3_client=s3,
@@ -121,10 +135,37 @@ def test_a_newer_version_decoded_before_a_column_existed_clears_that_column(
     ]
 
 
-# The longest names Redshift allows: a table name cut to 127 bytes (DynamoDB allows 255 characters; this
-# one has 247, the most whose `_source`, "dynamodb:" and the name, fits the column's VARCHAR(256)) and
-# attribute names of 127 bytes, two of them alike in their first 126.
-_LONG_TABLE = "Orders-" + "t" * 240
+def test_a_column_another_loader_adds_during_a_load_is_cleared_by_its_newer_version(
+    aws_env: str, engine_url: str
+) -> None:
+    newer = [_record("Orders", 200, {"id": {"S": "x"}, "status": {"S": "shipped"}}, op="MODIFY")]
+    older = [_record("Orders", 100, {"id": {"S": "x"}, "status": {"S": "new"}, "coupon": {"S": "SAVE10"}})]
+    s3, bucket = _ingest([newer, older], Contracts())
+    older_file, newer_file = _lake_files(s3, bucket)
+    settings = WarehouseLoadSettings(lake_bucket=bucket, warehouse_url=engine_url)
+    one, other = warehouse.connect(engine_url, s3_client=s3), warehouse.connect(engine_url, s3_client=s3)
+    send = other.execute
+    interleaved: list[Any] = []
+
+    def load_the_older_file_first(statements: Any) -> None:
+        # Two loader invocations at once (SQS delivers to two): the other one adds `coupon` and commits
+        # the older version after this load has read the table's columns and before its transaction.
+        # Timing is the one thing a real run cannot be made to repeat; everything else is real.
+        if str(statements[0]).startswith("LOCK") and not interleaved:
+            interleaved.append(load_files([older_file], settings=settings, warehouse=one, s3_client=s3))
+        send(statements)
+
+    other.execute = load_the_older_file_first  # type: ignore[method-assign]
+    with contextlib.closing(one), contextlib.closing(other):
+        report = load_files([newer_file], settings=settings, warehouse=other, s3_client=s3)
+        assert report.loaded == [newer_file] and interleaved[0].loaded == [older_file]
+        rows = one.query("SELECT id, status, coupon FROM orders").rows
+    assert [tuple(r) for r in rows] == [("x", "shipped", None)]
+
+
+# The longest names DynamoDB and Redshift allow: a table name of 255 characters (its warehouse name is cut
+# to 127 bytes) and attribute names of 127 bytes, two of them alike in their first 126.
+_LONG_TABLE = "Orders-" + "t" * 248
 _LONG_A, _LONG_B, _LONG_C = "a" * 127, "a" * 126 + "b", "c" * 70
 
 

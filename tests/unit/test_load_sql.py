@@ -99,14 +99,18 @@ def test_order_of_a_load():
     kinds = [s.split()[0] for s in statements]
     assert kinds[0] == "LOCK" and statements[0] == 'LOCK "thermocline"."load_lock__orders"'
     copy = kinds.index("COPY")
-    merge = kinds.index("MERGE")
+    insert = next(i for i, s in enumerate(statements) if s.startswith('INSERT INTO "orders"'))
     ledger = next(i for i, s in enumerate(statements) if "load_ledger" in s)
     dedupe = next(
         i for i, s in enumerate(statements) if s.startswith('CREATE TEMP TABLE "thermocline$newest"')
     )
-    assert copy < dedupe < merge < ledger
-    # Deletes are applied before the MERGE, whose source then holds no deletes.
-    assert any(s.startswith('DELETE FROM "orders" USING') for s in statements[dedupe:merge])
+    assert copy < dedupe < insert < ledger
+    # Deletes are applied first; then the rows the versions replace go, just before the versions come in.
+    replaced = (
+        'DELETE FROM "orders" USING "thermocline$latest" WHERE "orders"."pk" = "thermocline$latest"."pk"'
+    )
+    assert statements[insert - 1].startswith(replaced) and "_op" not in statements[insert - 1]
+    assert any(s.startswith('DELETE FROM "orders" USING') and "_op" in s for s in statements[dedupe:insert])
     assert statements[-3:] == [
         'DROP TABLE "thermocline$latest"',
         'DROP TABLE "thermocline$newest"',
@@ -145,12 +149,10 @@ def test_copy_uses_the_manifest_parquet_and_serializetojson():
 
 
 def test_super_is_json_parsed_into_the_target_and_identifiers_are_quoted():
-    merge = next(s for s in _load() if s.startswith("MERGE"))
-    assert 'JSON_PARSE("thermocline$latest"."items")' in merge
-    assert '"we""ird Col" = "thermocline$latest"."we""ird Col"' in merge
-    assert '"_deleted" = FALSE' in merge
-    # The key is matched, never updated.
-    assert '"pk" = "thermocline$latest"."pk",' not in merge.split("UPDATE SET")[1]
+    insert = next(s for s in _load() if s.startswith('INSERT INTO "orders"'))
+    assert 'JSON_PARSE("thermocline$latest"."items")' in insert
+    assert '"we""ird Col"' in insert and '"thermocline$latest"."we""ird Col"' in insert
+    assert insert.endswith(', FALSE FROM "thermocline$latest"')
 
 
 def test_ledger_records_every_file_once_with_literals_escaped():
@@ -169,23 +171,29 @@ def test_ledger_records_every_file_once_with_literals_escaped():
 
 def test_soft_deletes_flag_instead_of_deleting():
     soft = _load("soft")
-    assert not any(s.startswith('DELETE FROM "orders"') for s in soft)
+    # Rows go only to be replaced by their newer versions, never for a delete.
+    assert not any(s.startswith('DELETE FROM "orders"') and '"_op"' in s for s in soft)
     assert any(s.startswith('UPDATE "orders" SET "_deleted" = TRUE') for s in soft)
     assert not any("tombstones" in s for s in soft)
     hard = _load("hard")
     assert any(s.startswith('INSERT INTO "thermocline"."tombstones__orders"') for s in hard)
 
 
-def test_an_updated_row_clears_the_item_columns_its_file_lacks_and_keeps_the_bookkeeping():
-    target = ["pk", "sk", 'we"ird col', "items", "blob", "coupon", "_overflow"]
-    target += ["_seq", "_event_time", "_ttl_expired", "_source", "_deleted", "_export_id"]
-    statements = load_sql(SPEC, manifest_url="s3://lake/m", files=FILES, load_id="l", target_columns=target)
-    merge = next(s for s in statements if s.startswith("MERGE"))
-    matched = merge.split("WHEN MATCHED THEN UPDATE SET ", 1)[1].split(" WHEN NOT MATCHED", 1)[0]
-    cleared = [a.split(" = ")[0] for a in matched.split(", ") if a.endswith(" = NULL")]
-    assert cleared == ['"coupon"', '"_overflow"']
-    # Without the target's columns (a new table) nothing is cleared.
-    assert "= NULL" not in next(s for s in _load() if s.startswith("MERGE"))
+def test_a_version_replaces_its_row_whole_so_columns_its_file_lacks_are_null():
+    statements = _load("soft")
+    insert = next(s for s in statements if s.startswith('INSERT INTO "orders"'))
+    # No UPDATE of the target's rows: whatever columns the target has beyond the file's are NULL in a
+    # replaced row, even those added by another loader after these statements were written.
+    assert not any(s.startswith(("UPDATE", "MERGE")) and '"items" =' in s for s in statements)
+    columns = insert.split(" (", 1)[1].split(") SELECT", 1)[0].split(", ")
+    assert columns == [*(f'"{n}"' if '"' not in n else '"we""ird Col"' for n, _ in SPEC.data_columns)] + [
+        '"_seq"',
+        '"_event_time"',
+        '"_ttl_expired"',
+        '"_source"',
+        '"_deleted"',
+    ]
+    assert insert.endswith(', "thermocline$latest"."_op" = \'D\' FROM "thermocline$latest"')
 
 
 def test_full_refresh_replaces_without_truncate():
@@ -294,21 +302,23 @@ def test_a_large_snapshot_records_its_files_in_several_statements_of_one_transac
     assert max(len(s.encode()) for s in statements) < 100 * 1024
 
 
-def test_a_merge_over_the_statement_limit_becomes_an_insert_of_new_keys_and_updates_in_groups():
-    columns = [("pk", "VARCHAR(64)")] + [(f"attribute_{i:04d}", "VARCHAR(65535)") for i in range(1592)]
+def test_an_insert_over_the_statement_limit_becomes_an_insert_of_the_keys_and_updates_in_groups():
+    columns = [("pk", "VARCHAR(64)")] + [
+        (f"attribute_{i:04d}_of_a_wide_item", "VARCHAR(65535)") for i in range(1592)
+    ]
     columns += [("items", "SUPER"), ("_overflow", "SUPER")] + [(c.name, c.type) for c in CDC_COLUMNS]
     wide = TableSpec(table="wide", primary_key=("pk",), columns=tuple(columns))
     whole = load_sql(wide, manifest_url="s3://b/m", files=FILES, load_id="l")
-    (merge,) = [s for s in whole if s.startswith("MERGE")]
-    assert len(merge.encode()) > 100_000
-    split = load_sql(wide, manifest_url="s3://b/m", files=FILES, load_id="l", max_statement_bytes=60_000)
-    assert not any(s.startswith("MERGE") for s in split)
-    assert max(len(s.encode()) for s in split) <= 60_000 and len(split) <= MAX_BATCH_STATEMENTS
+    (insert,) = [s for s in whole if s.startswith('INSERT INTO "wide" ("pk", "attribute_0000')]
+    assert len(insert.encode()) > 100_000
+    split = load_sql(wide, manifest_url="s3://b/m", files=FILES, load_id="l", max_statement_bytes=100_000)
+    assert not any(s.startswith('INSERT INTO "wide" ("pk", ') for s in split)
+    assert max(len(s.encode()) for s in split) <= 100_000 and len(split) <= MAX_BATCH_STATEMENTS
     insert = next(s for s in split if s.startswith('INSERT INTO "wide" ("pk") SELECT'))
     updates = [s for s in split if s.startswith('UPDATE "wide" SET')]
     assert split.index(insert) < split.index(updates[0]) and len(updates) == 2
-    assert "WHERE NOT EXISTS" in insert
-    # Every column the MERGE sets, set once, in the same transaction; SUPER still parsed.
+    assert split[split.index(insert) - 1].startswith('DELETE FROM "wide" USING "thermocline$latest"')
+    # Every column but the key, set once, in the same transaction; SUPER still parsed.
     assigned = [
         a.split(" = ")[0] for u in updates for a in u.split(" SET ", 1)[1].split(" FROM ")[0].split(", ")
     ]

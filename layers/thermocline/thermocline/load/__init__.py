@@ -1,7 +1,7 @@
 """The load leg: lake files → warehouse, exactly once.
 
 * ``policy`` — :class:`LoadPolicy`: where the lake is and how hard a load tries (one object);
-* ``loader`` — :func:`load_files` (CDC files, MERGE) and :func:`full_refresh` (snapshot files, atomic
+* ``loader`` — :func:`load_files` (CDC files, merged) and :func:`full_refresh` (snapshot files, atomic
   swap);
 * ``sql`` — the SQL they run (pure builders returning ``list[str]``: DDL, staging, the CDC merge, the
   full refresh, the ledger);

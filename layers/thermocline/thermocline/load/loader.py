@@ -3,7 +3,7 @@ whole (:func:`full_refresh`).
 
 A load plans files by table and file schema, skips files the ledger already holds, and loads each group
 in one transaction (``load.sql.load_sql``): COPY into staging, newest version per key, drop versions the
-warehouse already has, deletes, MERGE, ledger. Transient errors are retried (``LoadPolicy.attempts``) and
+warehouse already has, deletes, rows replaced, ledger. Transient errors are retried (``LoadPolicy.attempts``) and
 then left for redelivery; a file whose data cannot be loaded is quarantined and the others go on. The
 engine's limits come from ``warehouse.capabilities``.
 """
@@ -156,8 +156,7 @@ class Loader:
 
     # --- CDC loads ---------------------------------------------------------------------------------------
 
-    def _load_chunk(self, files: list[LakeFile], report: LoadReport, target_columns: Sequence[str]) -> None:
-        """Load ``files`` (one table, one schema) into a target with ``target_columns``."""
+    def _load_chunk(self, files: list[LakeFile], report: LoadReport) -> None:
         policy = self.policy
         spec = files[0].spec
         pending = list(files)
@@ -172,14 +171,13 @@ class Loader:
                 load_id=load_id,
                 iam_role=policy.copy_iam_role,
                 delete_mode=policy.delete_mode,
-                target_columns=target_columns,
                 max_statement_bytes=limit,
             )
             if len(pending) > 1 and max(len(sql.encode()) for sql in statements) > limit:
                 # Very long keys or very many files: two smaller loads instead of one the engine refuses.
                 half = len(pending) // 2
-                self._load_chunk(pending[:half], report, target_columns)
-                self._load_chunk(pending[half:], report, target_columns)
+                self._load_chunk(pending[:half], report)
+                self._load_chunk(pending[half:], report)
                 return
             self._write_manifest(manifest, pending)
             try:
@@ -194,7 +192,7 @@ class Loader:
                 if not bad and len(pending) > 1:
                     # The error names no file: load one at a time to find the bad ones.
                     for single in pending:
-                        self._load_chunk([single], report, target_columns)
+                        self._load_chunk([single], report)
                     return
                 bad = bad or pending
                 for f in bad:
@@ -255,7 +253,7 @@ class Loader:
             spec = lake_file.spec
             folder = lake_keys.table_folder(key, self.policy.lake_prefix)
             if folder != spec.table:
-                # The metadata may not pick a MERGE target: a file loads only into the table of its folder.
+                # The metadata may not pick the table to load into: a file loads only into the table of its folder.
                 reason = f"metadata names table {spec.table!r} but the file is under {folder!r}"
                 self._quarantine("unknown", key, lake_file.size, reason)
                 report.quarantined.append(key)
@@ -311,7 +309,7 @@ class Loader:
                 files = conformed(self.s3, self.policy.lake_bucket, files, staged)
                 self._retrying("schema", lambda spec=files[0].spec: ensure_table(self.warehouse, spec))
             for start in range(0, len(files), step):
-                self._load_chunk(files[start : start + step], report, list(target_types))
+                self._load_chunk(files[start : start + step], report)
         return report
 
     # --- snapshots -----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ class Volumes:
     retention_days: int = 365
     load_interval_seconds: int = 60
     base_rpu: int = 8
-    # Seconds of warehouse work per load and per report (COPY + MERGE of one interval's files).
+    # Seconds of warehouse work per load and per report (COPY + merge of one interval's files).
     load_seconds: float = 20.0
     report_seconds: float = 30.0
     # Parquet (zstd) of DynamoDB items: about a third of their JSON size.

@@ -1,6 +1,6 @@
 """Amazon Redshift over ``redshift_connector``: direct connections (VPC deployments, the CLI).
 
-The SQL goes to Redshift as written: COPY, LOCK, MERGE and JSON_PARSE run natively, inside one explicit
+The SQL goes to Redshift as written: COPY, LOCK and JSON_PARSE run natively, inside one explicit
 transaction per ``execute``. When a COPY fails, the transaction is rolled back and
 ``sys_load_error_detail`` is read for ``pg_last_copy_id()`` so the error names file, line, column and
 reason. A batch is checked against Redshift's rules (``rules.check_batch``) before anything is sent.

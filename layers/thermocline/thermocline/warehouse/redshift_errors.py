@@ -3,7 +3,7 @@
 Both Redshift engines use this. The Data API gives a failed statement's error as text only
 (DescribeStatement's ``Error``); ``redshift_connector`` adds a SQLSTATE, which the engine reads first.
 
-* **Bad data** — a value the table cannot hold, found by COPY or by a later statement (the MERGE's
+* **Bad data** — a value the table cannot hold, found by COPY or by a later statement (the insert's
   JSON_PARSE of a SUPER value, a numeric overflow, a string longer than its VARCHAR): the loader then loads
   the chunk's files one at a time and quarantines only the file that fails.
 * **Transient** — serializable isolation violations (error 1023), lock waits, connection loss, a workgroup

@@ -9,7 +9,7 @@ PostgreSQL); tests read them as text and parse them with sqlglot's Redshift dial
 * ``ledger`` — creating the bookkeeping schema and ledger, looking files up, recording them;
 * ``ddl`` — creating, growing, widening and retyping target tables;
 * ``staging`` — COPY of a manifest into the staging table, and the expressions both loads share;
-* ``cdc`` — one CDC load: dedupe, replays and deletes, MERGE, ledger, in one transaction;
+* ``cdc`` — one CDC load: dedupe, replays and deletes, rows replaced, ledger, in one transaction;
 * ``full_refresh`` — a snapshot replacing a table's contents in one transaction.
 """
 

@@ -11,13 +11,12 @@
    Only a version that arrived more than once (a redelivered batch) is picked among its copies by a
    window, over those rows alone. Then drop versions not newer than what the target (or, for hard
    deletes, the tombstone table) already holds, so replays and out-of-order batches change nothing.
-4. Apply deletes (hard: delete the row and remember a tombstone; soft: flag ``_deleted``), then MERGE the
-   rest (update and insert). An updated row takes the whole version: a target column the files lack is
-   set to NULL, since a version's file has every column recorded when it was decoded
-   (``lake.schema_store``), so it lacks a column only when none of its items had the attribute. A MERGE
-   larger than the engine's statement limit (a wide table: it grows by
-   about 110 bytes a column) is split instead: the new keys are inserted, then the columns are updated
-   in groups that each fit, in the same transaction — the same rows as the MERGE.
+4. Apply deletes (hard: delete the row and remember a tombstone; soft: flag ``_deleted``), then replace
+   the rows of the rest: delete them, insert the versions whole. A target column the files lack is so
+   NULL in those rows, as it must be: a file has every column its table had recorded when it was decoded
+   (``lake.schema_store``), so it lacks one only when none of its items had the attribute. An INSERT
+   larger than the engine's statement limit (a wide table: it grows by about 110 bytes a column) is split:
+   the keys are inserted, then the columns are set in groups that each fit, in the same transaction.
 5. Record every file in the ledger.
 
 Deleted keys are remembered in a tombstone table because a hard-deleted row leaves nothing in the target
@@ -26,16 +25,10 @@ to compare a late, older version against: without it an out-of-order insert woul
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
-from thermocline.lake.columns import (
-    DELETED,
-    OVERFLOW_COLUMN,
-    RESERVED_COLUMNS,
-    TARGET_COLUMNS,
-    VERSION_COLUMNS,
-)
+from thermocline.lake.columns import DELETED, TARGET_COLUMNS, VERSION_COLUMNS
 from thermocline.lake.metadata import TableSpec
 from thermocline.load.sql.bookkeeping import (
     LATEST_TABLE,
@@ -54,8 +47,6 @@ DeleteMode = Literal["hard", "soft"]
 
 _RANK = quote_ident("thermocline$rank")
 _COPIES = quote_ident("thermocline$copies")
-# Columns that describe a load, not an item: never cleared. ``_overflow`` holds the item's own values.
-_BOOKKEEPING = RESERVED_COLUMNS - {OVERFLOW_COLUMN}
 
 
 def load_sql(
@@ -66,14 +57,11 @@ def load_sql(
     load_id: str,
     iam_role: str | None = None,
     delete_mode: DeleteMode = "hard",
-    target_columns: Iterable[str] = (),
     max_statement_bytes: int | None = None,
 ) -> list[str]:
     """Every statement of one CDC load of ``spec.table`` from the files in ``manifest_url``.
 
-    ``target_columns``: the target's columns as the warehouse names them; each item column among them the
-    files lack is set to NULL in every row the load updates. ``max_statement_bytes``: the engine's
-    statement limit (``Capabilities``); a MERGE over it is split.
+    ``max_statement_bytes``: the engine's statement limit (``Capabilities``); an INSERT over it is split.
     """
     if not spec.is_cdc:
         raise ValueError(f"table {spec.table}: files without _op/_seq are snapshots; use full_refresh_sql")
@@ -120,8 +108,7 @@ def load_sql(
             f"AND {latest}.\"_op\" = 'D'",
         ]
         deleted = f"{latest}.\"_op\" = 'D'"
-    absent = _absent_columns(spec, target_columns)
-    statements += _upsert(spec, deleted, absent, max_statement_bytes)
+    statements += _replace_rows(spec, deleted, max_statement_bytes)
     statements += ledger_insert_sql(spec.table, files, load_id)
     temporary = (LATEST_TABLE, NEWEST_TABLE, STAGE_TABLE)
     statements += [f"DROP TABLE {quote_ident(name)}" for name in temporary]
@@ -155,46 +142,35 @@ def _newest_versions(spec: TableSpec) -> list[str]:
     ]
 
 
-def _absent_columns(spec: TableSpec, target_columns: Iterable[str]) -> list[str]:
-    """The item columns of the target (``target_columns``) that ``spec``'s files lack."""
-    have = {name.lower() for name in spec.column_names}
-    return [c for c in target_columns if c.lower() not in have and c.lower() not in _BOOKKEEPING]
+def _replace_rows(spec: TableSpec, deleted: str, max_statement_bytes: int | None) -> list[str]:
+    """Every version left in ``LATEST_TABLE`` becomes its key's row in the target, whole: the rows it
+    replaces are deleted, then it is inserted, Redshift's merge by replacing existing rows
+    (https://docs.aws.amazon.com/redshift/latest/dg/t_updating-inserting-using-staging-tables-.html). A row
+    so holds its version and nothing of an older one: a column the version's file lacks is NULL, even one
+    another loader added to the table during this load (an UPDATE could clear only the columns known when
+    the statements were written).
 
-
-def _upsert(
-    spec: TableSpec, deleted: str, absent: Sequence[str], max_statement_bytes: int | None
-) -> list[str]:
-    """Every version left in ``LATEST_TABLE`` replaces its key's row in the target, or is inserted.
-
-    One MERGE when it fits ``max_statement_bytes``; otherwise the new keys are inserted and every column
-    is then set by UPDATEs over groups of columns that each fit (the same rows, in the same transaction).
-    ``deleted`` is the value of ``_deleted``; the ``absent`` columns are set to NULL.
+    One INSERT when it fits ``max_statement_bytes``; otherwise the keys are inserted and every other
+    column is then set by UPDATEs over groups of columns that each fit (the same rows, in the same
+    transaction). ``deleted`` is the value of ``_deleted``.
     """
     target, latest = quote_ident(spec.table), quote_ident(LATEST_TABLE)
     pk = spec.primary_key
     data = spec.data_columns
     meta = [c.name for c in TARGET_COLUMNS if c is not DELETED]
-    sets = [f"{quote_ident(n)} = {target_value(latest, n, t)}" for n, t in data if n not in pk]
-    sets += [f"{quote_ident(c)} = NULL" for c in absent]
-    sets += [f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in meta]
-    sets.append(f"{quote_ident(DELETED.name)} = {deleted}")
+    on = keys_match(target, latest, pk)
+    statements = [f"DELETE FROM {target} USING {latest} WHERE {on}"]
     # Data and bookkeeping columns of a target row made from a version in ``latest``; ``_deleted`` last.
     insert_cols = ", ".join(quote_ident(c) for c in [*(n for n, _ in data), *meta, DELETED.name])
     values = [target_value(latest, n, t) for n, t in data] + [f"{latest}.{quote_ident(c)}" for c in meta]
-    on = keys_match(target, latest, pk)
-    merge = (
-        f"MERGE INTO {target} USING {latest} ON {on} "
-        f"WHEN MATCHED THEN UPDATE SET {', '.join(sets)} "
-        f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({', '.join(values)}, {deleted})"
-    )
-    if max_statement_bytes is None or len(merge.encode()) <= max_statement_bytes:
-        return [merge]
+    insert = f"INSERT INTO {target} ({insert_cols}) SELECT {', '.join(values)}, {deleted} FROM {latest}"
+    if max_statement_bytes is None or len(insert.encode()) <= max_statement_bytes:
+        return [*statements, insert]
     keys = ", ".join(quote_ident(c) for c in pk)
-    new_keys = ", ".join(f"{latest}.{quote_ident(c)}" for c in pk)
-    statements = [
-        f"INSERT INTO {target} ({keys}) SELECT {new_keys} FROM {latest} "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {target} WHERE {on})"
-    ]
+    statements.append(f"INSERT INTO {target} ({keys}) SELECT {keys} FROM {latest}")
+    sets = [f"{quote_ident(n)} = {target_value(latest, n, t)}" for n, t in data if n not in pk]
+    sets += [f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in meta]
+    sets.append(f"{quote_ident(DELETED.name)} = {deleted}")
     head, tail = f"UPDATE {target} SET ", f" FROM {latest} WHERE {on}"
     room = max_statement_bytes - len((head + tail).encode())
     group: list[str] = []

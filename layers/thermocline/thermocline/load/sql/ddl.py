@@ -60,10 +60,10 @@ def ensure_table_sql(spec: TableSpec, existing: Mapping[str, str] | None) -> lis
     """Create the target and its tombstone table, or add the columns the lake gained since.
 
     ``existing`` maps the target's current columns to their types (``None``: the table does not exist).
-    No PRIMARY KEY is declared: on Redshift it is informational only (the loader's MERGE keeps keys
+    No PRIMARY KEY is declared: on Redshift it is informational only (the load keeps keys
     unique), and a declared key column can neither be altered nor dropped
     (https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html), which would freeze a table whose
-    key widens. DISTKEY and SORTKEY stay: they are what makes the MERGE's join fast.
+    key widens. DISTKEY and SORTKEY stay: they are what makes the load's joins fast.
     """
     target = quote_ident(spec.table)
     if existing is None:
