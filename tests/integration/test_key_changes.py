@@ -7,6 +7,7 @@ as it was, a late-binding view reads the rebuilt table."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,12 +20,16 @@ from thermocline import aws, warehouse
 from thermocline.lake.metadata import TableSpec
 from thermocline.lake.types import ColumnType
 from thermocline.load import load_files
-from thermocline.load.sql import rebuild_sql, tombstone_table
+from thermocline.load.sql import rebuild_sql, table_columns_sql, tombstone_table
 from thermocline.settings import WarehouseLoadSettings
-from thermocline.warehouse import TerminalLoadError
+from thermocline.warehouse import TerminalLoadError, WarehouseError
 
 BUCKET = "lake"
 BIG = 123456789012345678901234  # 24 digits: no BIGINT holds it
+DECIMAL_KEY = ColumnType.parse("DECIMAL(38,0)")
+SPEC = TableSpec(
+    "orders", primary_key=("id",), columns=(("id", DECIMAL_KEY),), dist_key="id", sort_key=("id",)
+)
 
 
 @pytest.fixture
@@ -144,21 +149,21 @@ def test_an_ordinary_view_stops_the_rebuild_with_its_name_and_a_late_binding_vie
         assert _rows(wh, '"orders_v"') == {1: "one", BIG: "big"}
 
 
-def test_a_tombstone_table_narrower_than_its_target_catches_up(s3: Any, engine_url: str) -> None:
+@contextlib.contextmanager
+def _one_bigint_row(s3: Any, engine_url: str) -> Iterator[tuple[Any, Source]]:
+    """A warehouse whose "orders" holds one row loaded with a BIGINT key, and the source that wrote it."""
     src = Source(s3)
     first = src.put("BIGINT", [src.row("I", 1, "one")])
     with contextlib.closing(warehouse.connect(engine_url, s3_client=s3)) as wh:
         _load(wh, engine_url, s3, first)
+        yield wh, src
+
+
+def test_a_tombstone_table_narrower_than_its_target_catches_up(s3: Any, engine_url: str) -> None:
+    with _one_bigint_row(s3, engine_url) as (wh, src):
         # As a loader before this rule left it: the target retyped, its tombstone table not.
-        spec = TableSpec(
-            table="orders",
-            primary_key=("id",),
-            columns=(("id", ColumnType.parse("DECIMAL(38,0)")),),
-            dist_key="id",
-            sort_key=("id",),
-        )
-        names = [str(c) for c in wh.query('SELECT * FROM "orders" LIMIT 0').columns]
-        wh.execute(rebuild_sql(spec, names, {"id": ColumnType.parse("DECIMAL(38,0)")}))
+        rows = wh.query(table_columns_sql("orders")).rows
+        wh.execute(rebuild_sql(SPEC, rows, {"id": DECIMAL_KEY}))
         assert _type(wh, tombstone_table("orders"), "id", "thermocline") == "BIGINT"
         gone = src.put("DECIMAL(38,0)", [src.row("I", BIG, "big"), src.row("D", BIG, None)])
         late = src.put("DECIMAL(38,0)", [src.row("I", BIG, "late")])
@@ -167,3 +172,16 @@ def test_a_tombstone_table_narrower_than_its_target_catches_up(s3: Any, engine_u
         assert (Decimal(BIG),) in wh.query(f'SELECT id FROM thermocline."{tombstone_table("orders")}"').rows
         assert _load(wh, engine_url, s3, late).loaded == [late]
         assert _rows(wh) == {1: "one", BIG: "late"}
+
+
+def test_a_rebuild_from_a_stale_reading_changes_nothing(s3: Any, engine_url: str) -> None:
+    with _one_bigint_row(s3, engine_url) as (wh, _):
+        stale = wh.query(table_columns_sql("orders")).rows
+        # Another loader grows the table between this one's reading and its rebuild.
+        wh.execute(
+            ['ALTER TABLE "orders" ADD COLUMN "late" VARCHAR(16)', 'UPDATE "orders" SET "late" = \'kept\'']
+        )
+        with pytest.raises(WarehouseError, match="changed while it was being rebuilt"):
+            wh.execute(rebuild_sql(SPEC, stale, {"id": DECIMAL_KEY}))
+        assert wh.query('SELECT "id", "late" FROM "orders"').rows == [(1, "kept")]
+        assert _type(wh, "orders", "id") == "BIGINT"

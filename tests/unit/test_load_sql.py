@@ -59,7 +59,9 @@ def _load(mode: str = "hard") -> list[str]:
 
 def _rebuild() -> list[str]:
     wider = {"pk": ColumnType.parse("VARCHAR(1024)")}
-    return rebuild_sql(SPEC, ["pk", "sk", "items", "_seq"], wider, ["pk", "sk", "_seq"], wider)
+    rows = [("pk", "character varying", 256, None, None), ("sk", "character varying", 256, None, None)]
+    target = [*rows, ("items", "super", None, None, None), ("_seq", "character varying", 40, None, None)]
+    return rebuild_sql(SPEC, target, wider, [*rows, ("_seq", "character varying", 40, None, None)], wider)
 
 
 def _all_statements() -> list[str]:
@@ -279,12 +281,23 @@ def test_only_integer_to_decimal_is_retyped():
 
 
 def test_a_rebuild_keeps_column_order_and_keys_and_swaps_target_and_tombstones_in_one_transaction():
-    assert _rebuild() == [
+    statements = _rebuild()
+    guard = (
+        "SELECT CAST(CASE WHEN (SELECT COUNT(*) FROM information_schema.columns WHERE {where}) = {n} "
+        "AND (SELECT COUNT(*) FROM information_schema.columns WHERE {where} AND ((column_name = 'pk' AND "
+        "LOWER(data_type) = 'character varying' AND character_maximum_length = 256))) = 1 THEN '0' "
+        "ELSE '{table} changed while it was being rebuilt; the load is retried' END AS INTEGER)"
+    )
+    target = "table_schema = CURRENT_SCHEMA() AND table_name = 'orders'"
+    tombs = "table_schema = 'thermocline' AND table_name = 'tombstones__orders'"
+    assert statements == [
         'LOCK "thermocline"."load_lock__orders"',
+        guard.format(where=target, n=4, table="orders"),
         'CREATE TABLE "orders$rebuild" DISTKEY("pk") SORTKEY("pk") AS SELECT CAST("pk" AS VARCHAR(1024)) '
         'AS "pk", "sk", "items", "_seq" FROM "orders"',
         'DROP TABLE "orders"',
         'ALTER TABLE "orders$rebuild" RENAME TO "orders"',
+        guard.format(where=tombs, n=3, table="tombstones__orders"),
         'CREATE TABLE "thermocline"."tombstones__orders$rebuild" AS SELECT CAST("pk" AS VARCHAR(1024)) AS "pk", '
         '"sk", "_seq" FROM "thermocline"."tombstones__orders"',
         'DROP TABLE "thermocline"."tombstones__orders"',

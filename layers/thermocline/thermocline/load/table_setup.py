@@ -66,10 +66,9 @@ def ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
     if any(name in keys or changes[name].kind != "VARCHAR" for name in changes):
         logger.info("rebuilding table", table=spec.table, columns={n: t.sql for n, t in changes.items()})
         # Read again: the columns ensure_table_sql just added are copied too.
-        target_columns = [str(r[0]) for r in warehouse.query(table_columns_sql(spec.table)).rows]
-        tomb_columns = [str(r[0]) for r in tomb_rows]
+        now = warehouse.query(table_columns_sql(spec.table)).rows
         try:
-            warehouse.execute(rebuild_sql(spec, target_columns, changes, tomb_columns, tomb_changes))
+            warehouse.execute(rebuild_sql(spec, now, changes, tomb_rows, tomb_changes))
         except TerminalLoadError as exc:
             raise _naming_views(warehouse, spec.table, exc) from exc
         tomb_changes = {}
@@ -85,7 +84,7 @@ def ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
         if wider.kind == "VARCHAR":
             warehouse.execute([widen_tombstone_key_sql(spec.table, name, wider)])
         else:
-            warehouse.execute(rebuild_sql(spec, [], {}, [str(r[0]) for r in tomb_rows], {name: wider}))
+            warehouse.execute(rebuild_sql(spec, [], {}, tomb_rows, {name: wider}))
     types.update({name.lower(): ctype.sql for name, ctype in changes.items()})
     return types
 

@@ -6,6 +6,7 @@ widen VARCHARs in place, and rebuild a table whose key columns (or any BIGINT co
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from thermocline.lake.columns import VERSION_COLUMNS
 from thermocline.lake.metadata import TableSpec
@@ -121,16 +122,21 @@ def dependent_views_sql(table: str) -> str:
     )
 
 
+# One row of table_columns_sql: name, data type, VARCHAR length, DECIMAL precision, scale.
+ColumnRow = Sequence[Any]
+
+
 def rebuild_sql(
     spec: TableSpec,
-    columns: Sequence[str],
+    rows: Sequence[ColumnRow],
     changes: Mapping[str, ColumnType],
-    tombstone_columns: Sequence[str] = (),
+    tombstone_rows: Sequence[ColumnRow] = (),
     tombstone_changes: Mapping[str, ColumnType] | None = None,
 ) -> list[str]:
     """Change column types Redshift cannot ALTER by building the table anew, in one transaction under
-    the load lock: the target (its ``columns`` in order, ``changes`` cast to their new types, the same
-    DISTKEY and SORTKEY) and, together with it, the tombstone table's key columns.
+    the load lock: the target (its columns as ``rows`` of :func:`table_columns_sql` read them, in order,
+    ``changes`` cast to their new types, the same DISTKEY and SORTKEY) and, together with it, the
+    tombstone table's key columns.
 
     Redshift alters only a VARCHAR's length in place, and not for a DISTKEY, SORTKEY or PRIMARY KEY
     column; DROP COLUMN is refused for those and for a column an ordinary view reads
@@ -141,21 +147,53 @@ def rebuild_sql(
     (https://docs.aws.amazon.com/redshift/latest/dg/r_DROP_TABLE.html): the transaction then changes
     nothing and the error names the view (docs/loading.md, "Your views"); a late-binding view reads the
     new table.
+
+    ``rows`` were read before the lock: another loader may have added a column or widened one since, and
+    a CREATE TABLE AS from them would drop that column or CAST its values shorter. So the first statement
+    under the lock checks that the table is still as read, and fails the transaction (nothing changed; the
+    files are retried) if it is not.
     """
     statements = [load_lock_sql(spec.table)]
     if changes:
-        statements += _rebuild(None, spec.table, columns, changes, spec.dist_key, spec.sort_key)
+        statements.append(_still_as_read(None, spec.table, rows, changes))
+        statements += _rebuild(None, spec.table, rows, changes, spec.dist_key, spec.sort_key)
     if tombstone_changes:
-        statements += _rebuild(
-            BOOKKEEPING_SCHEMA, tombstone_table(spec.table), tombstone_columns, tombstone_changes, None, ()
-        )
+        tombstones = tombstone_table(spec.table)
+        statements.append(_still_as_read(BOOKKEEPING_SCHEMA, tombstones, tombstone_rows, tombstone_changes))
+        statements += _rebuild(BOOKKEEPING_SCHEMA, tombstones, tombstone_rows, tombstone_changes, None, ())
     return statements
+
+
+def _still_as_read(
+    schema: str | None, table: str, rows: Sequence[ColumnRow], changes: Mapping[str, Any]
+) -> str:
+    """A statement that fails (a text that is no integer, cast to one) unless ``table`` has as many
+    columns as ``rows`` and each changed column still has the type and length ``rows`` read."""
+    where = (
+        "FROM information_schema.columns WHERE "
+        + (f"table_schema = {sql_literal(schema)}" if schema else "table_schema = CURRENT_SCHEMA()")
+        + f" AND table_name = {sql_literal(table)}"
+    )
+    same = []
+    for row in rows:
+        if str(row[0]) in changes:
+            length = "IS NULL" if row[2] is None else f"= {int(row[2])}"
+            same.append(
+                f"(column_name = {sql_literal(str(row[0]))} AND LOWER(data_type) = {sql_literal(str(row[1]).lower())} "
+                f"AND character_maximum_length {length})"
+            )
+    changed = sql_literal(f"{table} changed while it was being rebuilt; the load is retried")
+    return (
+        f"SELECT CAST(CASE WHEN (SELECT COUNT(*) {where}) = {len(rows)} "
+        f"AND (SELECT COUNT(*) {where} AND ({' OR '.join(same)})) = {len(same)} "
+        f"THEN '0' ELSE {changed} END AS INTEGER)"
+    )
 
 
 def _rebuild(
     schema: str | None,
     table: str,
-    columns: Sequence[str],
+    rows: Sequence[ColumnRow],
     changes: Mapping[str, ColumnType],
     dist_key: str | None,
     sort_key: Sequence[str],
@@ -163,6 +201,7 @@ def _rebuild(
     def name(t: str) -> str:
         return qualified_name(schema, t) if schema else quote_ident(t)
 
+    columns = [str(r[0]) for r in rows]
     new = rebuild_table(table)
     select = ", ".join(
         f"CAST({quote_ident(c)} AS {changes[c].sql}) AS {quote_ident(c)}" if c in changes else quote_ident(c)
