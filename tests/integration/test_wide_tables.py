@@ -6,6 +6,9 @@ statement over the Data API's 100,000 bytes and a batch over 40 statements): war
   together fill every one. The INSERT of its rows is over 100,000 bytes, so the load inserts the keys and
   updates the columns in groups instead; the rows must be exactly the source's.
 * Attributes past the last column are kept in ``_overflow``, not dropped.
+* The same width with column names of 127 bytes (Redshift's longest): the CREATE TABLE of the target
+  (over 200,000 bytes), of the staging table and a full refresh's INSERT are each over 100,000 bytes, and
+  the table must still load, by a CDC load and then by a full refresh.
 * A DynamoDB table name of 255 characters (the longest DynamoDB allows) makes a ``_source`` of 264 bytes.
 
 DuckDB, PostgreSQL, and the Data API engine talking to Redshift played by ``data_api_fake``.
@@ -13,6 +16,7 @@ DuckDB, PostgreSQL, and the Data API engine talking to Redshift played by ``data
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -20,13 +24,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.integration.data_api_fake import DataApiOnDuckDB, TrackingDuckDB
 from thermocline import aws, warehouse
 from thermocline.contracts import Contracts
-from thermocline.lake.columns import MAX_ATTRIBUTE_COLUMNS, TARGET_COLUMNS
-from thermocline.load import load_files
+from thermocline.lake.columns import MAX_ATTRIBUTE_COLUMNS, METADATA_COLUMNS, TARGET_COLUMNS
+from thermocline.load import full_refresh, load_files
 from thermocline.names import quote_ident, table_identifier
 from thermocline.services.stream_ingest import handle_stream_event
 from thermocline.settings import StreamIngestSettings, WarehouseLoadSettings
@@ -138,24 +144,18 @@ def _ingest(source: Source, bucket: str, s3: Any, per_batch: int, redeliver: int
 
 
 def _rows(wh: Any, table: str) -> dict[str, dict[str, Any]]:
-    """The target's rows as items: non-NULL columns and the attributes kept in ``_overflow``."""
-    columns = [
-        str(r[0])
-        for r in wh.query(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = CURRENT_SCHEMA() "
-            f"AND table_name = '{table}' ORDER BY ordinal_position"
-        ).rows
-    ]
-    data = [c for c in columns if not c.startswith("_")]
-    selected = ", ".join([*(quote_ident(c) for c in data), 'CAST("_overflow" AS VARCHAR)', '"_source"'])
+    """The target's rows as items: non-NULL columns and the attributes kept in ``_overflow``. Read with
+    ``SELECT *``: naming 1,599 columns of 127 bytes would be a statement over the Data API's limit."""
+    result = wh.query(f"SELECT * FROM {quote_ident(table)}")  # noqa: S608
     out = {}
-    for row in wh.query(f"SELECT {selected} FROM {quote_ident(table)}").rows:  # noqa: S608
-        *values, overflow, source = row
-        item = {c: v for c, v in zip(data, values, strict=True) if v is not None}
+    for row in result.rows:
+        record = dict(zip(result.columns, row, strict=True))
+        overflow = record.pop("_overflow")
+        item = {c: v for c, v in record.items() if not c.startswith("_") and v is not None}
         # Numbers are kept in _overflow as their exact text.
-        item.update(json.loads(overflow) if overflow else {})
+        item.update((json.loads(overflow) if isinstance(overflow, str) else overflow) or {})
         item = {c: _number(v) for c, v in item.items()}
-        item["_source"] = source
+        item["_source"] = record["_source"]
         out[str(item["id"])] = item
     return out
 
@@ -172,16 +172,41 @@ def _wide_name(index: int) -> str:
     return f"attribute_{index:04d}_of_a_wide_item"
 
 
-def test_a_table_of_1599_columns_loads_exactly(engine: Any) -> None:
+def _longest_name(index: int) -> str:
+    # 127 bytes, the longest column name Redshift allows, kept as it is (names.safe_identifier).
+    return f"attribute_{index:04d}_".ljust(127, "x")
+
+
+def _count_columns(wh: Any, table: str) -> int:
+    return wh.query(
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = CURRENT_SCHEMA() "
+        f"AND table_name = '{table}'"
+    ).rows[0][0]
+
+
+def _lake() -> tuple[Any, str]:
+    """An S3 client and a fresh lake bucket."""
     s3 = aws.client("s3")
     bucket = f"lake-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    source = Source("Wide")
+    return s3, bucket
+
+
+def _sparse(table: str, name: Any) -> tuple[Source, int]:
+    """A source whose items each fill four attributes (``name(index)``) and together every column the
+    table can have; and how many items."""
+    source = Source(table)
     width = MAX_ATTRIBUTE_COLUMNS
-    # Sparse: each item fills four attributes; together they fill every column the table can have.
     items = width // 4 + 1
     for i in range(items):
-        source.put(f"k{i}", {_wide_name((4 * i + j) % width): _av((4 * i + j) % width, 0) for j in range(4)})
+        source.put(f"k{i}", {name((4 * i + j) % width): _av((4 * i + j) % width, 0) for j in range(4)})
+    return source, items
+
+
+def test_a_table_of_1599_columns_loads_exactly(engine: Any) -> None:
+    s3, bucket = _lake()
+    source, items = _sparse("Wide", _wide_name)
+    width = MAX_ATTRIBUTE_COLUMNS
     for i in range(0, items, 3):  # updates that move items to other columns
         source.put(f"k{i}", {_wide_name((7 * i + j) % width): _av((7 * i + j) % width, 1) for j in range(3)})
     for i in range(1, items, 10):
@@ -192,10 +217,7 @@ def test_a_table_of_1599_columns_loads_exactly(engine: Any) -> None:
     try:
         assert report.failed == [] and report.quarantined == [], report.summary()
         got = _rows(wh, "wide")
-        count = wh.query(
-            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = CURRENT_SCHEMA() "
-            "AND table_name = 'wide'"
-        ).rows[0][0]
+        count = _count_columns(wh, "wide")
     finally:
         wh.close()
     assert count == MAX_ATTRIBUTE_COLUMNS + 1 + len(TARGET_COLUMNS) == 1599
@@ -204,10 +226,85 @@ def test_a_table_of_1599_columns_loads_exactly(engine: Any) -> None:
     assert {item["_source"] for item in got.values()} == {"dynamodb:Wide"}
 
 
+def _snapshot(s3: Any, bucket: str, cdc_keys: list[str], items: dict[str, dict[str, Any]], key: str) -> None:
+    """A snapshot file of ``items`` with the columns (and types) of the widest lake file of ``cdc_keys``:
+    its rows, without ``_op`` and ``_seq``; attributes past its columns in ``_overflow``."""
+    tables = [pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in cdc_keys]
+    widest = max(tables, key=lambda t: t.num_columns).schema
+    schema = pa.schema([f for f in widest if f.name not in ("_op", "_seq")], metadata=widest.metadata)
+    named = {f.name for f in schema if not f.name.startswith("_")}
+    rows = []
+    for item in items.values():
+        past = {a: str(v) if isinstance(v, Decimal) else v for a, v in item.items() if a not in named}
+        rows.append(
+            {
+                **item,
+                "_overflow": json.dumps(past) if past else None,
+                "_source": "snapshot",
+                "_ttl_expired": False,
+            }
+        )
+    arrays = [pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema]
+    body = io.BytesIO()
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), body)
+    s3.put_object(Bucket=bucket, Key=key, Body=body.getvalue())
+
+
+def test_a_table_of_1599_columns_named_in_127_bytes_loads_and_refreshes(engine: Any) -> None:
+    s3, bucket = _lake()
+    source, items = _sparse("WideLong", _longest_name)
+    width = MAX_ATTRIBUTE_COLUMNS
+    for i in range(0, items, 5):
+        source.put(
+            f"k{i}", {_longest_name((9 * i + j) % width): _av((9 * i + j) % width, 1) for j in range(2)}
+        )
+    for i in range(2, items, 25):
+        source.remove(f"k{i}")
+    # The first batch holds every insert: its file has all the columns, so the target is created that wide.
+    keys = _ingest(source, bucket, s3, per_batch=items, redeliver=1)
+    at_load = source.expected()
+
+    wh, url = engine(s3)
+    settings = WarehouseLoadSettings(lake_bucket=bucket, warehouse_url=url, max_files_per_load=500)
+    try:
+        report = load_files(keys, settings=settings, warehouse=wh, s3_client=s3)
+        assert report.failed == [] and report.quarantined == [], report.summary()
+        loaded = _rows(wh, "widelong")
+        columns = [
+            str(r[0])
+            for r in wh.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = CURRENT_SCHEMA() "
+                "AND table_name = 'widelong' ORDER BY ordinal_position"
+            ).rows
+        ]
+        # A full refresh onto that table, from a snapshot in which items changed, went and came back.
+        for i in range(1, items, 7):
+            source.put(f"k{i}", {_longest_name((11 * i) % width): _av((11 * i) % width, 2)})
+        for i in range(3, items, 30):
+            source.remove(f"k{i}")
+        snapshot = "snapshot/widelong/export-1/part-0.parquet"
+        _snapshot(s3, bucket, keys, source.expected(), snapshot)
+        refreshed = full_refresh([snapshot], settings=settings, warehouse=wh, s3_client=s3)
+        assert refreshed.failed == [] and refreshed.loaded == [snapshot], refreshed.summary()
+        after = _rows(wh, "widelong")
+    finally:
+        wh.close()
+    # The columns of one CREATE: the key, the attributes in the order the first file has them, _overflow,
+    # then the bookkeeping columns.
+    first_file = pq.read_schema(io.BytesIO(s3.get_object(Bucket=bucket, Key=min(keys))["Body"].read()))
+    assert columns == [
+        *(f.name for f in first_file if f.name not in METADATA_COLUMNS),
+        *(c.name for c in TARGET_COLUMNS),
+    ]
+    assert len(columns) == 1599 and sum(len(c.encode()) == 127 for c in columns) == width - 1
+    assert {item.pop("_source") for item in loaded.values()} == {"dynamodb:WideLong"}
+    assert loaded == at_load
+    assert {item.pop("_source") for item in after.values()} == {"snapshot"}
+    assert after == source.expected() != at_load
+
+
 def test_attributes_past_the_last_column_are_kept_in_overflow(engine: Any) -> None:
-    s3 = aws.client("s3")
-    bucket = f"lake-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
+    s3, bucket = _lake()
     source = Source("Wider")
     width = MAX_ATTRIBUTE_COLUMNS + 20
     for i in range(width // 40):
@@ -226,9 +323,7 @@ def test_attributes_past_the_last_column_are_kept_in_overflow(engine: Any) -> No
 
 
 def test_a_table_name_of_255_characters_loads_with_its_source(engine: Any) -> None:
-    s3 = aws.client("s3")
-    bucket = f"lake-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
+    s3, bucket = _lake()
     name = ("Orders.2026-" + "x" * 300)[:255]
     source = Source(name)
     source.put("k1", {"total": {"N": "12.50"}, "note": {"S": "first"}})

@@ -25,6 +25,7 @@ from thermocline.load.sql import (
     tombstone_table,
     widen_column_sql,
 )
+from thermocline.names import quote_ident
 from thermocline.warehouse.emulation import parse_copy, parse_lock, translate
 from thermocline.warehouse.redshift_data import MAX_BATCH_STATEMENTS
 from thermocline.warehouse.redshift_errors import load_error_detail_sql
@@ -220,6 +221,74 @@ def test_ensure_table_declares_no_key_and_adds_only_missing_columns():
     assert alters[1].startswith('CREATE TABLE IF NOT EXISTS "thermocline"."tombstones__orders"')
     assert alters[2] == 'CREATE TABLE IF NOT EXISTS "thermocline"."load_lock__orders" (load_id VARCHAR(64))'
     assert len(alters) == 3
+
+
+def test_a_create_too_big_for_one_statement_keeps_its_keys_and_adds_the_rest_in_order():
+    names = [f"c{i:04d}_".ljust(127, "x") for i in range(1_590)]
+    wide = TableSpec(
+        table="wide",
+        primary_key=(names[3],),
+        columns=tuple((n, "VARCHAR(65535)") for n in names),
+        sort_key=(names[5],),
+        dist_key=names[3],
+    )
+    statements = ensure_table_sql(wide, None, 100_000)
+    create, *alters = statements[:-2]
+    assert len(create.encode()) <= 100_000 < len(ensure_table_sql(wide, None)[0].encode())
+    assert create.endswith(f"DISTKEY({quote_ident(names[3])}) SORTKEY({quote_ident(names[5])})")
+    # One column an ALTER; together: the columns of the one CREATE, in its order.
+    added = [sqlglot.parse_one(a, read="redshift") for a in alters]
+    created = sqlglot.parse_one(create, read="redshift").this.expressions
+    assert [c.name for c in created] + [a.args["actions"][0].name for a in added] == [
+        n for n, _ in wide.target_columns()
+    ]
+    assert all(len(a.args["actions"]) == 1 for a in added)
+    # Narrow tables: one CREATE, as before.
+    assert ensure_table_sql(SPEC, None, 100_000) == ensure_table_sql(SPEC, None)
+
+
+def test_a_staging_table_too_big_for_one_statement_stages_data_columns_by_position():
+    names = [f"c{i:04d}_".ljust(127, "x") for i in range(1_590)]
+    wide = TableSpec(
+        table="wide",
+        primary_key=(names[0],),
+        columns=(*((n, "VARCHAR(65535)") for n in names), *((c.name, c.type) for c in CDC_COLUMNS)),
+    )
+    files = [LedgerEntry("cdc/wide/a.parquet", 10, 1)]
+    statements = load_sql(
+        wide, manifest_url="s3://b/m", files=files, load_id="l", max_statement_bytes=100_000
+    )
+    assert max(len(s.encode()) for s in statements) <= 100_000 and len(statements) <= MAX_BATCH_STATEMENTS
+    stage = sqlglot.parse_one(
+        next(s for s in statements if s.startswith("CREATE TEMP TABLE")), read="redshift"
+    )
+    staged = [c.name for c in stage.this.expressions]
+    # Keys and CDC columns keep their names (the load reads them); the others are named by position.
+    assert staged[0] == names[0] and staged[1:3] == ["thermocline$1", "thermocline$2"]
+    assert staged[-len(CDC_COLUMNS) :] == [c.name for c in CDC_COLUMNS]
+    refresh = full_refresh_sql(
+        TableSpec(table="wide", primary_key=(), columns=tuple((n, "VARCHAR(65535)") for n in names)),
+        manifest_url="s3://b/m",
+        files=files,
+        load_id="l",
+        max_statement_bytes=100_000,
+        target_columns=[
+            *names[:2],
+            "added_later",
+            *names[2:],
+            "_seq",
+            "_event_time",
+            "_ttl_expired",
+            "_source",
+            "_deleted",
+        ],
+    )
+    insert = next(s for s in refresh if s.startswith('INSERT INTO "wide"'))
+    assert len(insert.encode()) <= 100_000
+    assert insert.startswith(
+        'INSERT INTO "wide" SELECT s."thermocline$0", s."thermocline$1", NULL, s."thermocline$2", '
+    )
+    assert insert.endswith('NULL, NULL, FALSE, NULL, FALSE FROM "thermocline$stage" AS s')
 
 
 def test_spec_validation_and_literals():

@@ -31,6 +31,7 @@ from thermocline.load.sql import (
     ledger_insert_sql,
     ledger_lookup_sql,
     load_sql,
+    table_columns_sql,
 )
 from thermocline.load.table_setup import conformed, ensure_table
 from thermocline.observability import logger
@@ -334,13 +335,21 @@ class Loader:
         load_id = self._load_id()
         manifest = self._manifest_url(spec.table, load_id)
         self._write_manifest(manifest, files)
-        statements = full_refresh_sql(
+        limit = self.warehouse.capabilities.max_statement_bytes
+        refresh = functools.partial(
+            full_refresh_sql,
             spec,
             manifest_url=manifest,
             files=[LedgerEntry(f.key, f.size, f.rows) for f in files],
             load_id=load_id,
             iam_role=self.policy.copy_iam_role,
+            max_statement_bytes=limit,
         )
+        statements = refresh()
+        if max(len(sql.encode()) for sql in statements) > limit:
+            # Too wide to name the target's columns: its INSERT fills them in their order instead.
+            rows = self._retrying("schema", lambda: self.warehouse.query(table_columns_sql(spec.table)).rows)
+            statements = refresh(target_columns=[str(r[0]) for r in rows])
         self._retrying("full refresh", functools.partial(self.warehouse.execute, statements))
         report.loaded += [f.key for f in files]
         report.rows[spec.table] = sum(f.rows for f in files)

@@ -43,9 +43,10 @@ def ensure_table(warehouse: Warehouse, spec: TableSpec) -> dict[str, str]:
     rows = warehouse.query(table_columns_sql(spec.table)).rows
     types = {str(r[0]).lower(): str(r[1]) for r in rows}
     # No columns: the table does not exist yet, and is created with the file's types.
-    statements = ensure_table_sql(spec, types or None)
-    # A table that gains many columns at once: in batches the Data API accepts (each ADD COLUMN is decided
-    # again from information_schema on a retry, so a partial growth is picked up where it stopped).
+    statements = ensure_table_sql(spec, types or None, warehouse.capabilities.max_statement_bytes)
+    # A table that gains many columns at once, or is created too wide for one CREATE: in batches the Data
+    # API accepts (each ADD COLUMN is decided again from information_schema on a retry, so a partial
+    # growth is picked up where it stopped, in the same order).
     step = warehouse.capabilities.max_statements
     for start in range(0, len(statements), step):
         warehouse.execute(statements[start : start + step])

@@ -38,7 +38,7 @@ from thermocline.load.sql.bookkeeping import (
     tombstones_name,
 )
 from thermocline.load.sql.ledger import LedgerEntry, ledger_insert_sql
-from thermocline.load.sql.staging import keys_match, stage_sql, target_value
+from thermocline.load.sql.staging import keys_match, stage_sql, staged_names, target_value
 from thermocline.names import quote_ident
 
 __all__ = ["SEAM_MARGIN_SECONDS", "DeleteMode", "load_sql"]
@@ -61,7 +61,8 @@ def load_sql(
 ) -> list[str]:
     """Every statement of one CDC load of ``spec.table`` from the files in ``manifest_url``.
 
-    ``max_statement_bytes``: the engine's statement limit (``Capabilities``); an INSERT over it is split.
+    ``max_statement_bytes``: the engine's statement limit (``Capabilities``); an INSERT over it is split,
+    and a staging table whose CREATE would exceed it has short column names (``staging.staged_names``).
     """
     if not spec.is_cdc:
         raise ValueError(f"table {spec.table}: files without _op/_seq are snapshots; use full_refresh_sql")
@@ -72,8 +73,9 @@ def load_sql(
     tombs = tombstones_name(spec.table)
     pk = spec.primary_key
 
-    statements = [load_lock_sql(spec.table), *stage_sql(spec, manifest_url, iam_role)]
-    statements += _newest_versions(spec)
+    names = staged_names(spec, max_statement_bytes)
+    statements = [load_lock_sql(spec.table), *stage_sql(spec, manifest_url, iam_role, names)]
+    statements += _newest_versions(spec, names)
     if spec.kind == "export":
         statements += _export_seam(spec.table, pk, hard=delete_mode == "hard")
     else:
@@ -108,15 +110,15 @@ def load_sql(
             f"AND {latest}.\"_op\" = 'D'",
         ]
         deleted = f"{latest}.\"_op\" = 'D'"
-    statements += _replace_rows(spec, deleted, max_statement_bytes)
+    statements += _replace_rows(spec, names, deleted, max_statement_bytes)
     statements += ledger_insert_sql(spec.table, files, load_id)
     temporary = (LATEST_TABLE, NEWEST_TABLE, STAGE_TABLE)
     statements += [f"DROP TABLE {quote_ident(name)}" for name in temporary]
     return statements
 
 
-def _newest_versions(spec: TableSpec) -> list[str]:
-    """The load's newest version of each key, into ``LATEST_TABLE`` (columns as staged).
+def _newest_versions(spec: TableSpec, names: dict[str, str]) -> list[str]:
+    """The load's newest version of each key, into ``LATEST_TABLE`` (columns as staged: ``names``).
 
     ``NEWEST_TABLE`` holds each key's newest ``_seq`` and how many copies of that version the files hold
     (a redelivered batch writes a change twice): the aggregation reads the key and ``_seq`` only.
@@ -126,7 +128,7 @@ def _newest_versions(spec: TableSpec) -> list[str]:
     keys = ", ".join(quote_ident(c) for c in pk)
     staged_keys = ", ".join(f"s.{quote_ident(c)}" for c in pk)
     on_newest = f'{keys_match("s", "n", pk)} AND s."_seq" = n."_seq"'
-    file_cols = ", ".join(quote_ident(c) for c in spec.column_names)
+    file_cols = ", ".join(quote_ident(names[c]) for c in spec.column_names)
     return [
         f"DROP TABLE IF EXISTS {newest}",
         f'CREATE TEMP TABLE {newest} AS SELECT {staged_keys}, s."_seq", COUNT(*) AS {_COPIES} '
@@ -142,7 +144,9 @@ def _newest_versions(spec: TableSpec) -> list[str]:
     ]
 
 
-def _replace_rows(spec: TableSpec, deleted: str, max_statement_bytes: int | None) -> list[str]:
+def _replace_rows(
+    spec: TableSpec, names: dict[str, str], deleted: str, max_statement_bytes: int | None
+) -> list[str]:
     """Every version left in ``LATEST_TABLE`` becomes its key's row in the target, whole: the rows it
     replaces are deleted, then it is inserted, Redshift's merge by replacing existing rows
     (https://docs.aws.amazon.com/redshift/latest/dg/t_updating-inserting-using-staging-tables-.html). A row
@@ -162,13 +166,15 @@ def _replace_rows(spec: TableSpec, deleted: str, max_statement_bytes: int | None
     statements = [f"DELETE FROM {target} USING {latest} WHERE {on}"]
     # Data and bookkeeping columns of a target row made from a version in ``latest``; ``_deleted`` last.
     insert_cols = ", ".join(quote_ident(c) for c in [*(n for n, _ in data), *meta, DELETED.name])
-    values = [target_value(latest, n, t) for n, t in data] + [f"{latest}.{quote_ident(c)}" for c in meta]
+    values = [target_value(latest, names[n], t) for n, t in data] + [
+        f"{latest}.{quote_ident(c)}" for c in meta
+    ]
     insert = f"INSERT INTO {target} ({insert_cols}) SELECT {', '.join(values)}, {deleted} FROM {latest}"
     if max_statement_bytes is None or len(insert.encode()) <= max_statement_bytes:
         return [*statements, insert]
     keys = ", ".join(quote_ident(c) for c in pk)
     statements.append(f"INSERT INTO {target} ({keys}) SELECT {keys} FROM {latest}")
-    sets = [f"{quote_ident(n)} = {target_value(latest, n, t)}" for n, t in data if n not in pk]
+    sets = [f"{quote_ident(n)} = {target_value(latest, names[n], t)}" for n, t in data if n not in pk]
     sets += [f"{quote_ident(c)} = {latest}.{quote_ident(c)}" for c in meta]
     sets.append(f"{quote_ident(DELETED.name)} = {deleted}")
     head, tail = f"UPDATE {target} SET ", f" FROM {latest} WHERE {on}"

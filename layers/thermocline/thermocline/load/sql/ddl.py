@@ -57,7 +57,9 @@ def column_defs(columns: Sequence[tuple[str, ColumnType]]) -> str:
     return ", ".join(f"{quote_ident(name)} {ctype.sql}" for name, ctype in columns)
 
 
-def ensure_table_sql(spec: TableSpec, existing: Mapping[str, str] | None) -> list[str]:
+def ensure_table_sql(
+    spec: TableSpec, existing: Mapping[str, str] | None, max_statement_bytes: int | None = None
+) -> list[str]:
     """Create the target and its tombstone table, or add the columns the lake gained since.
 
     ``existing`` maps the target's current columns to their types (``None``: the table does not exist).
@@ -65,27 +67,53 @@ def ensure_table_sql(spec: TableSpec, existing: Mapping[str, str] | None) -> lis
     unique), and a declared key column can neither be altered nor dropped
     (https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_TABLE.html), which would freeze a table whose
     key widens. DISTKEY and SORTKEY stay: they are what makes the load's joins fast.
+
+    A CREATE TABLE over ``max_statement_bytes`` (1,599 columns with long names) creates the leading
+    columns that fit, the keys among them, and adds the others one ALTER TABLE ADD COLUMN each, as
+    Redshift adds columns (same ALTER TABLE document): the columns end in the order one CREATE gives.
     """
     target = quote_ident(spec.table)
+    columns = spec.target_columns()
     if existing is None:
-        ddl = f"CREATE TABLE IF NOT EXISTS {target} ({column_defs(spec.target_columns())})"
+        keys = ""
         if spec.dist_key:
-            ddl += f" DISTKEY({quote_ident(spec.dist_key)})"
+            keys += f" DISTKEY({quote_ident(spec.dist_key)})"
         if spec.sort_key:
-            ddl += f" SORTKEY({', '.join(quote_ident(c) for c in spec.sort_key)})"
-        statements = [ddl]
+            keys += f" SORTKEY({', '.join(quote_ident(c) for c in spec.sort_key)})"
+        first = _leading_columns(spec, f"CREATE TABLE IF NOT EXISTS {target} (){keys}", max_statement_bytes)
+        statements = [f"CREATE TABLE IF NOT EXISTS {target} ({column_defs(columns[:first])}){keys}"]
+        statements += [_add_column_sql(target, name, ctype) for name, ctype in columns[first:]]
     else:
         known = {name.lower() for name in existing}
         statements = [
-            f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {ctype.sql}"
-            for name, ctype in spec.target_columns()
-            if name.lower() not in known
+            _add_column_sql(target, name, ctype) for name, ctype in columns if name.lower() not in known
         ]
     pk_types = dict(spec.columns)
     tomb_cols = [(c, pk_types[c]) for c in spec.primary_key] + [(c.name, c.type) for c in VERSION_COLUMNS]
     statements.append(f"CREATE TABLE IF NOT EXISTS {tombstones_name(spec.table)} ({column_defs(tomb_cols)})")
     statements.append(f"CREATE TABLE IF NOT EXISTS {load_lock_name(spec.table)} (load_id VARCHAR(64))")
     return statements
+
+
+def _add_column_sql(target: str, name: str, ctype: ColumnType) -> str:
+    return f"ALTER TABLE {target} ADD COLUMN {quote_ident(name)} {ctype.sql}"
+
+
+def _leading_columns(spec: TableSpec, frame: str, max_statement_bytes: int | None) -> int:
+    """How many of the target's leading columns a CREATE TABLE (``frame`` without its column list) holds
+    within ``max_statement_bytes``: all when it fits, and never fewer than reach the last key column (the
+    DISTKEY and SORTKEY must exist when the table is created)."""
+    columns = spec.target_columns()
+    if max_statement_bytes is None:
+        return len(columns)
+    keys = {*spec.primary_key, *spec.sort_key, *([spec.dist_key] if spec.dist_key else [])}
+    needed = max((i + 1 for i, (name, _) in enumerate(columns) if name in keys), default=1)
+    size = len(frame.encode())
+    for count, definition in enumerate(column_defs([c]) for c in columns):
+        size += len(definition.encode()) + (2 if count else 0)  # ", " between definitions
+        if size > max_statement_bytes:
+            return max(count, needed)
+    return len(columns)
 
 
 def varchar_length(ctype: ColumnType) -> int | None:

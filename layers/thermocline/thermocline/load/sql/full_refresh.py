@@ -10,7 +10,7 @@ from thermocline.lake.columns import DELETED, TARGET_COLUMNS, TTL_EXPIRED
 from thermocline.lake.metadata import TableSpec
 from thermocline.load.sql.bookkeeping import STAGE_TABLE, load_lock_sql, tombstones_name
 from thermocline.load.sql.ledger import LedgerEntry, ledger_insert_sql
-from thermocline.load.sql.staging import stage_sql, target_value
+from thermocline.load.sql.staging import stage_sql, staged_names, target_value
 from thermocline.names import quote_ident
 
 __all__ = ["full_refresh_sql"]
@@ -23,6 +23,8 @@ def full_refresh_sql(
     files: Sequence[LedgerEntry],
     load_id: str,
     iam_role: str | None = None,
+    max_statement_bytes: int | None = None,
+    target_columns: Sequence[str] = (),
 ) -> list[str]:
     """Replace the table's contents with the snapshot files in ``manifest_url``, atomically.
 
@@ -30,32 +32,45 @@ def full_refresh_sql(
     ones after, never an empty or half-loaded table. (TRUNCATE would commit on Redshift and open exactly
     that window: https://docs.aws.amazon.com/redshift/latest/dg/r_TRUNCATE.html.) The tombstones of the
     table go too: the snapshot is the whole truth as of its export.
+
+    The INSERT names every column twice. Over ``max_statement_bytes`` (``Capabilities``: 1,599 columns
+    with long names) it names none of the target's: it gives a value for each of ``target_columns`` (the
+    target's columns in order, as ``table_columns_sql`` reads them; NULL for those the snapshot lacks),
+    and the staging table's columns have short names (``staging.staged_names``).
     """
     if not files:
         raise ValueError("a full refresh needs at least one file")
     target = quote_ident(spec.table)
     stage = quote_ident(STAGE_TABLE)
-    data = spec.data_columns
-    names = {n for n, _ in spec.columns}
-    # A snapshot file may lack the version columns: the rows then have no version (NULL), and are not
-    # TTL expiries.
-    # The stage is read under a one-letter alias: the INSERT names every column twice, and at 1,599
-    # columns each byte a column costs is 1.6 KB of a statement the Data API limits to 100,000 bytes.
-    meta_values = [
-        f"s.{quote_ident(c.name)}" if c.name in names else ("FALSE" if c is TTL_EXPIRED else "NULL")
-        for c in TARGET_COLUMNS
-        if c is not DELETED
-    ]
-    insert_cols = [n for n, _ in data] + [c.name for c in TARGET_COLUMNS]
-    values = [target_value("s", n, t) for n, t in data] + meta_values + ["FALSE"]
-    where = " WHERE s.\"_op\" <> 'D'" if "_op" in names else ""
+    names = staged_names(spec, max_statement_bytes)
+    present = {n for n, _ in spec.columns}
+    # Each target column's value, the data columns first and ``_deleted`` last. A snapshot file may lack
+    # the version columns: the rows then have no version (NULL), and are not TTL expiries.
+    # The stage is read under a one-letter alias: at 1,599 columns each byte a column costs is 1.6 KB of a
+    # statement the Data API limits to 100,000 bytes.
+    values = {n: target_value("s", names[n], t) for n, t in spec.data_columns}
+    for c in TARGET_COLUMNS:
+        if c is not DELETED:
+            values[c.name] = (
+                f"s.{quote_ident(c.name)}" if c.name in present else ("FALSE" if c is TTL_EXPIRED else "NULL")
+            )
+    values[DELETED.name] = "FALSE"
+    where = " WHERE s.\"_op\" <> 'D'" if "_op" in present else ""
+    source = f" FROM {stage} AS s{where}"
+    insert = (
+        f"INSERT INTO {target} ({', '.join(quote_ident(c) for c in values)}) SELECT {', '.join(values.values())}"
+        + source
+    )
+    if max_statement_bytes is not None and target_columns and len(insert.encode()) > max_statement_bytes:
+        by_name = {name.lower(): value for name, value in values.items()}
+        every = ", ".join(by_name.get(str(c).lower(), "NULL") for c in target_columns)
+        insert = f"INSERT INTO {target} SELECT {every}{source}"
     return [
         load_lock_sql(spec.table),
-        *stage_sql(spec, manifest_url, iam_role),
+        *stage_sql(spec, manifest_url, iam_role, names),
         f"DELETE FROM {target}",
         f"DELETE FROM {tombstones_name(spec.table)}",
-        f"INSERT INTO {target} ({', '.join(quote_ident(c) for c in insert_cols)}) "
-        f"SELECT {', '.join(values)} FROM {stage} AS s{where}",
+        insert,
         *ledger_insert_sql(spec.table, files, load_id),
         f"DROP TABLE {stage}",
     ]

@@ -4,8 +4,8 @@
 expressions both kinds of load read from it.
 
 The staging table's columns are the files' columns in file order (Parquet COPY matches columns by
-position). SUPER columns arrive as JSON text and are staged as VARCHAR, then ``JSON_PARSE``-d into the
-target.
+position, so their names are the loader's to choose: ``staged_names``). SUPER columns arrive as JSON text
+and are staged as VARCHAR, then ``JSON_PARSE``-d into the target.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from thermocline.load.sql.ddl import column_defs
 from thermocline.load.sql.literals import sql_literal
 from thermocline.names import quote_ident
 
-__all__ = ["copy_sql", "keys_match", "stage_sql", "staging_type", "target_value"]
+__all__ = ["copy_sql", "keys_match", "stage_sql", "staged_names", "staging_type", "target_value"]
 
 
 def staging_type(ctype: ColumnType) -> ColumnType:
@@ -37,15 +37,37 @@ def copy_sql(table: str, manifest_url: str, iam_role: str | None) -> str:
     )
 
 
-def stage_sql(spec: TableSpec, manifest_url: str, iam_role: str | None) -> list[str]:
-    """A fresh staging table holding the manifest's rows."""
+def staged_names(spec: TableSpec, max_statement_bytes: int | None) -> dict[str, str]:
+    """The staging table's name of each file column: its own, unless the staging table's CREATE would
+    exceed ``max_statement_bytes`` (1,599 columns with long names). Then every data column that is no key
+    is staged under a short name by its position, ``thermocline$<n>``: the staging table is a temporary
+    table of the load's one transaction, so it cannot be grown by ALTERs in batches as a target is (a
+    batch holds at most 40 statements), and COPY from Parquet matches columns by position anyway
+    (https://docs.aws.amazon.com/redshift/latest/dg/copy-usage_notes-copy-from-columnar.html). The keys and
+    the CDC columns keep their names: the load's statements read them by name."""
+    own = {name: name for name in spec.column_names}
+    if max_statement_bytes is None or len(_create_stage(spec, own).encode()) <= max_statement_bytes:
+        return own
+    kept = {*spec.primary_key} | {name for name in own if name not in dict(spec.data_columns)}
+    return {name: name if name in kept else f"thermocline${i}" for i, name in enumerate(spec.column_names)}
+
+
+def stage_sql(
+    spec: TableSpec, manifest_url: str, iam_role: str | None, names: dict[str, str] | None = None
+) -> list[str]:
+    """A fresh staging table holding the manifest's rows; its columns named by ``names``
+    (:func:`staged_names`; default: their own names)."""
     stage = quote_ident(STAGE_TABLE)
-    cols = [(name, staging_type(ctype)) for name, ctype in spec.columns]
     return [
         f"DROP TABLE IF EXISTS {stage}",
-        f"CREATE TEMP TABLE {stage} ({column_defs(cols)})",
+        _create_stage(spec, names or {n: n for n in spec.column_names}),
         copy_sql(STAGE_TABLE, manifest_url, iam_role),
     ]
+
+
+def _create_stage(spec: TableSpec, names: dict[str, str]) -> str:
+    cols = [(names[name], staging_type(ctype)) for name, ctype in spec.columns]
+    return f"CREATE TEMP TABLE {quote_ident(STAGE_TABLE)} ({column_defs(cols)})"
 
 
 def keys_match(left: str, right: str, pk: Sequence[str]) -> str:
