@@ -140,7 +140,7 @@ def test_schedule_drains_the_queue_fed_by_s3_notifications(stack):
         wh.close()
 
 
-class _MergeFails:
+class _LoadsFail:
     """A real DuckDB engine whose load transactions fail as if Redshift were briefly unavailable."""
 
     def __init__(self, inner):
@@ -149,7 +149,7 @@ class _MergeFails:
         self.capabilities = inner.capabilities
 
     def execute(self, statements):
-        if any(s.startswith("MERGE") for s in statements):
+        if any(s.startswith("COPY") for s in statements):
             raise TransientLoadError("warehouse unavailable")
         self._inner.execute(statements)
 
@@ -176,7 +176,7 @@ def test_transient_failure_reports_only_the_messages_with_unloaded_files(stack, 
     )
     event["Records"].append({**event["Records"][0], "messageId": "with-file", "body": body})
     settings = WarehouseLoadSettings.from_env()
-    wh = _MergeFails(warehouse.connect(stack.url, s3_client=stack.s3))
+    wh = _LoadsFail(warehouse.connect(stack.url, s3_client=stack.s3))
     try:
         no_wait = Runtime(sleep=lambda seconds: None)
         result = handle_load_event(

@@ -87,7 +87,7 @@ def test_a_crafted_footer_cannot_reach_sql_or_pick_a_target(wh: Any, s3: Any, en
     crafted = {
         "cdc/victim/dt=2026-11-01/a.parquet": _crafted(injected),
         "cdc/victim/dt=2026-11-01/b.parquet": _crafted(bad_name),
-        "cdc/victim/dt=2026-11-01/c.parquet": _crafted(elsewhere),  # claims another table's MERGE
+        "cdc/victim/dt=2026-11-01/c.parquet": _crafted(elsewhere),  # claims another table
         "cdc/victim/dt=2026-11-01/d.parquet": _crafted({**base, "columns": {}}, {"id; drop": pa.string()}),
     }
     for key, body in crafted.items():
