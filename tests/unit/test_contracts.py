@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from thermocline.contracts import ContractError, load_contracts, parse_contracts
+from thermocline.contracts import ContractError, DeadRoute, Router, load_contracts, parse_contracts
 
 
 def keys(pk: str, sk: str) -> dict[str, dict[str, str]]:
@@ -32,6 +32,37 @@ def test_the_shipped_demo_contract_routes_every_item_kind_of_the_store() -> None
     assert orders.primary_key == ("pk", "sk")
     lines = source.route(keys("USER#u1", "ORDER#o1#LINE#001"))
     assert lines is not None and lines.columns["unit_price"].sql == "DECIMAL(12,2)"
+
+
+def test_a_route_on_an_attribute_outside_a_tables_keys_is_noted_at_its_first_record() -> None:
+    contracts = parse_contracts(
+        {
+            "version": 1,
+            "sources": [
+                {
+                    "table": "*-store",
+                    "routes": [
+                        {"target": "lines", "match": {"sk": "*#LINE#*"}},
+                        {"target": "paid", "match": {"pk": "ORDER#*", "status": "PAID"}},
+                    ],
+                }
+            ],
+        }
+    )
+    router = Router(contracts)
+    assert router.route("a-store", keys("ORDER#1", "X"))[0] == "a_store"  # pk and sk: `paid` is dead
+    router.route("a-store", keys("ORDER#2", "Y"))
+    assert router.route("b-store", {"pk": {"S": "ORDER#1"}})[0] == "b_store"  # pk only: both are dead
+    assert Router(contracts).route("Orders", {"status": {"S": "PAID"}})[0] == "orders"  # no contract
+    where = "<contracts>: sources[0] (table '*-store').routes"
+    assert router.dead_routes == [
+        DeadRoute("a-store", f"{where}[1]", "*-store", "paid", "status", ("pk", "sk")),
+        DeadRoute("b-store", f"{where}[0]", "*-store", "lines", "sk", ("pk",)),
+        DeadRoute("b-store", f"{where}[1]", "*-store", "paid", "status", ("pk",)),
+    ]
+    shipped = Router(load_contracts(None))
+    shipped.route("thermocline-store", keys("USER#u1", "USER"))
+    assert shipped.dead_routes == []
 
 
 def test_tables_match_by_glob_on_the_dynamodb_table_name() -> None:

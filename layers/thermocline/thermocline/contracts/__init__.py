@@ -11,13 +11,14 @@ from thermocline.contracts.model import (
     load_contracts,
     parse_contracts,
 )
-from thermocline.contracts.routing import CONTRACT_OWNER, Router
+from thermocline.contracts.routing import CONTRACT_OWNER, DeadRoute, Router
 
 __all__ = [
     "CONTRACT_OWNER",
     "PACKAGED_CONTRACTS",
     "ContractError",
     "Contracts",
+    "DeadRoute",
     "Route",
     "Router",
     "SourceContract",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,16 @@ class SourceContract:
             if route.matches(keys):
                 return route
         return None
+
+    def never_matching(self, key_names: Collection[str]) -> list[tuple[str, Route, str]]:
+        """``(where, route, attribute)`` for each ``match`` attribute not among ``key_names`` (a table's key
+        attributes: the names in each of its records' ``Keys``). Such a route never matches that table."""
+        return [
+            (f"{self.origin}.routes[{j}]", r, attribute)
+            for j, r in enumerate(self.routes)
+            for attribute, _ in r.match
+            if attribute not in key_names
+        ]
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,42 @@
 """Routing: which warehouse table a source record goes to, under which route, and who owns that table.
 
-A contract routes by the record's key attributes, first matching route wins, else its ``unmatched``
-target. Default routing (no contract, or no route and no ``unmatched``): one warehouse table per source
-table, ``table_identifier(name)``. Distinct source tables never share a warehouse table unless a contract
-routes them there: a default name already owned by another source (``my-table``, ``my.table`` and
-``My_Table`` all make ``my_table``), or named by a contract, takes ``_2``, ``_3``... Who owns a table is
-recorded in its schema (``TableSchema.source``), so every function and every replay that reads the
-schemas decides the same. Pure.
+A contract routes by the record's key attributes, first matching route wins, else its ``unmatched`` target;
+a route matching on another attribute never matches, which the router notes (``dead_routes``) when a source
+table's first record shows the table's key attributes. Default routing (no contract, or no route and no
+``unmatched``): one warehouse table per source table, ``table_identifier(name)``. Distinct source tables
+never share a warehouse table unless a contract routes them there: a default name already owned by another
+source (``my-table``, ``my.table`` and ``My_Table`` all make ``my_table``), or named by a contract, takes
+``_2``, ``_3``... Who owns a table is recorded in its schema (``TableSchema.source``), so every function and
+every replay that reads the schemas decides the same. Pure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from thermocline.contracts.model import Contracts, Route, SourceContract
 from thermocline.lake.table_schema import TableSchema
 from thermocline.names import table_identifier, unique_identifier
 
-__all__ = ["CONTRACT_OWNER", "Router"]
+__all__ = ["CONTRACT_OWNER", "DeadRoute", "Router"]
 
 # The owner recorded for a table a contract routes to.
 CONTRACT_OWNER = "contract"
 
 Routed = tuple[str, Route | None, str]  # (target table, route, owner)
+
+
+class DeadRoute(NamedTuple):
+    """A contract route that can never match a source table: it matches on an attribute that is not one
+    of the table's key attributes (only those are matched), so the table's items go to a later route."""
+
+    source_table: str
+    contract: str  # where the route is: its file, source entry and route index
+    table_glob: str
+    target: str
+    attribute: str
+    key_attributes: tuple[str, ...]
 
 
 class Router:
@@ -44,6 +57,8 @@ class Router:
             table: schema.source for table, schema in (schemas or {}).items() if schema.source
         }
         self._defaults: dict[str, str] = {}
+        # Found when a source table's first record is routed: its Keys name the table's key attributes.
+        self.dead_routes: list[DeadRoute] = []
 
     def route(self, source_table: str, keys: Mapping[str, Any]) -> Routed:
         """``(target table, route, owner)`` of a record of ``source_table`` with key attributes ``keys``."""
@@ -52,6 +67,12 @@ class Router:
             contract = self._contracts.for_table(source_table)
             entry = self._fallback(source_table) if contract is None else contract
             self._by_source[source_table] = entry
+            if contract is not None:
+                names = tuple(sorted(keys))
+                self.dead_routes += [
+                    DeadRoute(source_table, where, contract.table_glob, r.target, attribute, names)
+                    for where, r, attribute in contract.never_matching(keys)
+                ]
         if type(entry) is tuple:
             return entry
         contract = entry  # type: ignore[assignment]

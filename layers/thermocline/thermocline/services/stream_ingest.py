@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from thermocline.contracts import Contracts, load_contracts
+from thermocline.contracts import Contracts, DeadRoute, load_contracts
 from thermocline.lake import keys as lake_keys
 from thermocline.lake.columns import SEQ_WIDTH
 from thermocline.lake.parquet import split_by_event_date, to_parquet_bytes
@@ -68,6 +68,31 @@ def _report_pure_python(metrics: Metrics) -> None:
         metrics.add_metric(name="DecodeFastPathUnavailable", unit="Count", value=1)
 
 
+# Dead routes already reported by this execution environment: each is logged once, not once per batch.
+_reported_dead_routes: set[DeadRoute] = set()
+
+
+def _report_dead_routes(metrics: Metrics, dead_routes: list[DeadRoute]) -> None:
+    """A contract route that names a non-key attribute never matches: its items are still written, to the
+    next matching route or the ``unmatched`` target (docs/ingest.md), so the batch goes on, but the mistake
+    is one ERROR line and the ContractRouteNeverMatches metric per route and attribute."""
+    for dead in dead_routes:
+        if dead in _reported_dead_routes:
+            continue
+        _reported_dead_routes.add(dead)
+        logger.error(
+            "contract route can never match: it matches an attribute that is not a key attribute of the "
+            "table (routes match key attributes only); the items go to the next route or `unmatched`",
+            contract=dead.contract,
+            table_glob=dead.table_glob,
+            table=dead.source_table,
+            target=dead.target,
+            attribute=dead.attribute,
+            key_attributes=list(dead.key_attributes),
+        )
+        metrics.add_metric(name="ContractRouteNeverMatches", unit="Count", value=1)
+
+
 def handle_stream_event(
     event: dict[str, Any],
     *,
@@ -99,6 +124,7 @@ def handle_stream_event(
         logger.warning("schema store unavailable, retrying batch", error=str(exc), records=len(records))
         return _retry_whole_batch(records, metrics, exc)
 
+    _report_dead_routes(metrics, result.dead_routes)
     today = runtime.clock()
     failed: list[str] = []
     files = bytes_written = rows_written = 0

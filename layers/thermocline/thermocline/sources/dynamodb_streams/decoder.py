@@ -23,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from thermocline.contracts import Contracts, Route, Router, load_contracts
+from thermocline.contracts import Contracts, DeadRoute, Route, Router, load_contracts
 from thermocline.lake.columns import SEQ_WIDTH
 from thermocline.lake.metadata import with_lake_metadata
 from thermocline.lake.table_schema import TableSchema
@@ -92,6 +92,8 @@ class DecodeResult:
     # Values too large for a warehouse row, moved out of it: lake key → the value's JSON (UTF-8).
     oversize: dict[str, bytes] = field(default_factory=dict)
     oldest_event_us: int | None = None  # of every record with a readable event time, for ingest lag
+    # Contract routes that can never match a source table of the batch (``Router.dead_routes``).
+    dead_routes: list[DeadRoute] = field(default_factory=list)
 
 
 class _Decoder:
@@ -286,6 +288,7 @@ class _Decoder:
                 sequence_numbers=list(batch.seq_original),
             )
         self.result.schemas = self.schemas
+        self.result.dead_routes = self.router.dead_routes
         self.result.rejects.sort(key=lambda r: r.index)
         return self.result
 
