@@ -61,7 +61,10 @@ def log(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(out)
     handler.setFormatter(logger.registered_formatter)
     logger.addHandler(handler)
+    level = logger.log_level  # the local stack's tests quiet the shared logger to ERROR
+    logger.setLevel("INFO")
     yield out
+    logger.setLevel(level)
     logger.removeHandler(handler)
 
 
