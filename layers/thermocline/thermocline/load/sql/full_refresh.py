@@ -36,7 +36,9 @@ def full_refresh_sql(
     The INSERT names every column twice. Over ``max_statement_bytes`` (``Capabilities``: 1,599 columns
     with long names) it names none of the target's: it gives a value for each of ``target_columns`` (the
     target's columns in order, as ``table_columns_sql`` reads them; NULL for those the snapshot lacks),
-    and the staging table's columns have short names (``staging.staged_names``).
+    and the staging table's columns have short names (``staging.staged_names``). A column another loader
+    adds after ``target_columns`` were read gets NULL: given fewer values than columns, Redshift loads the
+    first n (https://docs.aws.amazon.com/redshift/latest/dg/r_INSERT_30.html), as the snapshot lacks it.
     """
     if not files:
         raise ValueError("a full refresh needs at least one file")
