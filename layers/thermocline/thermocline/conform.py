@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from thermocline.lake.columns import OVERFLOW_COLUMN
-from thermocline.lake.metadata import METADATA_KEY
+from thermocline.lake.metadata import METADATA_KEY, super_bytes
 from thermocline.lake.types import ColumnType
 
 __all__ = ["conflicts", "family", "move_to_overflow"]
@@ -141,7 +141,9 @@ def move_to_overflow(table: pa.Table, staged: Mapping[str, str]) -> pa.Table:
             arrays.append(table.column(field.name))
             fields.append(field)
     meta["columns"] = {**declared, **staged}
-    schema = pa.schema(
-        fields, metadata={**(table.schema.metadata or {}), METADATA_KEY: json.dumps(meta).encode()}
+    conformed = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    # _overflow grew: its recorded longest text is measured again, or the loader would stage it too narrow.
+    meta["super_bytes"] = super_bytes(conformed, meta["columns"])
+    return conformed.replace_schema_metadata(
+        {**(table.schema.metadata or {}), METADATA_KEY: json.dumps(meta).encode()}
     )
-    return pa.Table.from_arrays(arrays, schema=schema)

@@ -9,10 +9,12 @@ Pure (docs/architecture.md, "Lake files").
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from thermocline.lake.columns import (
     METADATA_COLUMNS,
@@ -33,6 +35,9 @@ __all__ = [
     "lake_metadata",
     "read_file_spec",
     "read_lake_metadata",
+    "read_super_bytes",
+    "super_bytes",
+    "super_bytes_of_files",
     "with_lake_metadata",
 ]
 
@@ -83,8 +88,54 @@ def with_lake_metadata(table: pa.Table, schema: TableSchema, kind: str | None = 
     """``table`` carrying the ``thermocline`` metadata of ``schema``'s table (``kind``: see
     :func:`lake_metadata`)."""
     meta = lake_metadata(schema, table.column_names, kind)
+    meta["super_bytes"] = super_bytes(table, meta["columns"])
     # ensure_ascii keeps the metadata valid UTF-8 even for attribute names no encoder would accept.
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, ensure_ascii=True).encode()})
+
+
+def super_bytes(table: pa.Table, columns: Mapping[str, str]) -> dict[str, int]:
+    """The ``super_bytes`` metadata: for each SUPER column of ``table`` held as JSON text (``columns``: the
+    metadata's declared types), the UTF-8 byte length of its longest text. The loader stages SUPER as
+    VARCHAR of at least that many bytes (``load.sql.staging``), the same steps as inferred strings; a
+    SUPER column not held as text is left out, and the loader stages it at the largest VARCHAR."""
+    out: dict[str, int] = {}
+    for name, sql_type in columns.items():
+        if str(sql_type).strip().upper() != "SUPER" or name not in table.column_names:
+            continue
+        column = table.column(name)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            longest = pc.max(pc.binary_length(column)).as_py()
+            out[name] = int(longest or 0)
+    return out
+
+
+def read_super_bytes(schema: pa.Schema) -> dict[str, int] | None:
+    """The ``super_bytes`` a file's metadata records, or None for a file without them (written before
+    they were recorded) or with any value in doubt: the loader then stages every SUPER column at the
+    largest VARCHAR, as it always did, rather than risk cutting a value."""
+    try:
+        recorded = json.loads((schema.metadata or {})[METADATA_KEY]).get("super_bytes")
+    except (KeyError, ValueError, AttributeError):
+        return None
+    if not isinstance(recorded, dict):
+        return None
+    if not all(type(n) is int and n >= 0 for n in recorded.values()):
+        return None
+    return {str(name): n for name, n in recorded.items()}
+
+
+def super_bytes_of_files(recorded: Iterable[Mapping[str, int] | None]) -> dict[str, int] | None:
+    """The ``super_bytes`` of files loaded together: each column's longest over all of them; None when
+    any file records none, and a column only when every file records it."""
+    merged: dict[str, int] | None = None
+    for one in recorded:
+        if one is None:
+            return None
+        if merged is None:
+            merged = dict(one)
+        else:
+            merged = {name: max(n, one[name]) for name, n in merged.items() if name in one}
+    return merged
 
 
 def read_lake_metadata(source: pa.Schema | pa.Table) -> dict[str, Any]:

@@ -7,11 +7,12 @@ holds the Parquet footer of any lake file the ingest leg writes (a second GET wh
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from thermocline.lake.metadata import TableSpec, UnreadableLakeFileError, read_file_spec
+from thermocline.lake.metadata import TableSpec, UnreadableLakeFileError, read_file_spec, read_super_bytes
 
 __all__ = ["LakeFile", "read_lake_file"]
 
@@ -28,6 +29,8 @@ class LakeFile:
     # For a copy conformed to the warehouse's types (``conform.py``): the lake file it stands for, which is
     # what the ledger records and quarantine keeps.
     origin: str | None = None
+    # Each SUPER column's longest JSON text in bytes (``metadata.super_bytes``); None: not recorded.
+    super_bytes: Mapping[str, int] | None = None
 
     @property
     def lake_key(self) -> str:
@@ -64,4 +67,5 @@ def read_lake_file(s3_client: Any, bucket: str, key: str) -> LakeFile:
         rows=metadata.num_rows,
         spec=read_file_spec(schema),
         landed_at=response.get("LastModified"),
+        super_bytes=read_super_bytes(schema),
     )

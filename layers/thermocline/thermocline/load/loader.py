@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from thermocline.conform import conflicts
 from thermocline.lake import keys as lake_keys
 from thermocline.lake.manifest import ManifestEntry, build_manifest, s3_url, split_s3_url
-from thermocline.lake.metadata import UnreadableLakeFileError
+from thermocline.lake.metadata import UnreadableLakeFileError, super_bytes_of_files
 from thermocline.lake.quarantine import Quarantine
 from thermocline.lake.reader import LakeFile, read_lake_file
 from thermocline.lake.types import ColumnType
@@ -173,6 +173,7 @@ class Loader:
                 iam_role=policy.copy_iam_role,
                 delete_mode=policy.delete_mode,
                 max_statement_bytes=limit,
+                super_bytes=super_bytes_of_files(f.super_bytes for f in pending),
             )
             if len(pending) > 1 and max(len(sql.encode()) for sql in statements) > limit:
                 # Very long keys or very many files: two smaller loads instead of one the engine refuses.
@@ -344,6 +345,7 @@ class Loader:
             load_id=load_id,
             iam_role=self.policy.copy_iam_role,
             max_statement_bytes=limit,
+            super_bytes=super_bytes_of_files(f.super_bytes for f in files),
         )
         statements = refresh()
         if max(len(sql.encode()) for sql in statements) > limit:

@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from thermocline.lake import keys as lake_keys
-from thermocline.lake.metadata import TableSpec, read_file_spec
+from thermocline.lake.metadata import TableSpec, read_file_spec, read_super_bytes
 from thermocline.lake.reader import LakeFile
 from thermocline.lake.types import ColumnType
 from thermocline.load.sql import (
@@ -146,5 +146,7 @@ def conformed(s3_client: Any, bucket: str, files: list[LakeFile], staged: dict[s
         data = to_parquet_bytes(table)
         key = lake_keys.conformed_key(f.key)
         s3_client.put_object(Bucket=bucket, Key=key, Body=data)
-        out.append(LakeFile(key, len(data), table.num_rows, read_file_spec(table.schema), f.landed_at, f.key))
+        spec = read_file_spec(table.schema)
+        widths = read_super_bytes(table.schema)
+        out.append(LakeFile(key, len(data), table.num_rows, spec, f.landed_at, f.key, widths))
     return out

@@ -25,7 +25,7 @@ to compare a late, older version against: without it an out-of-order insert woul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from thermocline.lake.columns import DELETED, TARGET_COLUMNS, VERSION_COLUMNS
@@ -58,11 +58,14 @@ def load_sql(
     iam_role: str | None = None,
     delete_mode: DeleteMode = "hard",
     max_statement_bytes: int | None = None,
+    super_bytes: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Every statement of one CDC load of ``spec.table`` from the files in ``manifest_url``.
 
     ``max_statement_bytes``: the engine's statement limit (``Capabilities``); an INSERT over it is split,
     and a staging table whose CREATE would exceed it has short column names (``staging.staged_names``).
+    ``super_bytes``: the files' longest JSON text of each SUPER column, which sizes its staging column
+    (``staging.stage_sql``).
     """
     if not spec.is_cdc:
         raise ValueError(f"table {spec.table}: files without _op/_seq are snapshots; use full_refresh_sql")
@@ -74,7 +77,7 @@ def load_sql(
     pk = spec.primary_key
 
     names = staged_names(spec, max_statement_bytes)
-    statements = [load_lock_sql(spec.table), *stage_sql(spec, manifest_url, iam_role, names)]
+    statements = [load_lock_sql(spec.table), *stage_sql(spec, manifest_url, iam_role, names, super_bytes)]
     statements += _newest_versions(spec, names)
     if spec.kind == "export":
         statements += _export_seam(spec.table, pk, hard=delete_mode == "hard")

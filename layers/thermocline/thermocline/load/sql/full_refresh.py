@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from thermocline.lake.columns import DELETED, TARGET_COLUMNS, TTL_EXPIRED
 from thermocline.lake.metadata import TableSpec
@@ -24,6 +24,7 @@ def full_refresh_sql(
     load_id: str,
     iam_role: str | None = None,
     max_statement_bytes: int | None = None,
+    super_bytes: Mapping[str, int] | None = None,
     target_columns: Sequence[str] = (),
 ) -> list[str]:
     """Replace the table's contents with the snapshot files in ``manifest_url``, atomically.
@@ -39,6 +40,7 @@ def full_refresh_sql(
     and the staging table's columns have short names (``staging.staged_names``). A column another loader
     adds after ``target_columns`` were read gets NULL: given fewer values than columns, Redshift loads the
     first n (https://docs.aws.amazon.com/redshift/latest/dg/r_INSERT_30.html), as the snapshot lacks it.
+    ``super_bytes`` sizes the staging table's SUPER columns (``staging.stage_sql``).
     """
     if not files:
         raise ValueError("a full refresh needs at least one file")
@@ -69,7 +71,7 @@ def full_refresh_sql(
         insert = f"INSERT INTO {target} SELECT {every}{source}"
     return [
         load_lock_sql(spec.table),
-        *stage_sql(spec, manifest_url, iam_role, names),
+        *stage_sql(spec, manifest_url, iam_role, names, super_bytes),
         f"DELETE FROM {target}",
         f"DELETE FROM {tombstones_name(spec.table)}",
         insert,

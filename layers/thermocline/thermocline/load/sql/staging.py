@@ -10,10 +10,10 @@ and are staged as VARCHAR, then ``JSON_PARSE``-d into the target.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from thermocline.lake.metadata import TableSpec
-from thermocline.lake.types import VARCHAR_MAX, ColumnType
+from thermocline.lake.types import VARCHAR_MAX, ColumnType, varchar_for
 from thermocline.load.sql.bookkeeping import STAGE_TABLE
 from thermocline.load.sql.ddl import column_defs
 from thermocline.load.sql.literals import sql_literal
@@ -22,10 +22,14 @@ from thermocline.names import quote_ident
 __all__ = ["copy_sql", "keys_match", "stage_sql", "staged_names", "staging_type", "target_value"]
 
 
-def staging_type(ctype: ColumnType) -> ColumnType:
-    """The staging column type for a file column: SUPER is staged as its JSON text (Redshift's largest
-    VARCHAR: https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html)."""
-    return ColumnType("VARCHAR", length=VARCHAR_MAX) if ctype.kind == "SUPER" else ctype
+def staging_type(ctype: ColumnType, nbytes: int | None = None) -> ColumnType:
+    """The staging column type for a file column: SUPER is staged as its JSON text, in the VARCHAR step
+    that holds ``nbytes`` (its files' longest text, ``lake.metadata.super_bytes``) as inferred strings
+    are sized, or Redshift's largest VARCHAR when that is not known
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html)."""
+    if ctype.kind != "SUPER":
+        return ctype
+    return varchar_for(nbytes) if nbytes is not None else ColumnType("VARCHAR", length=VARCHAR_MAX)
 
 
 def copy_sql(table: str, manifest_url: str, iam_role: str | None) -> str:
@@ -53,20 +57,28 @@ def staged_names(spec: TableSpec, max_statement_bytes: int | None) -> dict[str, 
 
 
 def stage_sql(
-    spec: TableSpec, manifest_url: str, iam_role: str | None, names: dict[str, str] | None = None
+    spec: TableSpec,
+    manifest_url: str,
+    iam_role: str | None,
+    names: dict[str, str] | None = None,
+    super_bytes: Mapping[str, int] | None = None,
 ) -> list[str]:
     """A fresh staging table holding the manifest's rows; its columns named by ``names``
-    (:func:`staged_names`; default: their own names)."""
+    (:func:`staged_names`; default: their own names), its SUPER columns sized by ``super_bytes`` (the
+    files' longest JSON text of each; a column not in it, or None: the largest VARCHAR)."""
     stage = quote_ident(STAGE_TABLE)
     return [
         f"DROP TABLE IF EXISTS {stage}",
-        _create_stage(spec, names or {n: n for n in spec.column_names}),
+        _create_stage(spec, names or {n: n for n in spec.column_names}, super_bytes or {}),
         copy_sql(STAGE_TABLE, manifest_url, iam_role),
     ]
 
 
-def _create_stage(spec: TableSpec, names: dict[str, str]) -> str:
-    cols = [(names[name], staging_type(ctype)) for name, ctype in spec.columns]
+def _create_stage(
+    spec: TableSpec, names: dict[str, str], super_bytes: Mapping[str, int] | None = None
+) -> str:
+    widths = super_bytes or {}
+    cols = [(names[name], staging_type(ctype, widths.get(name))) for name, ctype in spec.columns]
     return f"CREATE TEMP TABLE {quote_ident(STAGE_TABLE)} ({column_defs(cols)})"
 
 
