@@ -56,25 +56,18 @@ def _start(args: list[str]) -> MotoServer:
 
 
 def _client(endpoint: str) -> Any:
-    ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="b",
-        aws_secret_access_key="b",
-    )
+    credentials = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", **credentials)
     keep_wire_json(ddb, "Scan")
     return ddb
 
 
 def _load(ddb: Any, orders: int) -> int:
+    keys = {"pk": "HASH", "sk": "RANGE"}  # the demo table's, both strings
     ddb.create_table(
         TableName="Bench",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
+        KeySchema=[{"AttributeName": name, "KeyType": kind} for name, kind in keys.items()],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in keys],
         BillingMode="PAY_PER_REQUEST",
     )
     workload = Workload(orders=orders, seed=11)

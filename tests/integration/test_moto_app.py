@@ -162,14 +162,18 @@ def test_an_error_answer_kept_as_wire_json_still_raises(servers: dict[str, str])
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def _scan_order(endpoint: str) -> list[tuple[str, str]]:
-    ddb = boto3.client(
+def _client(endpoint: str) -> Any:
+    return boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="t",
         aws_secret_access_key="t",
     )
+
+
+def _scan_order(endpoint: str) -> list[tuple[str, str]]:
+    ddb = _client(endpoint)
     ddb.create_table(
         TableName="Numbers",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
@@ -258,16 +262,6 @@ def test_requests_read_as_json_give_the_parameters_moto_parses(action: str) -> N
         {"method": "POST", "values": {}, "headers": {}, "body": body, "url_path": "/", "url_params": {}}
     )
     assert parsed_request(body) == moto_parsed
-
-
-def _client(endpoint: str) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
 
 
 def _interleaved_scan(endpoint: str, table: str, hash_type: str, range_type: str | None) -> list[Any]:
