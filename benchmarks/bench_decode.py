@@ -122,17 +122,7 @@ def generate_records(n: int, seed: int = 7) -> list[dict[str, Any]]:
             body["OldImage"] = old
         image = body.get("NewImage") or body["OldImage"]
         body["Keys"] = {"pk": image["pk"], "sk": image["sk"]}
-        records.append(
-            {
-                "eventID": f"{i:032x}",
-                "eventName": name,
-                "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "us-east-1",
-                "dynamodb": body,
-                "eventSourceARN": ARN,
-            }
-        )
+        records.append(single_table.stream_record(i, name, body, ARN))
     # As Lambda hands them over: parsed from JSON text, no shared objects between records.
     return json.loads(json.dumps(records))
 

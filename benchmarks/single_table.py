@@ -37,6 +37,19 @@ NAMES = ["Ada Lovelace", "Grace Hopper", "Zoë Núñez", "Søren Kierkegaard", "
 WORDS = "great fast fragile gift blue large small again never always quality price box arrived".split()
 
 
+def stream_record(i: int, name: str, body: dict[str, Any], arn: str) -> dict[str, Any]:
+    """One DynamoDB Streams record as Lambda delivers it: the envelope around ``body`` (its ``dynamodb``)."""
+    return {
+        "eventID": f"{i:032x}",
+        "eventName": name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": body,
+        "eventSourceARN": arn,
+    }
+
+
 def _n(value: Any) -> dict[str, str]:
     return {"N": str(value)}
 
@@ -296,16 +309,6 @@ def generate_records(n: int, seed: int = 11) -> list[dict[str, Any]]:
         image = body.get("NewImage") or body["OldImage"]
         body["Keys"] = {"pk": image["pk"], "sk": image["sk"]}
         body["SizeBytes"] = 100 + len(json.dumps(image)) // 2
-        records.append(
-            {
-                "eventID": f"{i:032x}",
-                "eventName": name,
-                "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "us-east-1",
-                "dynamodb": body,
-                "eventSourceARN": ARN,
-            }
-        )
+        records.append(stream_record(i, name, body, ARN))
     # As Lambda hands them over: parsed from JSON text, no shared objects between records.
     return json.loads(json.dumps(records))
