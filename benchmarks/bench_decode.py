@@ -273,6 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     ok = True
+    from thermocline.sources.dynamodb_streams import fastpath
+
+    # A stale or missing extension makes every figure the pure-Python path's; say so before the table.
+    if fastpath.FAST_PATH_UNAVAILABLE:
+        print(
+            f"WARNING: C fast path not loaded ({fastpath.FAST_PATH_UNAVAILABLE}): thermocline figures are pure Python"
+        )
+    else:
+        print("fast path: C extension loaded")
     print(f"{'workload':<32} {'batch':>7}  {'path':<12} {'records/s':>11}  {'peak MiB (py+arrow)':>20}")
     for workload in args.workloads.split(","):
         for size in [int(s) for s in args.sizes.split(",")]:
