@@ -6,7 +6,6 @@ in-process in a few seconds; ``make validate`` runs sam-cli itself in CI.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
@@ -14,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from thermocline.local.template import code_dirs, load_template, repo_root, translate
+from tests.integration.iam_policy import translated
+from thermocline.local.template import code_dirs, load_template, repo_root
 
 ROOT = repo_root()
 FUNCTIONS = {
@@ -36,13 +36,8 @@ def sam() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def cfn(sam: dict[str, Any]) -> dict[str, Any]:
-    # The translator wants code in S3, as after `sam package`.
-    packaged = copy.deepcopy(sam)
-    for logical_id in code_dirs(sam, ROOT):
-        props = packaged["Resources"][logical_id]["Properties"]
-        props["ContentUri" if "ContentUri" in props else "CodeUri"] = f"s3://artifacts/{logical_id}.zip"
-    return translate(packaged, "us-east-1")
+def cfn() -> dict[str, Any]:
+    return translated()
 
 
 def _of_type(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:

@@ -9,14 +9,14 @@ warehouse conditions.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
 
 import pytest
 
-from thermocline.local.template import code_dirs, load_template, repo_root, translate
+from tests.integration.iam_policy import translated
+from thermocline.local.template import load_template, repo_root
 
 ROOT = repo_root()
 DATA_HOLDERS = {"Table", "LakeBucket", "ReportsBucket", "AccessLogsBucket", "Namespace"}
@@ -35,12 +35,8 @@ def sam() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def cfn(sam: dict[str, Any]) -> dict[str, Any]:
-    packaged = copy.deepcopy(sam)
-    for logical_id in code_dirs(sam, ROOT):
-        props = packaged["Resources"][logical_id]["Properties"]
-        props["ContentUri" if "ContentUri" in props else "CodeUri"] = f"s3://artifacts/{logical_id}.zip"
-    return translate(packaged, "us-east-1")
+def cfn() -> dict[str, Any]:
+    return translated()
 
 
 def _of_type(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:
@@ -272,17 +268,19 @@ def test_lake_bucket_access_is_logged(cfn: dict[str, Any]) -> None:
     assert logging["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
 
 
-def test_copy_role_reads_only_cdc_files_is_not_the_default_and_trusts_only_this_account(
+def test_copy_role_reads_only_loaded_files_is_not_the_default_and_trusts_only_this_account(
     cfn: dict[str, Any],
 ) -> None:
+    # Which objects it may read, file by file: test_template_access.py.
     role = cfn["Resources"]["RedshiftCopyRole"]["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    objects = [r for s in statements if s["Action"] == "s3:GetObject" for r in s["Resource"]]
-    assert objects == [{"Fn::Sub": "${LakeBucket.Arn}/cdc/*"}, {"Fn::Sub": "${LakeBucket.Arn}/_manifests/*"}]
+    objects = [r["Fn::Sub"] for s in statements if s["Action"] == "s3:GetObject" for r in s["Resource"]]
+    prefixes = [o.removeprefix("${LakeBucket.Arn}/") for o in objects]
+    assert prefixes == ["cdc/*", "_conformed/*", "snapshot/*", "_manifests/*"]
     listing = [s for s in statements if s["Action"] == "s3:ListBucket"]
-    assert listing[0]["Condition"]["StringLike"]["s3:prefix"] == ["cdc/*", "_manifests/*"]
+    assert listing[0]["Condition"]["StringLike"]["s3:prefix"] == prefixes
     namespace = cfn["Resources"]["Namespace"]["Properties"]
     assert "DefaultIamRoleArn" not in namespace
     loader_env = cfn["Resources"]["WarehouseLoadFunction"]["Properties"]["Environment"]["Variables"]
