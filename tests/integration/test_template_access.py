@@ -191,3 +191,28 @@ def test_cloudwatch_may_publish_to_the_created_alarm_topic_through_its_key(stack
     topic_arn = stack.resolve({"Ref": "AlarmTopic"})
     request = {"aws:SourceAccount": "123456789012", "aws:SecureTransport": "true"}
     assert allows(policy["Statement"], "sns:Publish", topic_arn, request, principal=cloudwatch)
+
+
+# --- what the lake keeps ---------------------------------------------------------------------------------
+
+
+def test_load_intermediates_expire_and_lake_files_and_quarantine_are_kept(stack: Stack) -> None:
+    rules = stack.resolve(stack.template["Resources"]["LakeBucket"]["Properties"])["LifecycleConfiguration"]
+    expiring = [r for r in rules["Rules"] if r["Status"] == "Enabled" and "ExpirationInDays" in r]
+
+    def expires(key: str) -> bool:
+        return any(key.startswith(r.get("Prefix", "")) for r in expiring)
+
+    # Manifests and conformed copies are read only while their load runs.
+    assert expires(MANIFEST)
+    assert expires(keys.conformed_key(CDC_FILE))
+    # Nothing is lost: lake files, snapshots, schemas and quarantined records never expire.
+    for key in (
+        CDC_FILE,
+        BACKFILL_FILE,
+        SNAPSHOT_FILE,
+        keys.schema_key(SCHEMA_PREFIX, TABLE),
+        keys.record_quarantine_key(RECORD_QUARANTINE, TABLE, DATE, SHARD, "1"),
+        keys.file_quarantine_key(LOAD.quarantine_prefix, CDC_FILE),
+    ):
+        assert not expires(key), key
