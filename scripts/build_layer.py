@@ -58,15 +58,21 @@ def say(message: str) -> None:
     print(f"build_layer: {message}", flush=True)
 
 
-def install_wheels(site: Path, requirements: list[Path], target: Target) -> None:
+def pip_arguments(site: Path, requirements: Path, target: Target) -> list[str]:
+    """``pip install`` arguments that choose every wheel by the target alone. Without ``--abi`` pip takes the
+    ABI's flags (debug ``d``, free-threaded ``t``) from the Python running it, so a host's debug or
+    free-threaded interpreter would fetch wheels Lambda's CPython cannot import."""
     platforms = [arg for tag in target.wheel_platforms for arg in ("--platform", tag)]
+    return (
+        ["install", "--quiet", "--disable-pip-version-check", "--no-warn-conflicts", "--no-compile"]
+        + ["--implementation", "cp", "--python-version", target.python_version, "--abi", target.abi]
+        + ["--only-binary=:all:", *platforms, "--target", str(site), "-r", str(requirements)]
+    )
+
+
+def install_wheels(site: Path, requirements: list[Path], target: Target) -> None:
     for req in requirements:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-            + ["--no-warn-conflicts", "--no-compile", "--implementation", "cp", "--only-binary=:all:"]
-            + ["--python-version", target.python_version, *platforms, "--target", str(site), "-r", str(req)],
-            check=True,
-        )
+        subprocess.run([sys.executable, "-m", "pip", *pip_arguments(site, req, target)], check=True)
 
 
 def copy_packages(site: Path, packages: list[Path], drop: list[str]) -> None:
@@ -157,17 +163,29 @@ def zig() -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "ziglang"], env
 
 
-def build_extension(site: Path, module: str, source: Path, include: Path, target: Target) -> Path:
-    out = site.joinpath(*module.split(".")).with_name(module.rsplit(".", 1)[-1] + target.ext_suffix)
-    command, env = zig()
+def compile_arguments(target: Target, include: Path, source: Path, out: Path) -> list[str]:
+    """``zig cc`` arguments: the target's machine and glibc, its baseline CPU (not this host's: Zig would
+    otherwise be free to use instructions of the build machine), symbols stripped at link time."""
     flags = ["-shared", "-fPIC", "-O2", "-DNDEBUG", "-fwrapv", "-fno-strict-aliasing", "-s"]
     # Zig adds its undefined-behaviour sanitizer runtime unless told not to; CPython's own builds don't.
     flags.append("-fno-sanitize=undefined")
-    subprocess.run(
-        [*command, "cc", "-target", target.zig_target, *flags, f"-I{include}", str(source), "-o", str(out)],
-        check=True,
-        env=env,
-    )
+    return [
+        "cc",
+        "-target",
+        target.zig_target,
+        "-mcpu=baseline",
+        *flags,
+        f"-I{include}",
+        str(source),
+        "-o",
+        str(out),
+    ]
+
+
+def build_extension(site: Path, module: str, source: Path, include: Path, target: Target) -> Path:
+    out = target.extension_path(site, module)
+    command, env = zig()
+    subprocess.run([*command, *compile_arguments(target, include, source, out)], check=True, env=env)
     say(f"{module}: built {out.name} for {target.zig_target}")
     return out
 

@@ -117,7 +117,7 @@ def check(site: Path, target: Target, *, extensions: list[str], bytecode: bool) 
     """Every problem found in ``site`` for ``target``; prints what was checked."""
     checked, problems = native_problems(site, target)
     for module in extensions:
-        path = site.joinpath(*module.split(".")).with_name(module.rsplit(".", 1)[-1] + target.ext_suffix)
+        path = target.extension_path(site, module)
         if not path.is_file():
             problems.append(f"{path.relative_to(site)}: missing (extension {module} for {target})")
     summary = f"{checked} native files for {target.machine}, glibc <= {'.'.join(map(str, target.glibc))}"

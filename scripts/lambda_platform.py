@@ -7,12 +7,19 @@ glibc symbol than that, and must be built for the function's instruction set.
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 # template.yaml's Architecture parameter → (ELF e_machine, the machine name in file names and wheel tags).
 ARCHITECTURES = {"x86_64": (62, "x86_64"), "arm64": (183, "aarch64")}
 # template.yaml's PythonRuntime parameter → glibc of the runtime's operating system.
 RUNTIMES = {"python3.12": (2, 34), "python3.13": (2, 34)}
+# What ``platform.machine()`` (``uname -m``) says on a build host → the machine name Linux and wheels use:
+# macOS on Apple silicon says arm64 where Linux says aarch64; Windows says AMD64 or ARM64.
+HOST_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
 class PlatformError(ValueError):
@@ -53,8 +60,17 @@ class Target:
         return "cpython-" + self.python_version.replace(".", "")
 
     @property
+    def abi(self) -> str:  # "cp312": the wheel ABI tag of Lambda's CPython (a release build with the GIL)
+        return "cp" + self.python_version.replace(".", "")
+
+    @property
     def ext_suffix(self) -> str:  # what importlib looks for on Lambda: ".cpython-312-x86_64-linux-gnu.so"
         return f".{self.cache_tag}-{self.machine}-linux-gnu.so"
+
+    def extension_path(self, site: Path, module: str) -> Path:
+        """Where extension ``module`` goes under ``site``, named as the target's CPython imports it: from the
+        target, never from the build host's ``sysconfig`` (a macOS host's EXT_SUFFIX is ``-darwin.so``)."""
+        return site.joinpath(*module.split(".")).with_name(module.rsplit(".", 1)[-1] + self.ext_suffix)
 
     @property
     def zig_target(self) -> str:  # Zig's cross compiler links against exactly this glibc
@@ -68,3 +84,68 @@ class Target:
 
     def __str__(self) -> str:
         return f"{self.runtime} on {self.architecture}"
+
+
+@dataclass(frozen=True)
+class Host:
+    """The machine running the build. Nothing the build produces depends on it: it decides only whether the
+    built layer can also be imported here (the smoke test), which needs Linux with glibc on the target's
+    machine, and a glibc at least as new as the runtime's (the layer's wheels may need up to that)."""
+
+    system: str  # platform.system(): Linux, Darwin, Windows
+    machine: str  # normalised: x86_64 | aarch64 (or what the host said, lower-cased, when unknown)
+    glibc: tuple[int, int] | None  # None: not glibc (macOS, musl, Windows)
+
+    @classmethod
+    def current(cls) -> Host:
+        raw = platform.machine().lower()
+        libc, version = platform.libc_ver()
+        glibc = None
+        if libc == "glibc" and version:
+            major, minor = version.split(".")[:2]
+            glibc = (int(major), int(minor))
+        return cls(platform.system(), HOST_MACHINES.get(raw, raw), glibc)
+
+    def why_not_run(self, target: Target) -> str | None:
+        """None when a CPython of this host can import a layer built for ``target``; else the reason."""
+        if self.system != "Linux":
+            return f"{self.system} cannot load Linux ELF files"
+        if self.machine != target.machine:
+            return f"this host is {self.machine}, the layer is for {target.machine}"
+        if self.glibc is None:
+            return "this Linux has no glibc (the layer's files link against glibc)"
+        if self.glibc < target.glibc:
+            have, need = ".".join(map(str, self.glibc)), ".".join(map(str, target.glibc))
+            return f"this host's glibc {have} is older than {target.runtime}'s {need}"
+        return None
+
+    def __str__(self) -> str:
+        libc = f"glibc {'.'.join(map(str, self.glibc))}" if self.glibc else "no glibc"
+        return f"{self.system} {self.machine}, {libc}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python scripts/lambda_platform.py runs-here``: exit 0 when this host can import the layer built for
+    ``$LAMBDA_ARCHITECTURE``/``$LAMBDA_RUNTIME`` (the Makefile's smoke test), else print why and exit 1."""
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["runs-here"]:
+        print("usage: lambda_platform.py runs-here", file=sys.stderr)
+        return 2
+    try:
+        target = Target.of(
+            os.environ.get("LAMBDA_ARCHITECTURE") or "x86_64",
+            os.environ.get("LAMBDA_RUNTIME") or "python3.12",
+        )
+    except PlatformError as exc:
+        print(f"lambda_platform: {exc}", file=sys.stderr)
+        return 2
+    host = Host.current()
+    reason = host.why_not_run(target)
+    if reason:
+        print(f"lambda_platform: {host} cannot run {target}: {reason}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
