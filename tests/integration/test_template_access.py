@@ -216,3 +216,21 @@ def test_load_intermediates_expire_and_lake_files_and_quarantine_are_kept(stack:
         keys.file_quarantine_key(LOAD.quarantine_prefix, CDC_FILE),
     ):
         assert not expires(key), key
+
+
+# --- what the deploy-time setup calls --------------------------------------------------------------------
+
+
+def test_the_usage_limit_resource_may_create_update_and_delete_the_limit() -> None:
+    # CreateUsageLimit, UpdateUsageLimit and DeleteUsageLimit have no resource types: IAM authorizes them on
+    # "*" only, so a statement naming the workgroup or a usage-limit ARN never allows them (Service
+    # Authorization Reference, "Actions, resources, and condition keys for Amazon Redshift Serverless").
+    parameters = {"UsageLimitRpuHours": "1000"}
+    stack = Stack(translated(parameters), parameters)
+    assert stack.condition("HasUsageLimit")
+    for action in ("CreateUsageLimit", "UpdateUsageLimit", "DeleteUsageLimit"):
+        assert stack.role_allows("WarehouseSetupFunctionRole", f"redshift-serverless:{action}", "*"), action
+    # The rest of what the setup calls is scoped to this stack's namespace.
+    namespace = stack.resolve({"Fn::GetAtt": ["Namespace", "Namespace.NamespaceArn"]})
+    assert stack.role_allows("WarehouseSetupFunctionRole", "redshift-serverless:GetNamespace", namespace)
+    assert not stack.role_allows("WarehouseSetupFunctionRole", "redshift-serverless:GetNamespace", "*")

@@ -216,8 +216,14 @@ def test_a_dashboard_shows_the_pipeline(cfn: dict[str, Any]) -> None:
 # --- review findings -------------------------------------------------------------------------------------
 
 
-# Actions IAM cannot scope to a resource: they are granted on "*" or not at all.
-NO_RESOURCE_TYPE = {"rds:DescribeExportTasks"}
+# Actions IAM cannot scope to a resource: they are granted on "*" or not at all (the Service Authorization
+# Reference lists no resource type for the usage-limit actions).
+NO_RESOURCE_TYPE = {
+    "rds:DescribeExportTasks",
+    "redshift-serverless:CreateUsageLimit",
+    "redshift-serverless:UpdateUsageLimit",
+    "redshift-serverless:DeleteUsageLimit",
+}
 
 
 def test_no_wildcard_actions_and_star_resources_only_with_a_condition(cfn: dict[str, Any]) -> None:
