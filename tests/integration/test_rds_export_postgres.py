@@ -310,3 +310,51 @@ COMPARED = (
     "id, small, big, money_exact, price, r, d, flag, body, short, code, day, at_time, at, at_tz, span, doc, "
     "docb, id_u, raw, feeling, numbers, words"
 )
+
+
+def _stream_products(local: LocalStack, seq: int, sku: str) -> None:
+    """A change of the DynamoDB table `products` (default routing), through the stream and the loader."""
+    item = {"sku": {"S": sku}, "name": {"S": f"{sku} from DynamoDB"}}
+    record = {
+        "eventID": f"e{seq}",
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/products/stream/2026-01-01T00:00:00.000",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_790_000_000 + seq,
+            "Keys": {"sku": item["sku"]},
+            "NewImage": item,
+            "SequenceNumber": str(10**20 + seq),
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
+    assert local.invoke("StreamIngestFunction", {"Records": [record]}) == {"batchItemFailures": []}
+    local.load_drainer().drain()
+
+
+@pytest.mark.parametrize("first", ["stream", "export"])
+def test_an_aurora_table_and_a_dynamodb_table_of_one_name_never_share_a_warehouse_table(
+    local: LocalStack, postgres_dsn: str, first: str
+) -> None:
+    # A DynamoDB table and an Aurora table both named `products`. A full refresh replaces the whole warehouse
+    # table, so sharing it would lose the stream's rows at the next export; each source keeps a table of its
+    # own, the later one `products_2`, as two DynamoDB tables that fold to one name do.
+    _seed(
+        postgres_dsn,
+        "CREATE TABLE products (sku text PRIMARY KEY, name text); INSERT INTO products VALUES ('A1', 'from Aurora')",
+    )
+    if first == "stream":
+        _stream_products(local, 1, "D1")
+    export = run_export(local, dsn=postgres_dsn)
+    _stream_products(local, 2, "D2")
+    again = run_export(local, dsn=postgres_dsn)  # the next scheduled export refreshes its table again
+    _stream_products(local, 3, "D3")
+
+    aurora_table = "products_2" if first == "stream" else "products"
+    dynamodb_table = "products" if first == "stream" else "products_2"
+    assert export.applied == again.applied == {aurora_table: 1}
+    assert _rows(local, f"SELECT sku, name FROM {aurora_table}") == [("A1", "from Aurora")]
+    assert (
+        _rows(local, f"SELECT sku FROM {dynamodb_table} ORDER BY sku")
+        == [("D1",), ("D2",), ("D3",)][first == "export" :]
+    )

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Container
+from collections.abc import Callable, Container
 
 __all__ = [
     "MAX_IDENTIFIER_BYTES",
     "SYSTEM_TABLE_PREFIXES",
+    "Taken",
     "quote_ident",
     "qualified_name",
     "safe_identifier",
@@ -78,6 +79,17 @@ def unique_identifier(base: str, taken: Container[str]) -> str:
         if candidate not in taken:
             return candidate
         n += 1
+
+
+class Taken:
+    """A container answering ``name in taken`` with a predicate (for :func:`unique_identifier`, when
+    whether a name is taken must be looked up)."""
+
+    def __init__(self, predicate: Callable[[str], bool]) -> None:
+        self._predicate = predicate
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._predicate(name)
 
 
 def quote_ident(name: str) -> str:

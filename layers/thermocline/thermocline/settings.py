@@ -175,6 +175,9 @@ class ExportIngestSettings(_EnvSettings):
     # Where restored snapshot files go in the lake (outside the CDC prefix: they are loaded as full
     # refreshes by this function, never by the CDC loader).
     snapshot_prefix: str = "snapshot/"
+    # The recorded schemas of the stream ingest: an exported table records its warehouse table there as
+    # its own, so no other source writes into it.
+    schema_prefix: str = "_schemas/"
     # Comma-separated databases to load from an export (default: every database it holds).
     export_databases: str | None = None
     # Primary keys the warehouse declares (informational, as in Redshift), e.g.

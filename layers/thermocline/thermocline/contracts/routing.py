@@ -12,12 +12,12 @@ every replay that reads the schemas decides the same. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from thermocline.contracts.model import Contracts, Route, SourceContract
 from thermocline.lake.table_schema import TableSchema
-from thermocline.names import table_identifier, unique_identifier
+from thermocline.names import Taken, table_identifier, unique_identifier
 
 __all__ = ["CONTRACT_OWNER", "DeadRoute", "Router"]
 
@@ -104,18 +104,8 @@ class Router:
         if name is None:
             name = unique_identifier(
                 table_identifier(source_table),
-                _Taken(lambda t: t in self._reserved or self.owners.get(t, owner) != owner),
+                Taken(lambda t: t in self._reserved or self.owners.get(t, owner) != owner),
             )
             self.owners[name] = owner
             self._defaults[source_table] = name
         return name, None, owner
-
-
-class _Taken:
-    """A container answering ``name in taken`` with a predicate (for ``unique_identifier``)."""
-
-    def __init__(self, predicate: Callable[[str], bool]) -> None:
-        self._predicate = predicate
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._predicate(name)

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from thermocline.lake.keys import schema_key
 from thermocline.lake.table_schema import TableSchema
+from thermocline.names import Taken, unique_identifier
 
 __all__ = ["SchemaStore"]
 
@@ -67,3 +68,20 @@ class SchemaStore:
             raise
         self.etags[schema.table] = response.get("ETag")
         return True
+
+    def claim(self, base: str, owner: str) -> str:
+        """The warehouse table ``owner`` writes: ``base``, or ``base_2``, ``base_3``... — the first whose
+        recorded schema is ``owner``'s or that has none yet, which is then recorded as ``owner``'s (a
+        schema without columns). For sources outside the stream decoder (Aurora/RDS exports): a table
+        one source refreshes whole must never hold another source's rows, and the stream ingest routes
+        around a table another owner has recorded, as it does for two DynamoDB tables of one name."""
+        while True:
+
+            def taken(name: str) -> bool:
+                schema = self.load(name)
+                return schema is not None and schema.source != owner
+
+            name = unique_identifier(base, Taken(taken))
+            if self.etags.get(name) is not None or self.save(TableSchema(table=name, source=owner)):
+                return name
+            # Lost a race for the name to another writer: look again.

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thermocline.lake.keys import snapshot_stamp
+from thermocline.lake.schema_store import SchemaStore
 from thermocline.load import full_refresh
 from thermocline.load.sql import BOOKKEEPING_SCHEMA, LEDGER_TABLE, ensure_bookkeeping_sql, sql_literal
 from thermocline.names import qualified_name
@@ -171,11 +172,12 @@ def apply_export(
     databases = settings.databases()
     keys = settings.keys()
     names: dict[str, str] = {}
+    store = SchemaStore(s3_client, settings.lake_bucket, settings.schema_prefix)
     warehouse.execute(ensure_bookkeeping_sql())
     for table in tables:
         if databases is not None and table.database not in databases:
             continue
-        name = warehouse_table_name(table)
+        base = warehouse_table_name(table)
         if not table.complete:
             logger.warning(
                 "table not exported completely, kept as is",
@@ -183,19 +185,22 @@ def apply_export(
                 status=table.status,
                 warning=table.warning,
             )
-            outcome.skipped[name] = f"export status {table.status}"
+            outcome.skipped[base] = f"export status {table.status}"
             metrics.add_metric(name="ExportTablesSkipped", unit="Count", value=1)
             continue
-        if name in names:
+        if base in names:
             logger.error(
                 "two exported tables map to one warehouse table",
-                table=name,
-                first=names[name],
+                table=base,
+                first=names[base],
                 second=table.target,
             )
-            outcome.failed[name] = f"{table.target} and {names[name]} map to one table"
+            outcome.failed[base] = f"{table.target} and {names[base]} map to one table"
             continue
-        names[name] = table.target
+        names[base] = table.target
+        # A table another source holds (a DynamoDB table's, a contract's) is never refreshed whole: the
+        # export's table is then `<name>_2`, recorded as its own, so the stream ingest also keeps out.
+        name = store.claim(base, f"{table.engine}:{table.target}")
         reason = _decide(_applied(warehouse, settings, name), info, settings, name)
         if reason:
             logger.info("export not applied to table", table=name, export_id=info.export_id, reason=reason)
@@ -212,7 +217,7 @@ def apply_export(
                 lake_bucket=settings.lake_bucket,
                 snapshot_prefix=settings.snapshot_prefix,
                 now=runtime.clock(),
-                primary_key=keys.get(name),
+                primary_key=keys.get(name) or keys.get(base),
             )
             # Checked again right before the swap: a newer export may have landed meanwhile.
             reason = _decide(_applied(warehouse, settings, name), info, settings, name)
