@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -73,4 +74,83 @@ def test_rows_split_into_one_partition_per_utc_event_date() -> None:
         ("1970-01-01", ["1"]),
         ("1970-01-02", ["2"]),
         ("2026-11-25", ["3"]),
+    ]
+
+
+def _lake_types_table() -> pa.Table:
+    """A column of every Arrow type the lake writes (``ColumnType.arrow``), nullable and required."""
+    from thermocline.lake.types import _ARROW
+
+    samples = {
+        "BIGINT": -(2**63),
+        "DOUBLE PRECISION": 1.5,
+        "VARCHAR": "ünïcode",
+        "VARBYTE": b"\x00\xff",
+        "BOOLEAN": True,
+        "SUPER": '{"a":[1,2.50]}',
+        "TIMESTAMP": datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC),
+        "SMALLINT": -(2**15),
+        "INTEGER": 2**31 - 1,
+        "REAL": 0.25,
+        "DATE": date(1, 1, 1),
+        "TIME": time(23, 59, 59, 999999),
+        "TIMESTAMPTZ": datetime(1, 1, 1, tzinfo=UTC),
+    }
+    assert set(samples) == set(_ARROW)
+    arrays, fields = [], []
+    for kind, arrow_type in sorted(_ARROW.items()):
+        name = kind.lower().replace(" ", "_")
+        arrays += [pa.array([samples[kind], None], arrow_type), pa.array([samples[kind]] * 2, arrow_type)]
+        fields += [pa.field(name, arrow_type), pa.field(name + "_required", arrow_type, nullable=False)]
+    arrays.append(pa.array([Decimal("-12.50"), None], pa.decimal128(12, 2)))
+    fields.append(pa.field("price", pa.decimal128(12, 2)))
+    arrays.append(pa.array(["1".rjust(40, "0"), "2".rjust(40, "0")]))
+    fields.append(pa.field("_seq", pa.string(), nullable=False))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata={"thermocline": '{"version": 1}'}))
+
+
+def test_every_lake_type_reads_back_as_written_with_the_metadata_stored_once() -> None:
+    table = _lake_types_table()
+    data = to_parquet_bytes(table)
+    # What the local engines and conform read (the whole file), and what the loader reads (the footer).
+    assert pq.read_table(io.BytesIO(data)).equals(table, check_metadata=True)
+    footer = pq.read_metadata(io.BytesIO(data))
+    assert footer.schema.to_arrow_schema().equals(table.schema, check_metadata=True)
+    # Once, as key-value metadata: not a second time inside a serialized Arrow schema.
+    assert list(footer.metadata) == [b"thermocline"]
+
+
+def test_a_type_parquet_cannot_name_keeps_the_arrow_schema_and_reads_back_as_written() -> None:
+    table = pa.table(
+        {"text": pa.array(["a", None], pa.large_string()), "n": pa.array([1, 2], pa.uint32())}
+    ).replace_schema_metadata({"thermocline": '{"version": 1}'})
+    data = to_parquet_bytes(table)
+    assert pq.read_table(io.BytesIO(data)).equals(table, check_metadata=True)
+    assert b"ARROW:schema" in pq.read_metadata(io.BytesIO(data)).metadata
+
+
+def test_only_seq_and_event_time_carry_statistics_and_seq_is_not_dictionary_encoded() -> None:
+    tables = decode_stream_records(load_event("dynamodb-store.json"), load_contracts(None))
+    metadata = pq.read_metadata(io.BytesIO(to_parquet_bytes(tables["orders"])))
+    columns = {
+        metadata.schema.column(i).name: metadata.row_group(0).column(i) for i in range(metadata.num_columns)
+    }
+    assert {name for name, c in columns.items() if c.is_stats_set} == {"_seq", "_event_time"}
+    assert columns["_seq"].statistics.min == tables["orders"]["_seq"][0].as_py()
+    assert "RLE_DICTIONARY" not in columns["_seq"].encodings
+    assert "RLE_DICTIONARY" in columns["_source"].encodings
+
+
+def test_a_batch_within_one_day_is_one_partition_and_midnight_splits_it() -> None:
+    times = [1_764_028_799_000_000, 1_764_028_799_999_999]  # 2025-11-24 23:59:59 and its last microsecond
+    table = pa.table({"_seq": ["1", "2"], "_event_time": pa.array(times, pa.timestamp("us", tz="UTC"))})
+    [(date, part)] = split_by_event_date(table, "2000-01-01")
+    assert date == "2025-11-24" and part.equals(table)
+    table = pa.table(
+        {"_seq": ["1", "2"], "_event_time": pa.array([times[1], times[1] + 1], pa.timestamp("us", tz="UTC"))}
+    )
+    parts = split_by_event_date(table, "2000-01-01")
+    assert [(d, t.column("_seq").to_pylist()) for d, t in parts] == [
+        ("2025-11-24", ["1"]),
+        ("2025-11-25", ["2"]),
     ]

@@ -99,12 +99,14 @@ def super_bytes(table: pa.Table, columns: Mapping[str, str]) -> dict[str, int]:
     VARCHAR of at least that many bytes (``load.sql.staging``), the same steps as inferred strings; a
     SUPER column not held as text is left out, and the loader stages it at the largest VARCHAR."""
     out: dict[str, int] = {}
+    present = set(table.schema.names)
     for name, sql_type in columns.items():
-        if str(sql_type).strip().upper() != "SUPER" or name not in table.column_names:
+        if name not in present or str(sql_type).strip().upper() != "SUPER":
             continue
         column = table.column(name)
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            longest = pc.max(pc.binary_length(column)).as_py()
+            # A sparse table's SUPER columns are often empty in a batch: no kernel call for those.
+            longest = pc.max(pc.binary_length(column)).as_py() if column.null_count < len(column) else 0
             out[name] = int(longest or 0)
     return out
 

@@ -142,10 +142,13 @@ def target_tables(
     records: Iterable[Any],
     contracts: Contracts | None = None,
     schemas: Mapping[str, TableSchema] | None = None,
+    *,
+    owners: dict[str, str] | None = None,
 ) -> set[str]:
     """Every warehouse table a batch routes to (records that cannot be routed are skipped here), given
     the recorded ``schemas`` (which say who owns a table). Routed in C where it can decide
-    (``fastpath.route_records``), the same way."""
+    (``fastpath.route_records``), the same way. ``owners``, when given, receives the owner routing
+    assumed for each table it named by default routing (``Router.owners``)."""
     router = Router(contracts, schemas)
     out: set[str] = set()
 
@@ -159,12 +162,14 @@ def target_tables(
     if route_records is None or type(records) is not list:
         for index, record in enumerate(records):
             route(index, record)
-        return out
-    arn_routes: dict[str, tuple[Any, ...]] = {}
+    else:
+        arn_routes: dict[str, tuple[Any, ...]] = {}
 
-    def defer(index: int, record: Any) -> None:
-        route(index, record)
-        refresh_arn_entry(arn_routes, router, record)
+        def defer(index: int, record: Any) -> None:
+            route(index, record)
+            refresh_arn_entry(arn_routes, router, record)
 
-    route_records(records, [arn_routes, out, defer])
+        route_records(records, [arn_routes, out, defer])
+    if owners is not None:
+        owners.update(router.owners)
     return out

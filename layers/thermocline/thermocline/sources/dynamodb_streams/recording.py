@@ -46,7 +46,11 @@ def decode_and_record(
     def read_schemas() -> None:
         # Routing depends on the schemas (who owns a table), and may name a table whose schema is not
         # read yet (`my_table` belongs to another source: `my_table_2`): read until it names no new one.
-        while wanted := target_tables(records, contracts, schemas) - read:
+        # Only a table recorded as another source's than routing assumed can change a route, so the batch
+        # is routed again only then (a pass over every record).
+        while True:
+            owners: dict[str, str] = {}
+            wanted = target_tables(records, contracts, schemas, owners=owners) - read
             for table in sorted(wanted):
                 read.add(table)
                 try:
@@ -55,6 +59,8 @@ def decode_and_record(
                     raise SchemaConflictError(f"recorded schema of {table} is unreadable: {exc}") from exc
                 if loaded is not None:
                     schemas[table] = loaded
+            if not any(_owned_by_another(schemas.get(t), owners.get(t)) for t in wanted):
+                return
 
     read_schemas()
     for _attempt in range(_SCHEMA_ATTEMPTS):
@@ -85,6 +91,15 @@ def decode_and_record(
         read_schemas()
         logger.info("schema changed concurrently, decoding again", tables=lost)
     raise SchemaConflictError(f"schema of {lost} kept changing")
+
+
+def _owned_by_another(schema: TableSchema | None, routed_owner: str | None) -> bool:
+    return (
+        schema is not None
+        and bool(schema.source)
+        and routed_owner is not None
+        and schema.source != routed_owner
+    )
 
 
 def quarantine_reject(quarantine: Quarantine, reject: Reject, shard: str, today: datetime) -> bool:
