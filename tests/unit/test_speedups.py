@@ -107,6 +107,7 @@ def _decode(
             m.setattr(fastpath, "decode_records", None)
             m.setattr(fastpath, "arrow_column", None)
             m.setattr(fastpath, "route_records", None)
+            m.setattr(fastpath, "ColumnBuffer", None)
         return decode_batch(copy.deepcopy(records), contracts, **options)
 
 
@@ -578,3 +579,130 @@ def test_the_c_entry_points_refuse_a_malformed_state_without_crashing(state: lis
         assert speedups.arrow_column(*args) is None
     assert speedups.stage_row({"a": {"S": "x"}}, {"a": ("not", "an", "entry")}, 0, None) is False
     assert speedups.stage_row({"a": {"S": "x"}}, {"a": (None, [], None, "S", 1, "spec")}, 0, None) is False
+
+
+def _column_with_buffer(kind: str) -> tuple[Any, Any, Any]:
+    """A one-column batch (``attr``) whose plan entry stages into a ColumnBuffer, as a batch sets it up."""
+    from thermocline.lake.types import ColumnType
+    from thermocline.sources.dynamodb_streams.batch import _Batch
+
+    schema = TableSchema(table="t")
+    column = schema.add("attr", ColumnType.parse(kind))
+    batch = _Batch(schema=schema, route=None)
+    values = batch.values.setdefault(column.name, [])
+    buffer = batch.buffer_for(column.name)
+    assert buffer is not None
+    from thermocline.sources.dynamodb_streams.values import _plan_entry
+
+    return batch, {"attr": _plan_entry(column, values, buffer)}, column
+
+
+@pytest.mark.parametrize(
+    ("kind", "kind_code", "arrow_type", "staged"),
+    [
+        ("VARCHAR(256)", 2, pa.string(), [{"S": "a"}, {"S": "ünï ✓ 𝄞"}, {"S": ""}, {"N": "12"}]),
+        ("BIGINT", 4, pa.int64(), [{"N": "9223372036854775"}, {"N": "-0"}, {"N": "7"}]),
+        (
+            "DECIMAL(38,18)",
+            5,
+            pa.decimal128(38, 18),
+            [{"N": "1.5"}, {"N": "-0.000000000000000001"}, {"N": "1E+3"}],
+        ),
+        ("SUPER", 3, pa.string(), [{"M": {"k": {"S": "v"}}}, {"L": []}, {"NS": ["1", "2"]}, {"S": "é"}]),
+        ("BOOLEAN", 7, pa.bool_(), [{"BOOL": True}, {"BOOL": False}]),
+        ("VARBYTE(1024000)", 8, pa.binary(), [{"B": "AAE="}, {"B": ""}]),
+    ],
+)
+def test_values_staged_into_a_column_buffer_build_the_column_the_list_would(
+    kind: str, kind_code: int, arrow_type: Any, staged: list[dict[str, Any]]
+) -> None:
+    """C stages values into the column's Arrow buffers instead of its list; rows the Python path staged stay
+    in the list. Built from both, the column equals the one built from the list alone once the buffer's
+    values are moved into it; a row cut back (a record that falls back) is gone from the buffer."""
+    rng = random.Random(kind_code)
+    batch, plan, column = _column_with_buffer(kind)
+    values, buffer = batch.values[column.name], batch.buffers[column.name]
+    n = 40
+    for row in range(n):
+        if rng.random() < 0.3:
+            continue  # no value in this row
+        av = rng.choice(staged)
+        if rng.random() < 0.25:  # staged by the Python path: into the list
+            values.extend([None] * (row - len(values)))
+            converted = column_values_of(column, av)
+            values.append(converted)
+        else:
+            assert speedups.stage_row({"attr": av}, plan, row, None) is True
+            if rng.random() < 0.2:  # the record fell back after staging this value: cut back
+                buffer.truncate(row)
+    assert buffer.rows > 0
+    built = speedups.arrow_column(values, n, kind_code, 38, 18 if "DECIMAL" in kind else 0, buffer)
+    assert built is not None
+    nulls, buffers = built
+    array = pa.Array.from_buffers(arrow_type, n, [pa.py_buffer(b) if b else None for b in buffers], nulls)
+    array.validate(full=True)
+    buffer.move_to(values)
+    assert buffer.rows == 0
+    assert array.equals(_reference_array(values, n, arrow_type))
+    with pytest.raises(RuntimeError):  # a row in both the list and the buffer is a bug, never a guess
+        assert speedups.stage_row({"attr": staged[0]}, plan, n, None) is True
+        values.extend([None] * (n + 1 - len(values)))
+        values[n] = "x"
+        buffer.move_to(values)
+
+
+def column_values_of(column: Any, av: dict[str, Any]) -> Any:
+    """What the Python path puts in a column's list for an AttributeValue."""
+    from thermocline.sources.dynamodb_streams.values import _CONVERT
+
+    ((tag, value),) = av.items()
+    return _CONVERT[column.type.kind](column, tag, value)
+
+
+def test_columns_that_widen_or_refuse_values_mid_batch_decode_identically_from_buffers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Values C put in a column's buffer stay right when the Python path widens the column later (BIGINT to
+    DECIMAL, a longer VARCHAR), moves a value to _overflow (NUL) or drops a row Arrow refuses (a lone
+    surrogate); the buffers were used."""
+    from thermocline.sources.dynamodb_streams import batch as batch_module
+
+    used: list[Any] = []
+    original = batch_module._Batch.buffer_for
+
+    def recording(self: Any, name: str) -> Any:
+        buffer = original(self, name)
+        if buffer is not None:
+            used.append(buffer)
+        return buffer
+
+    monkeypatch.setattr(batch_module._Batch, "buffer_for", recording)
+    records = copy.deepcopy(_SINGLE_TABLE)
+    for i, record in enumerate(records):
+        image = record["dynamodb"].get("NewImage")
+        if image is None:
+            continue
+        image["count"] = {"N": str(i)}
+        image["label"] = {"S": "x" * (i % 7)}
+        image["flag"] = {"BOOL": i % 3 == 0}
+        if i == 150:
+            image["count"] = {"N": "1" * 25 + ".5"}  # BIGINT → DECIMAL
+            image["label"] = {"S": "y" * 300}  # VARCHAR(256) → a longer one
+        if i == 200:
+            image["label"] = {"S": "nul\x00inside"}  # moved to _overflow
+        if i == 250:
+            image["note"] = {"S": "lone \ud800"}  # a row Arrow refuses: dropped and quarantined
+    result = _assert_same(records, monkeypatch)
+    assert any(r.reason.endswith("(lone surrogate)") for r in result.rejects)
+    assert result.widened
+    _assert_same(records, monkeypatch, parse_contracts(yaml.safe_load(_single_table_contract())))
+    assert any(buffer.rows > 100 for buffer in used)  # C staged into them
+
+
+def _single_table_contract() -> str:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import single_table
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return single_table.CONTRACT

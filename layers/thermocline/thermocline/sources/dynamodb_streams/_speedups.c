@@ -506,6 +506,8 @@ static PyObject *base64_bytes(PyObject *s) {
     return out;
 }
 
+#include "_column_buffer.h"
+
 /* The three small ints of a plan entry's C spec. */
 static int read_spec(PyObject *entry, long *code, long *a, long *b) {
     PyObject *spec = PyTuple_GET_ITEM(entry, 5);
@@ -585,6 +587,37 @@ static PyObject *stage_value(PyObject *entry, PyObject *tag, PyObject *value, Py
     return PyObject_Vectorcall(PyTuple_GET_ITEM(entry, 2), args, 3, NULL);
 }
 
+/* Tuples of 2**k Nones (k < NONE_RUNS), made at import: pad_nones grows a list by them. */
+#define NONE_RUNS 13
+static PyObject *NONES[NONE_RUNS];
+
+/* Pad a column's list with None up to `row` entries (the rows before `row` that have no value for it), as
+ * the Python path's extend([None] * gap) does. A sparse column of a wide table (default routing of a
+ * single-table design) is padded for most rows: within the list's capacity the Nones are written directly
+ * (as list.extend does), and a list that must grow takes a run of them in one resize. */
+static int pad_nones(PyObject *values, Py_ssize_t row) {
+    PyListObject *list = (PyListObject *)values;
+    Py_ssize_t size = PyList_GET_SIZE(values);
+    while (size < row) {
+        if (list->allocated >= row) {
+            for (Py_ssize_t i = size; i < row; i++) {
+                list->ob_item[i] = Py_NewRef(Py_None);
+            }
+            Py_SET_SIZE(list, row);
+            return 0;
+        }
+        int k = 0;
+        while (k + 1 < NONE_RUNS && ((Py_ssize_t)1 << (k + 1)) <= row - size) {
+            k++;
+        }
+        if (PyList_SetSlice(values, size, size, NONES[k]) < 0) {
+            return -1;
+        }
+        size = PyList_GET_SIZE(values);
+    }
+    return 0;
+}
+
 /* Lists a record appended to, so that a record that falls back can be cut back out of them. */
 typedef struct {
     PyObject **lists;
@@ -606,11 +639,13 @@ static int touched_reserve(Touched *t, Py_ssize_t n) {
     return 0;
 }
 
-/* Cut every list touched by a record back to `row` entries, so the Python path starts clean. */
+/* Cut every list or column buffer touched by a record back to `row` rows, so the Python path starts clean. */
 static void cut_back(PyObject **lists, Py_ssize_t n, Py_ssize_t row) {
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *values = lists[i];
-        if (PyList_GET_SIZE(values) > row) {
+        if (Py_IS_TYPE(values, &ColumnBufferType)) {
+            cb_truncate((ColumnBuffer *)values, row);
+        } else if (PyList_GET_SIZE(values) > row) {
             PyList_SetSlice(values, row, PyList_GET_SIZE(values), NULL);
         }
     }
@@ -706,12 +741,24 @@ static int stage_image(PyObject *image, PyObject *plan, Py_ssize_t row, Py_ssize
         PyObject *tag, *value;
         PyDict_Next(av, &apos, &tag, &value);
         PyObject *entry = PyDict_GetItemWithError(plan, attribute);
-        if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 6 ||
+        if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 7 ||
             !PyList_CheckExact(PyTuple_GET_ITEM(entry, 1))) {
             ok = 0;
             break;
         }
-        PyObject *values = PyTuple_GET_ITEM(entry, 1);
+        PyObject *values = PyTuple_GET_ITEM(entry, 1), *buffer = PyTuple_GET_ITEM(entry, 6);
+        if (buffer != Py_None && (!Py_IS_TYPE(buffer, &ColumnBufferType) || ((ColumnBuffer *)buffer)->rows > row)) {
+            ok = 0;
+            break;
+        }
+        if (ov != NULL && buffer != Py_None) {
+            /* A primary key column keeps its values in the list, where the key check reads them. */
+            for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ov->keys); k++) {
+                if (PyTuple_GET_ITEM(ov->keys, k) == values) {
+                    buffer = Py_None;
+                }
+            }
+        }
         if (PyList_GET_SIZE(values) > row || touched->n >= touched->cap) {
             ok = 0;
             break;
@@ -725,15 +772,27 @@ static int stage_image(PyObject *image, PyObject *plan, Py_ssize_t row, Py_ssize
             continue;
         }
         if (converted == NULL || PyList_GET_SIZE(values) > row) {
+            Py_XDECREF(converted);
             Py_DECREF(entry);
             ok = 0;
             break;
         }
-        touched->lists[touched->n++] = values;
-        int rc = 0;
-        while (rc == 0 && PyList_GET_SIZE(values) < row) {
-            rc = PyList_Append(values, Py_None);
+        if (buffer != Py_None && converted != Py_None) {
+            /* Into the column's Arrow buffers while it is in cache; a value they do not hold goes to the list. */
+            int put = cb_put((ColumnBuffer *)buffer, row, converted);
+            if (put != 0) {
+                Py_DECREF(converted);
+                Py_DECREF(entry);
+                if (put < 0) {
+                    ok = 0;
+                    break;
+                }
+                touched->lists[touched->n++] = buffer;
+                continue;
+            }
         }
+        touched->lists[touched->n++] = values;
+        int rc = pad_nones(values, row);
         if (rc == 0) {
             rc = PyList_Append(values, converted);
         }
@@ -1344,9 +1403,8 @@ static int has_json_nul(const char *p, Py_ssize_t n) {
  * text is not of that form or the value needs more digits than 38, `precision`, or `scale` allows. */
 static __int128 POW10[39]; /* 10**k, filled at import */
 
-static int decimal_value(PyObject *s, long precision, long scale, __int128 *out) {
-    Py_ssize_t n, i = 0;
-    const char *p = ascii_text(s, &n);
+static int decimal_value(const char *p, Py_ssize_t n, long precision, long scale, __int128 *out) {
+    Py_ssize_t i = 0;
     if (p == NULL) {
         return 0;
     }
@@ -1411,9 +1469,8 @@ static int decimal_value(PyObject *s, long precision, long scale, __int128 *out)
     return 1;
 }
 
-static int int64_text(PyObject *s, long long *out) {
-    Py_ssize_t n, i = 0;
-    const char *p = ascii_text(s, &n);
+static int int64_text(const char *p, Py_ssize_t n, long long *out) {
+    Py_ssize_t i = 0;
     if (p == NULL || n == 0) {
         return 0;
     }
@@ -1442,11 +1499,14 @@ static int int64_text(PyObject *s, long long *out) {
  * not valid Unicode or holds NUL, numbers to parse another way, 2 GiB of text). One pass: each value is
  * read once (on a large batch, reading the values is what costs). */
 static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5 || !PyList_CheckExact(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "arrow_column(values: list, n, kind, precision, scale)");
+    PyObject *staged = nargs == 6 ? args[5] : Py_None;
+    if ((nargs != 5 && nargs != 6) || !PyList_CheckExact(args[0]) ||
+        (staged != Py_None && !Py_IS_TYPE(staged, &ColumnBufferType))) {
+        PyErr_SetString(PyExc_TypeError, "arrow_column(values: list, n, kind, precision, scale, buffer=None)");
         return NULL;
     }
     PyObject *values = args[0];
+    ColumnBuffer *cb = staged == Py_None ? NULL : (ColumnBuffer *)staged;
     Py_ssize_t n = PyLong_AsSsize_t(args[1]);
     long kind = PyLong_AsLong(args[2]), precision = PyLong_AsLong(args[3]), scale = PyLong_AsLong(args[4]);
     if (PyErr_Occurred()) {
@@ -1458,6 +1518,14 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
         Py_RETURN_NONE;
     }
     int text = kind == A_STRING || kind == A_VARCHAR || kind == A_SUPER || kind == A_BINARY;
+    if (cb != NULL && cb->rows > 0) {
+        int storage = kind == A_BINARY ? CB_BYTES : kind == A_BOOL ? CB_BOOL : CB_TEXT;
+        if (cb->storage != storage || kind == A_INT64 || kind == A_STRING || cb->rows > n) {
+            Py_RETURN_NONE; /* the Python path moves the buffer's values into the list and builds from there */
+        }
+    } else {
+        cb = NULL;
+    }
     Py_ssize_t width = kind == A_DECIMAL_TEXT ? 16 : (kind == A_INT64 || kind == A_INT64_TEXT) ? 8 : 0;
     Py_ssize_t fixed_size = text ? (n + 1) * 4 : kind == A_BOOL ? (n + 7) / 8 : n * width;
     PyObject *validity = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
@@ -1475,7 +1543,22 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_ssize_t nulls = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = i < len ? PyList_GET_ITEM(values, i) : Py_None;
-        if (v == Py_None) {
+        /* A row's value is the buffer's (as staged in C) or the list's (as staged in Python), never both. */
+        const char *staged = NULL;
+        Py_ssize_t staged_size = 0;
+        if (cb != NULL && cb_valid(cb, i)) {
+            if (v != Py_None) {
+                goto fallback;
+            }
+            if (cb->storage == CB_BOOL) {
+                v = ((((unsigned char *)cb->data.data)[i >> 3] >> (i & 7)) & 1) ? Py_True : Py_False;
+            } else {
+                int32_t *boff = (int32_t *)cb->offsets.data;
+                staged = cb->data.data + boff[i];
+                staged_size = boff[i + 1] - boff[i];
+                v = NULL;
+            }
+        } else if (v == Py_None) {
             nulls++;
             if (text) {
                 off[i + 1] = (int32_t)data.len;
@@ -1484,9 +1567,16 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
         }
         bits[i >> 3] |= (unsigned char)(1u << (i & 7));
         if (text) {
-            const char *p;
-            Py_ssize_t size;
-            if (kind == A_BINARY) {
+            const char *p = staged;
+            Py_ssize_t size = staged_size;
+            if (v == NULL) {
+                if (kind == A_VARCHAR && memchr(p, 0, (size_t)size) != NULL) {
+                    goto fallback;
+                }
+                if (kind == A_SUPER && has_json_nul(p, size)) {
+                    goto fallback;
+                }
+            } else if (kind == A_BINARY) {
                 if (!PyBytes_CheckExact(v)) {
                     goto fallback;
                 }
@@ -1516,6 +1606,9 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
                 out[i >> 3] |= (char)(1u << (i & 7));
             }
         } else if (kind == A_INT64) {
+            if (v == NULL) {
+                goto fallback;
+            }
             int overflow = 0;
             long long x = PyLong_CheckExact(v) ? PyLong_AsLongLongAndOverflow(v, &overflow) : -1;
             if (!PyLong_CheckExact(v) || overflow || (x == -1 && PyErr_Occurred())) {
@@ -1525,13 +1618,17 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
             memcpy(out + i * 8, &x, 8);
         } else if (kind == A_INT64_TEXT) {
             long long x;
-            if (!int64_text(v, &x)) {
+            Py_ssize_t size = staged_size;
+            const char *p = v == NULL ? staged : ascii_text(v, &size);
+            if (!int64_text(p, size, &x)) {
                 goto fallback;
             }
             memcpy(out + i * 8, &x, 8);
         } else {
             __int128 x;
-            if (!decimal_value(v, precision, scale, &x)) {
+            Py_ssize_t size = staged_size;
+            const char *p = v == NULL ? staged : ascii_text(v, &size);
+            if (!decimal_value(p, size, precision, scale, &x)) {
                 goto fallback;
             }
             memcpy(out + i * 16, &x, 16); /* little-endian two's complement, as Arrow lays it out */
@@ -1606,5 +1703,24 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     if (intern_all() < 0) {
         return NULL;
     }
-    return PyModule_Create(&module);
+    for (int k = 0; k < NONE_RUNS; k++) {
+        if (NONES[k] == NULL) {
+            Py_ssize_t n = (Py_ssize_t)1 << k;
+            if ((NONES[k] = PyTuple_New(n)) == NULL) {
+                return NULL;
+            }
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyTuple_SET_ITEM(NONES[k], i, Py_NewRef(Py_None));
+            }
+        }
+    }
+    if (PyType_Ready(&ColumnBufferType) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddObjectRef(m, "ColumnBuffer", (PyObject *)&ColumnBufferType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

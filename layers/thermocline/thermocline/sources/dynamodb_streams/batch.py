@@ -39,10 +39,32 @@ class _Batch:
     record_index: list[int] = field(default_factory=list)
     # attribute → its PlanEntry: one dict lookup per attribute in the hot loop.
     plan: dict[str, PlanEntry] = field(default_factory=dict)
+    # column name → the fastpath.ColumnBuffer holding the values C staged for it (buffer_for).
+    buffers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
         return len(self.op)
+
+    def buffer_for(self, name: str) -> Any:
+        """The C buffer for column ``name``'s values, or None: without the fast path, for a primary key
+        column (its list is where the key check reads it) and for kinds the Arrow build in C does not
+        take from a buffer (DOUBLE PRECISION, TIMESTAMP)."""
+        make = fastpath.ColumnBuffer
+        storage = _BUFFER_STORAGE.get(self.schema.columns[name].type.kind)
+        if make is None or storage is None or name in self.schema.primary_key:
+            return None
+        buffer = self.buffers.get(name)
+        if buffer is None:
+            buffer = self.buffers[name] = make(storage)
+        return buffer
+
+    def unbuffer(self, name: str | None = None) -> None:
+        """Move the values C staged into the column lists (of ``name``, or of every column), where the
+        Python path reads them; the buffers are left empty."""
+        for column, buffer in self.buffers.items():
+            if name is None or column == name:
+                buffer.move_to(self.values.setdefault(column, []))
 
     def bookkeeping(self) -> dict[str, list[Any]]:
         """The lake's bookkeeping columns (``_overflow`` and the CDC columns) by name."""
@@ -124,6 +146,8 @@ def move_to_overflow(batch: _Batch, found: _Unholdable) -> int:
 
 
 _STRING_CAST = {"BIGINT", "DECIMAL", "DOUBLE PRECISION"}
+# The storage of a column's fastpath.ColumnBuffer by kind: text (as UTF-8), booleans, bytes.
+_BUFFER_STORAGE = {"VARCHAR": 1, "BIGINT": 1, "DECIMAL": 1, "SUPER": 1, "BOOLEAN": 2, "VARBYTE": 3}
 _LAKE_COLUMNS = (OVERFLOW, *CDC_COLUMNS)
 # How ``fastpath.arrow_column`` builds a column of each kind (``_speedups.c``, the A_* codes): text with no
 # NUL check (the bookkeeping columns), VARCHAR and SUPER text (NUL and its JSON escape left to the Python
@@ -147,12 +171,19 @@ def _padded(values: list[Any], n: int) -> list[Any]:
 
 
 def _fast_array(
-    values: list[Any], n: int, kind: int, arrow_type: pa.DataType, precision: int, scale: int
+    values: list[Any],
+    n: int,
+    kind: int,
+    arrow_type: pa.DataType,
+    precision: int,
+    scale: int,
+    buffer: Any = None,
 ) -> Any:
-    """The column built from Arrow buffers in C (rows past ``len(values)`` null), or None: then the caller
-    builds it with ``pa.array`` and casts, which is the reference and raises what the build refuses."""
+    """The column built from Arrow buffers in C (a row's value from ``buffer`` or ``values``, rows past both
+    null), or None: then the caller moves the buffer's values into ``values`` and builds it with
+    ``pa.array`` and casts, which is the reference and raises what the build refuses."""
     build = fastpath.arrow_column
-    built = None if build is None else build(values, n, kind, precision, scale)
+    built = None if build is None else build(values, n, kind, precision, scale, buffer)
     if built is None:
         return None
     nulls, buffers = built
@@ -189,12 +220,15 @@ def _arrow_table(batch: _Batch) -> pa.Table:
         kind = column.type.kind
         arrow_type = column.type.arrow()
         fast = _FAST_KIND.get(kind)
+        buffer = batch.buffers.get(name)
         array = (
             None
             if fast is None
-            else _fast_array(values, n, fast, arrow_type, column.type.precision, column.type.scale)
+            else _fast_array(values, n, fast, arrow_type, column.type.precision, column.type.scale, buffer)
         )
         if array is None:
+            if buffer is not None:
+                batch.unbuffer(name)
             values = _padded(values, n)
             if kind in ("VARCHAR", "SUPER"):
                 array = _string_array(values, name)

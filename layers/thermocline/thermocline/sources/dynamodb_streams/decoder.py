@@ -140,7 +140,9 @@ class _Decoder:
             self.result.changed_schemas.add(table)
         batch = self.batches[table] = _Batch(schema=schema, route=route)
         for name, column in schema.columns.items():
-            batch.plan[column.attribute] = _plan_entry(column, batch.values.setdefault(name, []))
+            batch.plan[column.attribute] = _plan_entry(
+                column, batch.values.setdefault(name, []), batch.buffer_for(name)
+            )
         return batch
 
     # -- one record ---------------------------------------------------------------------------------
@@ -321,6 +323,7 @@ class _Decoder:
                     batch.event_time[row],
                 )
             )
+        batch.unbuffer()
         n = batch.rows
         keep = [i for i in range(n) if i not in rows]
 

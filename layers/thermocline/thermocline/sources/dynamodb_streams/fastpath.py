@@ -14,8 +14,10 @@ code it mirrors stays the reference for every result (tests/unit/test_speedups.p
   the Python path, in order (``fast_loop`` builds the state it reads and hands it those records).
 * ``route_records(records, state)`` mirrors :func:`.envelope.target_tables`' loop: every record's
   warehouse table, each record it cannot decide handed to the Python path.
-* ``arrow_column(values, n, kind, precision, scale)`` mirrors ``pa.array``/``cast`` in
+* ``arrow_column(values, n, kind, precision, scale, buffer)`` mirrors ``pa.array``/``cast`` in
   :func:`.batch._arrow_table`: a column's Arrow buffers, or None to build it the reference way.
+* ``ColumnBuffer(storage)``: the values C stages for one column (``_Batch.buffer_for``), kept as Arrow
+  buffers instead of in the column's list; ``move_to(values)`` hands them to the Python path.
 
 Callers look these names up on this module at call time, so a test can switch the fast path off.
 ``THERMOCLINE_PURE_PYTHON=1`` in the environment forces the reference path (debugging, comparing the
@@ -31,6 +33,7 @@ from typing import Any
 
 __all__ = [
     "FAST_PATH_UNAVAILABLE",
+    "ColumnBuffer",
     "PURE_PYTHON",
     "arrow_column",
     "decode_records",
@@ -44,13 +47,15 @@ FAST_PATH_UNAVAILABLE: str | None = None
 stage_row: Callable[..., bool] | None = None
 super_json: Callable[[str, Any], str | None] | None = None
 decode_records: Callable[[list[Any], list[Any]], None] | None = None
-arrow_column: Callable[[list[Any], int, int, int, int], Any] | None = None
+arrow_column: Callable[[list[Any], int, int, int, int, Any], Any] | None = None
+ColumnBuffer: Callable[[int], Any] | None = None
 route_records: Callable[[list[Any], list[Any]], None] | None = None
 if os.environ.get(PURE_PYTHON) == "1":
     FAST_PATH_UNAVAILABLE = f"{PURE_PYTHON}=1"
 else:
     try:
         from thermocline.sources.dynamodb_streams._speedups import (
+            ColumnBuffer,
             arrow_column,
             decode_records,
             route_records,

@@ -72,6 +72,8 @@ def stage_record(batch: _Batch, image: Mapping[str, Any], spill: int | None) -> 
         if missing is not None:
             for column_values in batch.values.values():
                 del column_values[batch.rows :]
+            for buffer in batch.buffers.values():
+                buffer.truncate(batch.rows)
             raise RecordDecodeError(missing)
         return _NOTHING
     schema = batch.schema
@@ -113,8 +115,10 @@ def stage_record(batch: _Batch, image: Mapping[str, Any], spill: int | None) -> 
                         continue
                     column = schema.add(attribute, new_type)
                     added.append(column)
-                entry = plan[attribute] = _plan_entry(column, values.setdefault(column.name, []))
-            column, column_values, convert, fast_tag, fast_check, _c_spec = entry
+                entry = plan[attribute] = _plan_entry(
+                    column, values.setdefault(column.name, []), batch.buffer_for(column.name)
+                )
+            column, column_values, convert, fast_tag, fast_check, _c_spec, buffer = entry
             try:
                 # Fast paths for the common cases; everything else (and every doubt) goes to `convert`.
                 if tag == fast_tag:
@@ -142,7 +146,7 @@ def stage_record(batch: _Batch, image: Mapping[str, Any], spill: int | None) -> 
                 if widened_type is not None:
                     widened.append((column, column.type))
                     column.type = widened_type
-                    entry = plan[attribute] = _plan_entry(column, column_values)
+                    entry = plan[attribute] = _plan_entry(column, column_values, buffer)
                     try:
                         converted = _CONVERT[widened_type.kind](column, tag, value)
                     except (_Overflow, _Truncated) as again:
@@ -192,7 +196,8 @@ def stage_record(batch: _Batch, image: Mapping[str, Any], spill: int | None) -> 
         for column in reversed(added):
             schema.remove(column)
             del values[column.name]
-        batch.plan = {a: _plan_entry(e[0], e[1]) for a, e in plan.items() if a in schema.by_attribute}
+            batch.buffers.pop(column.name, None)
+        batch.plan = {a: _plan_entry(e[0], e[1], e[6]) for a, e in plan.items() if a in schema.by_attribute}
         raise
     return Staged(overflow, truncated, added, widened)
 

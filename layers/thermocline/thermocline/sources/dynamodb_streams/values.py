@@ -57,11 +57,13 @@ Converter = Callable[[Column, str, Any], Any]
 # * ``c_spec`` — the same decision for the C fast path, as three ints ``(kind, a, b)``: ``(C_VARCHAR,
 #   length in bytes, 0)``, ``(C_FIXED, integer digits, scale)`` for plain numbers that fit (BIGINT is 18
 #   digits, scale 0), ``(C_JSON_NUMBER, 0, 0)``, ``(C_SUPER, 0, 0)``, ``(C_BOOLEAN, 0, 0)``,
-#   ``(C_VARBYTE, length in bytes, 0)``, ``(C_OTHER, 0, 0)`` (the converter decides every value).
+#   ``(C_VARBYTE, length in bytes, 0)``, ``(C_OTHER, 0, 0)`` (the converter decides every value);
+# * ``buffer`` — the column's ``fastpath.ColumnBuffer`` (``_Batch.buffer_for``), where the C fast path puts
+#   the values it stages instead of the list, or None (the Python path never uses it).
 #
 # ``staging.stage_record`` and the C ``stage_row``/``decode_records`` (``_speedups.c``) read these fields;
 # change one only with the other.
-PlanEntry = tuple[Column, list[Any], Converter, str, Any, tuple[int, int, int]]
+PlanEntry = tuple[Column, list[Any], Converter, str, Any, tuple[int, int, int], Any]
 C_OTHER, C_VARCHAR, C_FIXED, C_JSON_NUMBER, C_SUPER, C_BOOLEAN, C_VARBYTE = range(7)
 
 
@@ -207,8 +209,12 @@ def _decimal_pattern(precision: int, scale: int) -> re.Pattern[str]:
 _FAST_BIGINT = re.compile(r"-?(?:0|[1-9]\d{0,17})", re.ASCII).fullmatch
 
 
-def _plan_entry(column: Column, values: list[Any]) -> PlanEntry:
-    """The :data:`PlanEntry` of ``column`` whose batch value list is ``values``."""
+def _plan_entry(column: Column, values: list[Any], buffer: Any = None) -> PlanEntry:
+    """The :data:`PlanEntry` of ``column`` whose batch value list is ``values`` (and C buffer ``buffer``)."""
+    return (*_fast_paths(column, values), buffer)
+
+
+def _fast_paths(column: Column, values: list[Any]) -> tuple[Any, ...]:
     kind = column.type.kind
     convert = _CONVERT[kind]
     if kind == "VARCHAR":
