@@ -58,6 +58,8 @@ from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, StreamShard, Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
+from thermocline.local import moto_http
+
 
 def _wire(value: Any) -> Any:
     if isinstance(value, datetime):  # to the millisecond, as moto's serialiser sends it
@@ -274,6 +276,7 @@ def install() -> None:
     Table.scan = scan  # type: ignore[method-assign]
     DynamoHandler.parse_parameters = parse_parameters  # type: ignore[method-assign]
     StreamShard.add = stream_add  # type: ignore[method-assign]
+    moto_http.install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
