@@ -234,3 +234,25 @@ def test_the_usage_limit_resource_may_create_update_and_delete_the_limit() -> No
     namespace = stack.resolve({"Fn::GetAtt": ["Namespace", "Namespace.NamespaceArn"]})
     assert stack.role_allows("WarehouseSetupFunctionRole", "redshift-serverless:GetNamespace", namespace)
     assert not stack.role_allows("WarehouseSetupFunctionRole", "redshift-serverless:GetNamespace", "*")
+
+
+# --- a failed first deploy can roll back --------------------------------------------------------------------
+
+
+def test_what_a_failed_first_create_must_delete_has_no_deletion_protection(stack: Stack) -> None:
+    # RetainExceptOnCreate deletes a resource when the stack's first create rolls back, so that the retry
+    # meets no leftovers. A resource with deletion protection cannot be deleted by CloudFormation: the
+    # rollback ends in ROLLBACK_FAILED with the resource still there (RDS refuses "Cannot delete protected
+    # Cluster"). Stack deletion and replacement keep it by the DeletionPolicy and UpdateReplacePolicy.
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html
+    protected = {"DeletionProtection", "DeletionProtectionEnabled"}
+    kept = {
+        k: r
+        for k, r in stack.template["Resources"].items()
+        if r.get("DeletionPolicy") == "RetainExceptOnCreate"
+    }
+    assert {"Table", "LakeBucket", "Namespace", "AuroraCluster"} <= set(kept)
+    for logical_id, resource in kept.items():
+        assert resource.get("UpdateReplacePolicy") == "Retain", logical_id
+        props = resource.get("Properties", {})
+        assert not any(props.get(p) in (True, "true") for p in protected), logical_id
