@@ -18,6 +18,7 @@ import pytest
 from tests.integration.iam_policy import Stack, allows, translated
 from thermocline.lake import keys
 from thermocline.load.policy import LoadPolicy
+from thermocline.ops.smoke import smoke_keys
 from thermocline.settings import (
     BackfillSettings,
     ExportIngestSettings,
@@ -136,6 +137,8 @@ def test_the_loader_never_reads_raw_records_or_other_sources_exports(stack: Stac
         pytest.param(keys.conformed_key(CDC_FILE), id="conformed-copy"),
         pytest.param(SNAPSHOT_FILE, id="rds-snapshot-file"),
         pytest.param(MANIFEST, id="manifest"),
+        # `thermocline smoke --bucket <lake> --iam-role <copy role>` COPYs a broken file of its own.
+        *(pytest.param(k, id=f"smoke-{i}") for i, k in enumerate(smoke_keys("20261127T000000000000Z"))),
     ],
 )
 def test_the_copy_role_reads_every_file_a_load_copies(stack: Stack, key: str) -> None:

@@ -126,8 +126,8 @@ def register(sub: Any) -> None:
         "documents leave open: how JSON_PARSE keeps a 38-digit number and 1E+125, what a bad Parquet "
         "file's COPY error looks like and whether sys_load_error_detail logs it, whether the Data API's "
         "query id matches sys_query_history, and the error texts the loader classifies. Run it once on a "
-        "new deployment. Creates only temporary tables and, with --bucket, two objects under _smoke/ "
-        "(deleted again).",
+        "new deployment. Creates only temporary tables and, with --bucket, two objects under "
+        "_conformed/_smoke/ and _manifests/_smoke/, which the stack's COPY role reads (deleted again).",
         epilog="exit status: 0 every question was asked (its answer may be an error: that is the "
         "answer); 1 the Data API or S3 refused a call (the question says why).",
     )

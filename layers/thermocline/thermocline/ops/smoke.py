@@ -4,8 +4,9 @@
 The loader and the local engines rest on what AWS documents about Redshift; where the documents are silent,
 the code makes an assumption, and this checks each one against a real workgroup and returns what it finds
 (one answer per question; a question that fails is answered with its error, and the others still run).
-Nothing is created except temporary tables and, with a bucket, two objects under ``_smoke/`` (deleted
-again).
+Nothing is created except temporary tables and, with a bucket, two objects (deleted again) where the
+loader keeps what it COPYs outside the notified prefix: ``_conformed/_smoke/`` and ``_manifests/_smoke/``,
+which the stack's COPY role may read (:func:`smoke_keys`).
 
 1. JSON_PARSE of a 38-digit integer and of 1E+125: are SUPER numbers kept exact, and what type are they?
    (The lake writes SUPER numbers as JSON text; ``lake.types`` assumes DECIMAL(38) survives.)
@@ -29,7 +30,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from thermocline.lake import keys as lake_keys
 from thermocline.lake.manifest import ManifestEntry, build_manifest, s3_url
+from thermocline.load.policy import LoadPolicy
 from thermocline.load.sql import copy_sql
 from thermocline.runtime import Runtime
 from thermocline.warehouse.redshift_errors import (
@@ -39,7 +42,7 @@ from thermocline.warehouse.redshift_errors import (
     session_params,
 )
 
-__all__ = ["DataApi", "not_asked", "run_smoke"]
+__all__ = ["DataApi", "not_asked", "run_smoke", "smoke_keys"]
 
 _ENDED = {"FINISHED", "FAILED", "ABORTED"}
 # A broken Parquet file: the magic bytes at both ends, nothing readable between them.
@@ -97,10 +100,18 @@ def json_parse_numbers(api: DataApi) -> dict[str, Any]:
     return out
 
 
+def smoke_keys(stamp: str) -> tuple[str, str]:
+    """(file, manifest) of the bad Parquet question: a conformed copy's key and a manifest's key, so that
+    the stack's COPY role, which reads only what loads COPY, reads them, and no load notification fires
+    (template.yaml, RedshiftCopyRole and the lake's notification filter)."""
+    file_key = lake_keys.conformed_key(f"_smoke/bad-{stamp}.parquet")
+    manifest_prefix = LoadPolicy(lake_bucket="").manifest_prefix
+    return file_key, lake_keys.manifest_key(manifest_prefix, "_smoke", f"bad-{stamp}")
+
+
 def bad_parquet(api: DataApi, s3: Any, bucket: str, iam_role: str) -> dict[str, Any]:
     """The loader's COPY of one broken file, from a manifest as the loader writes it."""
-    stamp = f"{api.runtime.clock():%Y%m%dT%H%M%S%fZ}"
-    key, manifest = f"_smoke/bad-{stamp}.parquet", f"_smoke/bad-{stamp}.manifest"
+    key, manifest = smoke_keys(f"{api.runtime.clock():%Y%m%dT%H%M%S%fZ}")
     s3.put_object(Bucket=bucket, Key=key, Body=BAD_PARQUET)
     s3.put_object(
         Bucket=bucket,
