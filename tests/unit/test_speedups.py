@@ -706,3 +706,54 @@ def _single_table_contract() -> str:
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     return single_table.CONTRACT
+
+
+@pytest.mark.parametrize("limit", [None, 12])
+def test_columns_recorded_while_c_stages_a_record_are_the_python_paths(
+    limit: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record with an attribute the table lacks stays in C: the Python path's code records the column
+    (same name, collisions and all, same type) and C stages the rest. NULL first values record nothing; a
+    record that then fails (a bad value after the new column, a name that is not Unicode, an unknown tag)
+    forgets the columns it recorded, and the Python path decides it whole; so does a table at the column
+    limit, whose new attributes go to _overflow."""
+    from thermocline.sources.dynamodb_streams import decoder, fast_loop, staging
+
+    if limit is not None:
+        monkeypatch.setattr(fast_loop, "MAX_ATTRIBUTE_COLUMNS", limit)
+        monkeypatch.setattr(staging, "MAX_ATTRIBUTE_COLUMNS", limit)
+    deferred: list[int] = []
+    original = decoder._Decoder.add
+
+    def counting(self: Any, index: int, record: Any) -> Any:
+        deferred.append(index)
+        return original(self, index, record)
+
+    records = copy.deepcopy(_SINGLE_TABLE[:120])
+    extras: list[dict[str, Any]] = [
+        {"Name": {"S": "a"}, "name": {"S": "b"}, "NAME": {"N": "3"}},  # collisions: name, name_2, name_3
+        {"later": {"NULL": True}},  # no column yet
+        {"later": {"N": "1.25"}, "flags": {"SS": ["x"]}, "blob": {"B": "AAE="}, "ok": {"BOOL": False}},
+        {"fresh": {"S": "kept?"}, "bad_number": {"N": "12abc"}},  # fails after recording `fresh`
+        {"bad \ud800 name": {"S": "x"}},
+        {"weird": {"Q": "unknown tag"}},
+        {"fresh": {"S": "now kept"}, "score": {"N": "1" * 30}},
+    ]
+    for i, extra in enumerate(extras):
+        image = (
+            records[20 + 10 * i]["dynamodb"].get("NewImage") or records[20 + 10 * i]["dynamodb"]["OldImage"]
+        )
+        image.update(extra)
+    result = _assert_same(records, monkeypatch)
+    _assert_same(records, monkeypatch, parse_contracts(yaml.safe_load(_single_table_contract())))
+    with monkeypatch.context() as m:
+        m.setattr(decoder._Decoder, "add", counting)
+        decode_batch(copy.deepcopy(records))
+    (schema,) = result.schemas.values()
+    if limit is None:
+        assert {"name", "name_2", "name_3", "later", "fresh"} <= set(schema.columns)
+        # The first record of the table, and the three that fail, are the Python path's; no record that
+        # only adds columns is.
+        assert len(deferred) == 4, deferred
+    else:
+        assert len(schema.columns) == limit and result.overflow_values > 0

@@ -618,6 +618,29 @@ static int pad_nones(PyObject *values, Py_ssize_t row) {
     return 0;
 }
 
+/* A SUPER value's JSON written straight into its column's buffer as row `row` (no str made for it): 1, or
+ * 0 with nothing changed, when stage_value decides instead (NULL, another spec, a value to spill, one the
+ * encoder leaves to Python). */
+static int super_into(ColumnBuffer *cb, PyObject *entry, PyObject *tag, PyObject *value, Py_ssize_t row,
+                      Py_ssize_t spill) {
+    long code, a, b;
+    if (cb->storage != CB_TEXT || row < cb->rows || read_spec(entry, &code, &a, &b) < 0 || code != C_SUPER ||
+        tag_code(tag) == T_NULL || cb_cover(cb, row) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_ssize_t start = cb->data.len;
+    int rc = put_value(&cb->data, tag, value, 0);
+    if (rc != OK || (spill >= 0 && cb->data.len - start > spill) || cb->data.len > INT32_MAX || cb_cover(cb, row + 1) < 0) {
+        cb->data.len = start;
+        cb_truncate(cb, row);
+        PyErr_Clear();
+        return 0;
+    }
+    ((unsigned char *)cb->validity.data)[row >> 3] |= (unsigned char)(1u << (row & 7));
+    return 1;
+}
+
 /* Lists a record appended to, so that a record that falls back can be cut back out of them. */
 typedef struct {
     PyObject **lists;
@@ -660,6 +683,10 @@ typedef struct {
     PyObject *keys;
     Buf text;
     Py_ssize_t entries;
+    /* fast_loop's new_column(table, attribute, tag, value) and settle(table, staged), the record's table, and
+     * how many columns the record recorded through new_column. */
+    PyObject *new_column, *settle, *table;
+    Py_ssize_t added;
 } Overflow;
 
 static PyObject *take_exception(void) {
@@ -741,6 +768,23 @@ static int stage_image(PyObject *image, PyObject *plan, Py_ssize_t row, Py_ssize
         PyObject *tag, *value;
         PyDict_Next(av, &apos, &tag, &value);
         PyObject *entry = PyDict_GetItemWithError(plan, attribute);
+        if (entry == NULL && !PyErr_Occurred() && ov != NULL && ov->new_column != NULL) {
+            /* A column the plan lacks: the Python path's own code records it (or says no), and C goes on. */
+            PyObject *call_args[4] = {ov->table, attribute, tag, value};
+            PyObject *fresh = PyObject_Vectorcall(ov->new_column, call_args, 4, NULL);
+            if (fresh == Py_False) {
+                Py_DECREF(fresh);
+                continue; /* NULL: no column until the attribute has a value */
+            }
+            if (fresh != NULL && fresh != Py_None) {
+                ov->added++;
+            }
+            entry = PyDict_GetItemWithError(plan, attribute);
+            if (entry != fresh) {
+                entry = NULL; /* None, an error, or not this plan's entry: the Python path decides */
+            }
+            Py_XDECREF(fresh); /* the plan holds the entry */
+        }
         if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 7 ||
             !PyList_CheckExact(PyTuple_GET_ITEM(entry, 1))) {
             ok = 0;
@@ -764,6 +808,10 @@ static int stage_image(PyObject *image, PyObject *plan, Py_ssize_t row, Py_ssize
             break;
         }
         /* Hold what the converter sees: it is Python code. */
+        if (buffer != Py_None && super_into((ColumnBuffer *)buffer, entry, tag, value, row, spill)) {
+            touched->lists[touched->n++] = buffer;
+            continue;
+        }
         Py_INCREF(entry);
         PyObject *converted = stage_value(entry, tag, value, spill);
         if (converted == NULL && ov != NULL && PyErr_Occurred() && PyErr_ExceptionMatches(ov->overflow_class) &&
@@ -1147,6 +1195,8 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
     }
     Py_INCREF(sink);
     ov->keys = PyTuple_GET_ITEM(sink, S_KEYS);
+    ov->table = table;
+    ov->added = 0;
     ov->text.len = 0;
     ov->text.utf8 = 0;
     ov->entries = 0;
@@ -1225,6 +1275,15 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
     }
     result = 1;
 done:
+    if (ov->added && result >= 0) {
+        /* Keep the columns the record recorded, or forget them: the Python path then decides it whole. */
+        PyErr_Clear();
+        PyObject *call_args[2] = {ov->table, result == 1 ? Py_True : Py_False};
+        PyObject *done = PyObject_Vectorcall(ov->settle, call_args, 2, NULL);
+        result = done == NULL ? -1 : result;
+        Py_XDECREF(done);
+    }
+    ov->added = 0;
     Py_XDECREF(event_us);
     Py_DECREF(body);
     Py_DECREF(image);
@@ -1238,7 +1297,19 @@ done:
 
 /* The state decode_records works from: fast_loop.py builds and refreshes it; decode_records adds the
  * oldest event time and the count of values it kept in _overflow. */
-enum { ST_ARN_ROUTES, ST_SINKS, ST_OLDEST, ST_SPILL, ST_DEFER, ST_OVERFLOW_CLASS, ST_WIDEN, ST_OVERFLOWED, ST_SIZE };
+enum {
+    ST_ARN_ROUTES,
+    ST_SINKS,
+    ST_OLDEST,
+    ST_SPILL,
+    ST_DEFER,
+    ST_OVERFLOW_CLASS,
+    ST_WIDEN,
+    ST_OVERFLOWED,
+    ST_NEW_COLUMN,
+    ST_SETTLE,
+    ST_SIZE
+};
 
 /* decode_records(records, state) -> None: decode every record of the batch that decode_one decides, and
  * hand every other one to state's defer(index, record) (decoder._Decoder.add, which then refreshes the
@@ -1251,17 +1322,22 @@ static PyObject *decode_records(PyObject *self, PyObject *const *args, Py_ssize_
     }
     PyObject *records = args[0], *state = args[1];
     Touched touched = {NULL, 0, 0};
-    Overflow ov = {PyList_GET_ITEM(state, ST_OVERFLOW_CLASS), PyList_GET_ITEM(state, ST_WIDEN), NULL, {NULL, 0, 0, 0}, 0};
+    Overflow ov = {PyList_GET_ITEM(state, ST_OVERFLOW_CLASS), PyList_GET_ITEM(state, ST_WIDEN), NULL, {NULL, 0, 0, 0}, 0,
+                   PyList_GET_ITEM(state, ST_NEW_COLUMN), PyList_GET_ITEM(state, ST_SETTLE), NULL, 0};
     Py_ssize_t overflowed = 0;
     long long oldest = 0;
     int have_oldest = 0;
-    if (!PyType_Check(ov.overflow_class) || !PyCallable_Check(ov.widen)) {
-        PyErr_SetString(PyExc_TypeError, "decode_records: state holds no overflow class and widen function");
+    if (!PyType_Check(ov.overflow_class) || !PyCallable_Check(ov.widen) || !PyCallable_Check(ov.new_column) ||
+        !PyCallable_Check(ov.settle)) {
+        PyErr_SetString(PyExc_TypeError, "decode_records: state holds no overflow class and widen, new column and "
+                                         "settle functions");
         return NULL;
     }
     /* Held for the whole batch: the state list is Python's, and the defer callback runs Python code. */
     Py_INCREF(ov.overflow_class);
     Py_INCREF(ov.widen);
+    Py_INCREF(ov.new_column);
+    Py_INCREF(ov.settle);
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
         PyObject *arn_routes = PyList_GET_ITEM(state, ST_ARN_ROUTES), *sinks = PyList_GET_ITEM(state, ST_SINKS);
         PyObject *spill_obj = PyList_GET_ITEM(state, ST_SPILL);
@@ -1317,12 +1393,16 @@ static PyObject *decode_records(PyObject *self, PyObject *const *args, Py_ssize_
     PyMem_Free(ov.text.data);
     Py_DECREF(ov.overflow_class);
     Py_DECREF(ov.widen);
+    Py_DECREF(ov.new_column);
+    Py_DECREF(ov.settle);
     Py_RETURN_NONE;
 fail:
     PyMem_Free(touched.lists);
     PyMem_Free(ov.text.data);
     Py_DECREF(ov.overflow_class);
     Py_DECREF(ov.widen);
+    Py_DECREF(ov.new_column);
+    Py_DECREF(ov.settle);
     return NULL;
 }
 

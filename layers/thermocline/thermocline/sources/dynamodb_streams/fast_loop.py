@@ -11,7 +11,11 @@ decidable in C. The state, as ``_speedups.c`` reads it:
 * by warehouse table, its *sink*: the plan (``values.PlanEntry`` by attribute), the primary key columns'
   value lists, then the bookkeeping lists of ``batch._Batch`` in the order of :func:`_sink`;
 * the converters' ``_Overflow`` and ``values._widen``: a value that cannot widen its column goes to the
-  row's ``_overflow`` in C too (C counts them; a row whose ``_overflow`` needs spilling goes to Python).
+  row's ``_overflow`` in C too (C counts them; a row whose ``_overflow`` needs spilling goes to Python);
+* ``new_column(table, attribute, tag, value)``: an attribute the table's plan lacks is recorded here, by
+  the Python path's own code (``staging.first_type``/``add_column``), and C stages the record on; then
+  ``settle(table, staged)`` keeps the columns (the schema changed) or forgets them (C left the record to
+  the Python path, which decides it whole).
 
 Pure.
 """
@@ -21,8 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from thermocline.lake.columns import MAX_ATTRIBUTE_COLUMNS
+from thermocline.lake.table_schema import Column
 from thermocline.sources.dynamodb_streams.batch import _Batch
 from thermocline.sources.dynamodb_streams.envelope import refresh_arn_entry
+from thermocline.sources.dynamodb_streams.errors import RecordDecodeError
+from thermocline.sources.dynamodb_streams.staging import add_column, first_type, forget_column
 from thermocline.sources.dynamodb_streams.values import _Overflow, _widen
 
 if TYPE_CHECKING:
@@ -65,7 +73,46 @@ def run(decoder: _Decoder, decode_records: Callable[[list[Any], list[Any]], None
                 sinks[table] = sink
         refresh_arn_entry(arn_routes, decoder.router, record)
 
-    state: list[Any] = [arn_routes, sinks, None, decoder.spill_over, defer, _Overflow, _widen, 0]
+    added: list[tuple[_Batch, Column]] = []
+
+    def new_column(table: str, attribute: str, tag: Any, value: Any) -> Any:
+        """The plan entry of a column recorded for ``attribute``; False: NULL, no column (as the Python
+        path skips it); None: the Python path decides the record (a table at the column limit, anything
+        it would reject)."""
+        batch = decoder.batches.get(table)
+        if batch is None or attribute in batch.schema.by_attribute:
+            return None
+        try:
+            new_type = first_type(attribute, tag, value)
+        except (RecordDecodeError, AttributeError, TypeError, ValueError, RecursionError):
+            return None
+        if new_type is None:
+            return False
+        if len(batch.schema.columns) >= MAX_ATTRIBUTE_COLUMNS:
+            return None
+        added.append((batch, add_column(batch, attribute, new_type)))
+        return batch.plan[attribute]
+
+    def settle(table: str, staged: bool) -> None:
+        if staged:
+            decoder.result.changed_schemas.add(table)
+        else:
+            for batch, column in reversed(added):
+                forget_column(batch, column)
+        added.clear()
+
+    state: list[Any] = [
+        arn_routes,
+        sinks,
+        None,
+        decoder.spill_over,
+        defer,
+        _Overflow,
+        _widen,
+        0,
+        new_column,
+        settle,
+    ]
     decode_records(decoder.records, state)
     decoder.result.overflow_values += state[7]
     oldest, known = state[2], decoder.result.oldest_event_us

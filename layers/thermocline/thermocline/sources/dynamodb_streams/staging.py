@@ -47,6 +47,36 @@ class Staged(NamedTuple):
 _NOTHING = Staged(None, 0, [], [])
 
 
+def first_type(attribute: Any, tag: Any, value: Any) -> ColumnType | None:
+    """The type of a new column for ``attribute`` from its first value, or None for NULL (no column until
+    the attribute has a value). Raises :class:`RecordDecodeError` for what no column can record."""
+    if tag not in _KNOWN_TAGS:
+        raise RecordDecodeError(
+            f"attribute {str(attribute)[:60]!r}: unknown DynamoDB type tag {str(tag)[:40]!r}"
+        )
+    if type(attribute) is not str:
+        raise RecordDecodeError("attribute name is not a string")
+    _utf8_length(attribute)
+    return _infer_type(tag, value)
+
+
+def add_column(batch: _Batch, attribute: str, type_: ColumnType) -> Column:
+    """Record a new column in the batch's schema, with its value list and plan entry."""
+    column = batch.schema.add(attribute, type_)
+    batch.plan[attribute] = _plan_entry(
+        column, batch.values.setdefault(column.name, []), batch.buffer_for(column.name)
+    )
+    return column
+
+
+def forget_column(batch: _Batch, column: Column) -> None:
+    """Undo :func:`add_column` for a record that was not staged after all."""
+    batch.schema.remove(column)
+    del batch.values[column.name]
+    batch.buffers.pop(column.name, None)
+    batch.plan.pop(column.attribute, None)
+
+
 def _missing_key(batch: _Batch, row: int) -> str | None:
     """Why row ``row`` has no value in a primary key column, or None: a row without its key cannot be
     merged, so the record is quarantined instead."""
@@ -96,14 +126,7 @@ def stage_record(batch: _Batch, image: Mapping[str, Any], spill: int | None) -> 
             if entry is None:
                 column = schema.by_attribute.get(attribute)
                 if column is None:
-                    if tag not in _KNOWN_TAGS:
-                        raise RecordDecodeError(
-                            f"attribute {str(attribute)[:60]!r}: unknown DynamoDB type tag {str(tag)[:40]!r}"
-                        )
-                    if type(attribute) is not str:
-                        raise RecordDecodeError("attribute name is not a string")
-                    _utf8_length(attribute)
-                    new_type = _infer_type(tag, value)
+                    new_type = first_type(attribute, tag, value)
                     if new_type is None:  # NULL: no column until the attribute has a value
                         continue
                     if len(schema.columns) >= MAX_ATTRIBUTE_COLUMNS:
@@ -113,11 +136,12 @@ def stage_record(batch: _Batch, image: Mapping[str, Any], spill: int | None) -> 
                             overflow = []
                         overflow.append((attribute, _overflow_json(tag, value)))
                         continue
-                    column = schema.add(attribute, new_type)
-                    added.append(column)
-                entry = plan[attribute] = _plan_entry(
-                    column, values.setdefault(column.name, []), batch.buffer_for(column.name)
-                )
+                    added.append(add_column(batch, attribute, new_type))
+                    entry = plan[attribute]
+                else:
+                    entry = plan[attribute] = _plan_entry(
+                        column, values.setdefault(column.name, []), batch.buffer_for(column.name)
+                    )
             column, column_values, convert, fast_tag, fast_check, _c_spec, buffer = entry
             try:
                 # Fast paths for the common cases; everything else (and every doubt) goes to `convert`.
@@ -194,9 +218,7 @@ def stage_record(batch: _Batch, image: Mapping[str, Any], spill: int | None) -> 
         for column, old_type in widened:
             column.type = old_type
         for column in reversed(added):
-            schema.remove(column)
-            del values[column.name]
-            batch.buffers.pop(column.name, None)
+            forget_column(batch, column)
         batch.plan = {a: _plan_entry(e[0], e[1], e[6]) for a, e in plan.items() if a in schema.by_attribute}
         raise
     return Staged(overflow, truncated, added, widened)
