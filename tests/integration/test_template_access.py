@@ -259,3 +259,27 @@ def test_what_a_failed_first_create_must_delete_has_no_deletion_protection(stack
         assert resource.get("UpdateReplacePolicy") == "Retain", logical_id
         props = resource.get("Properties", {})
         assert not any(props.get(p) in (True, "true") for p in protected), logical_id
+
+
+# --- events that could not be delivered are kept ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("queue", ["InvocationFailureQueue", "ExportEventsDeadLetterQueue"])
+def test_eventbridge_may_dead_letter_into_the_queues_as_its_guide_shows(stack: Stack, queue: str) -> None:
+    # EventBridge's guide grants its dead-letter queues by the rule's ARN (aws:SourceArn), the key it
+    # documents for this request; a condition on another key it may not send would drop every undelivered
+    # schedule and RDS event: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
+    (policy,) = [
+        r["Properties"]
+        for r in stack.template["Resources"].values()
+        if r["Type"] == "AWS::SQS::QueuePolicy" and r["Properties"]["Queues"] == [{"Ref": queue}]
+    ]
+    statements = stack.resolve(policy["PolicyDocument"])["Statement"]
+    queue_arn = stack.resolve({"Fn::GetAtt": [queue, "Arn"]})
+    events = {"Service": "events.amazonaws.com"}
+    rule = "arn:aws:events:us-east-1:123456789012:rule/stack-WarehouseLoadFunctionDrain-1A2B3C"
+    assert allows(statements, "sqs:SendMessage", queue_arn, {"aws:SourceArn": rule}, principal=events)
+    elsewhere = "arn:aws:events:us-east-1:999999999999:rule/someone-else"
+    assert not allows(
+        statements, "sqs:SendMessage", queue_arn, {"aws:SourceArn": elsewhere}, principal=events
+    )
