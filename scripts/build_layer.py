@@ -12,8 +12,8 @@ sets both and passes the same values to the template's parameters). Steps:
 2. the project's packages, copied;
 3. C extensions cross-compiled by Zig's C compiler (the ``ziglang`` wheel) against the runtime's glibc, with
    the headers of a CPython of the target version found on this host;
-4. ``trim_layer.py`` (what Lambda does not use), debug symbols stripped where a strip tool for the target
-   exists;
+4. ``trim_layer.py`` (what Lambda does not use), static symbols and debug sections stripped by
+   ``elf_file.py`` (in Python: the same bytes from every host, where strip tools differ or are missing);
 5. bytecode for the target Python (``unchecked-hash``: the layer is read-only and immutable, so Lambda
    never compiles at cold start and never checks source timestamps, which zip archives round);
 6. ``check_native.py``: every native file matches the target.
@@ -184,6 +184,7 @@ def compile_arguments(target: Target, include: Path, source: Path, out: Path) ->
 
 def build_extension(site: Path, module: str, source: Path, include: Path, target: Target) -> Path:
     out = target.extension_path(site, module)
+    out.parent.mkdir(parents=True, exist_ok=True)
     command, env = zig()
     subprocess.run([*command, *compile_arguments(target, include, source, out)], check=True, env=env)
     say(f"{module}: built {out.name} for {target.zig_target}")
@@ -194,11 +195,15 @@ def build_extension(site: Path, module: str, source: Path, include: Path, target
 
 
 def compile_bytecode(site: Path, python: str) -> None:
-    # -p: tracebacks name the files where Lambda mounts the layer.
+    # -p: tracebacks name the files where Lambda mounts the layer. One process, in compileall's sorted order,
+    # with a fixed hash seed: marshal marks objects it has seen by their reference counts, which depend on
+    # what the process compiled before, so parallel workers (-j) wrote different bytes from build to build;
+    # the seed fixes the order of set constants.
     subprocess.run(
-        [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+        [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash"]
         + ["-s", str(site), "-p", "/opt/python", str(site)],
         check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
     )
 
 
@@ -236,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         extensions = [spec.partition("=")[::2] for spec in args.extension] if found else []
         for module, source in extensions:
             build_extension(args.site, module, Path(source), found[1], target)  # type: ignore[index]
-        trim_layer.trim(args.site, target.machine)
+        trim_layer.trim(args.site)
         if found:
             compile_bytecode(args.site, found[0])
             say(f"bytecode compiled by {found[0]}")

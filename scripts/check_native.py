@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import elf_file  # noqa: E402
 from lambda_platform import PlatformError, Target  # noqa: E402
 
-ELF_MAGIC = b"\x7fELF"
 NATIVE_NAMES = re.compile(r"\.(so(\.\d+)*|dylib|pyd|dll)$")
 EXT_TAG = re.compile(r"\.cpython-(?P<version>\d+)t?-(?P<machine>[a-z0-9_]+)-(?P<os>[a-z0-9_-]+)\.so$")
 PYC_TAG = re.compile(r"\.(?P<tag>[a-z]+-\d+)(\.opt-\d)?\.pyc$")
@@ -34,37 +34,24 @@ GLIBC = re.compile(rb"^GLIBC_(\d+)\.(\d+)(?:\.\d+)?$")
 SHT_GNU_VERNEED = 0x6FFFFFFE
 
 
-def is_elf(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(4) == ELF_MAGIC
-
-
-def _cstring(data: bytes, offset: int) -> bytes:
-    return data[offset : data.index(b"\0", offset)]
-
-
 def elf_facts(path: Path) -> tuple[int, tuple[int, int] | None]:
     """(e_machine, the newest ``GLIBC_x.y`` symbol version it needs, or None). Raises ValueError when the
     file is not a 64-bit little-endian ELF file, as every Lambda platform's are."""
     data = path.read_bytes()
-    if data[:4] != ELF_MAGIC or data[4] != 2 or data[5] != 1:
-        raise ValueError("not a 64-bit little-endian ELF file")
+    table = elf_file.sections(data)
     (machine,) = struct.unpack_from("<H", data, 18)
-    (shoff,) = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
     newest: tuple[int, int] | None = None
-    for _name, kind, _flags, _addr, offset, _size, link, count, _align, _entsize in sections:
-        if kind != SHT_GNU_VERNEED:
+    for section in table:
+        if section.type != SHT_GNU_VERNEED:
             continue
-        strings = sections[link][4]
-        entry = offset
-        for _ in range(count):  # Elf64_Verneed, then its Elf64_Vernaux entries
+        strings = table[section.link].offset
+        entry = section.offset
+        for _ in range(section.info):  # Elf64_Verneed, then its Elf64_Vernaux entries
             _version, aux_count, _file, aux, following = struct.unpack_from("<HHIII", data, entry)
             at = entry + aux
             for _ in range(aux_count):
                 _hash, _aflags, _other, name, aux_next = struct.unpack_from("<IHHII", data, at)
-                match = GLIBC.match(_cstring(data, strings + name))
+                match = GLIBC.match(elf_file.cstring(data, strings + name))
                 if match:
                     newest = max(newest or (0, 0), (int(match[1]), int(match[2])))
                 at += aux_next
@@ -78,7 +65,7 @@ def native_problems(site: Path, target: Target) -> tuple[int, list[str]]:
     for dirpath, _dirs, files in os.walk(site):
         for name in files:
             path = Path(dirpath, name)
-            if path.is_symlink() or not (NATIVE_NAMES.search(name) or is_elf(path)):
+            if path.is_symlink() or not (NATIVE_NAMES.search(name) or elf_file.is_elf(path)):
                 continue
             rel = path.relative_to(site)
             checked += 1

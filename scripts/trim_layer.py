@@ -1,6 +1,6 @@
 """Trim a built layer's ``python/`` directory to what Thermocline uses inside Lambda.
 
-Used by ``scripts/build_layer.py`` (``trim(site, machine)``). What goes, and why:
+Used by ``scripts/build_layer.py`` (``trim(site)``). What goes, and why:
 
 * boto3, botocore and their dependencies: the Lambda Python runtime ships them (aws-xray-sdk pulls them in).
 * pyarrow's Flight, S3/GCS/Azure/HDFS filesystems, ORC, Substrait's Python module, CUDA, its C++ tests,
@@ -9,18 +9,20 @@ Used by ``scripts/build_layer.py`` (``trim(site, machine)``). What goes, and why
 * Duplicate shared libraries: wheels cannot hold symlinks, so ``libX.so``, ``libX.so.N`` and
   ``libX.so.N.M.P`` are three copies; the extension modules load ``libX.so.N`` (their DT_NEEDED), the
   others are link-time names.
-* Byte-code caches (the build compiles the target's afterwards), and debug symbols of shared libraries
-  (``strip --strip-unneeded`` with a tool that reads the target's ELF files, when one exists).
+* Byte-code caches (the build compiles the target's afterwards), and the static symbols and debug sections
+  of shared libraries (``elf_file.strip``: in Python, so the layer is the same from every build host).
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import elf_file  # noqa: E402
 
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
 DIST_INFO = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-[0-9][^-]*\.dist-info$")
@@ -110,57 +112,24 @@ def caches(site: Path) -> int:
     return sum(remove(p) for p in list(site.rglob("__pycache__")) if p.exists())
 
 
-def _is_elf(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(4) == b"\x7fELF"
-
-
-def strip_tool(sample: Path, machine: str) -> str | None:
-    """The first strip tool that can rewrite the layer's ELF files: the host's ``strip`` reads only the
-    host's machine (and on macOS none), ``llvm-strip`` reads every one."""
-    for name in ("llvm-strip", f"{machine}-linux-gnu-strip", "strip"):
-        tool = shutil.which(name)
-        if not tool:
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            trial = Path(tmp) / sample.name
-            shutil.copy2(sample, trial)
-            if subprocess.run([tool, "--strip-unneeded", str(trial)], capture_output=True).returncode == 0:
-                return tool
-    return None
-
-
-def strip_symbols(site: Path, machine: str) -> int:
-    libraries = [p for p in site.rglob("*.so*") if p.is_file() and not p.is_symlink() and _is_elf(p)]
-    tool = strip_tool(libraries[0], machine) if libraries else None
-    if not libraries:
-        return 0
-    if not tool:
-        print(
-            f"trim_layer: WARNING no strip tool reads {machine} ELF files (install llvm or binutils for"
-            f" {machine}): shared libraries keep their debug symbols (larger, same code)",
-            file=sys.stderr,
-        )
-        return 0
-    before = 0
-    after = 0
-    for path in libraries:
-        before += path.stat().st_size
-        subprocess.run([tool, "--strip-unneeded", str(path)], check=True)
-        after += path.stat().st_size
-    return before - after
+def strip_symbols(site: Path) -> int:
+    return sum(
+        elf_file.strip(p)
+        for p in site.rglob("*.so*")
+        if p.is_file() and not p.is_symlink() and elf_file.is_elf(p)
+    )
 
 
 def size(site: Path) -> int:
     return sum(p.stat().st_size for p in site.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def trim(site: Path, machine: str) -> None:
-    """Run every step on ``site`` (a layer's python/ directory) built for ``machine`` (x86_64, aarch64)."""
+def trim(site: Path) -> None:
+    """Run every step on ``site`` (a layer's python/ directory), whatever its target."""
     start = size(site)
     for step in (runtime_provided, pyarrow_unused, duplicate_libraries, caches):
         freed = step(site)
         print(f"trim_layer: {step.__name__:<20} -{freed / 2**20:7.1f} MB")
-    freed = strip_symbols(site, machine)
+    freed = strip_symbols(site)
     print(f"trim_layer: {'strip_symbols':<20} -{freed / 2**20:7.1f} MB")
     print(f"trim_layer: {start / 2**20:.1f} MB -> {size(site) / 2**20:.1f} MB")
