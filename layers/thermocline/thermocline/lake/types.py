@@ -7,6 +7,7 @@ Both legs speak :class:`ColumnType`: sources record it for every column, the lak
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -108,6 +109,14 @@ class ColumnType:
     @classmethod
     def parse(cls, text: str) -> ColumnType:
         """Parse a declared type (``DECIMAL(12,2)``, ``varchar(64)``, ``TIMESTAMP``, aliases included)."""
+        if type(text) is str and cls is ColumnType:
+            # Every recorded schema and lake file footer spells its columns' types again: a table's few
+            # distinct types are parsed once per process.
+            return _parse_cached(text)
+        return cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> ColumnType:
         m = _TYPE_RE.fullmatch(text.strip().upper())
         if not m:
             raise SchemaError(f"unsupported column type: {text!r}")
@@ -175,6 +184,12 @@ _ALIASES = {
     "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
 }
 _TYPE_RE = re.compile(r"(?P<name>[A-Z][A-Z0-9 ]*?)\s*(?:\((?P<args>[^)]*)\))?")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> ColumnType:
+    return ColumnType._parse(text)
+
 
 BIGINT = ColumnType("BIGINT")
 BOOLEAN = ColumnType("BOOLEAN")
