@@ -11,7 +11,10 @@ leaves the Parquet physical and logical types as they are, which is all Redshift
   reading the lake directly (Athena, Redshift Spectrum) can skip files by. Nothing in the pipeline reads
   statistics: COPY and the local engines read every row, the loader reads the footer's schema.
 * Dictionary encoding for every column but ``_seq``, which is unique per row (a sequence number is never
-  repeated in a batch): there the dictionary is pure cost and the file grows.
+  repeated in a batch): there the dictionary is pure cost and the file grows. ``_seq`` is PLAIN, Parquet's
+  base encoding, which pyarrow falls back to by itself whenever a column's dictionary outgrows its page
+  limit, so every reader of the lake already reads it (COPY reads Parquet through Redshift Spectrum:
+  https://docs.aws.amazon.com/redshift/latest/dg/copy-usage_notes-copy-from-columnar.html).
 * The ``thermocline`` metadata once, as the file's key-value metadata, and no serialized Arrow schema
   (``ARROW:schema``) when Parquet's own schema gives back every column's Arrow type as written (every type
   the lake uses does): pyarrow would otherwise store the metadata a second time, base64-encoded inside
