@@ -32,6 +32,13 @@ moto numbers a stream record by the shard's length before appending it; two writ
 server runs a thread per connection) could take the same number. DynamoDB gives every record of a shard
 its own, increasing sequence number, so records are added one at a time (``stream_add``).
 
+moto's ``Item`` checks the 400 KB item limit as each attribute is added by summing the sizes of all the
+attributes added before it (``LimitedSizeDict``): quadratic in the attributes, and half of a BatchWriteItem's
+time. ``item_init`` builds the same item with a running sum: the same attributes, and ``ItemSizeTooLarge``
+at the same attribute for the same sums. An UpdateItem parsed its expression twice per request
+(``UpdateExpressionParser.make``), an expression the demo sends thousands of times: parsed trees are kept
+by their text (no one changes a tree: moto's validator works on its own copy).
+
 The server logs errors only: a line for each of the demo's ~10,000 requests cost CPU (and a lock every
 request thread waits on) and buried the errors in ``moto.log``.
 """
@@ -53,8 +60,11 @@ from typing import Any
 from moto.core.responses import ActionResult, BaseResponse
 from moto.core.utils import unix_time
 from moto.dynamodb.comparisons import OpDefault
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, StreamShard, Table
+from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
@@ -143,6 +153,26 @@ def parse_parameters(self: DynamoHandler, request: Any) -> None:
         except Exception:  # noqa: BLE001, S110 - moto's parser reads it, and reports what is wrong
             pass
     _parse_parameters(self, request)
+
+
+# moto's limit (dynamo_type.LimitedSizeDict): "between 409 and 410KB" by its authors' tests
+_ITEM_LIMIT = 405000
+
+
+def item_init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
+    """``Item.__init__``: each attribute's size (name and value, as ``LimitedSizeDict`` counts them)
+    added to a running sum instead of summing every earlier attribute again."""
+    self.hash_key = hash_key
+    self.range_key = range_key
+    self.attrs = LimitedSizeDict()
+    total = 0
+    for key, value in attrs.items():
+        typed = DynamoType(value)
+        size = bytesize(key) + typed.size()
+        if total + size > _ITEM_LIMIT:
+            raise ItemSizeTooLarge
+        dict.__setitem__(self.attrs, key, typed)
+        total += size
 
 
 _stream_add = StreamShard.add
@@ -274,6 +304,9 @@ def install() -> None:
     Table.put_item = _marking(Table.put_item)  # type: ignore[method-assign]
     Table.delete_item = _marking(Table.delete_item)  # type: ignore[method-assign]
     Table.scan = scan  # type: ignore[method-assign]
+    Item.__init__ = item_init  # type: ignore[method-assign]
+    parse = functools.lru_cache(maxsize=1024)(UpdateExpressionParser.make)
+    UpdateExpressionParser.make = staticmethod(parse)  # type: ignore[method-assign,assignment]
     DynamoHandler.parse_parameters = parse_parameters  # type: ignore[method-assign]
     StreamShard.add = stream_add  # type: ignore[method-assign]
     moto_http.install()

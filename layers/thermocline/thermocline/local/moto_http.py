@@ -16,7 +16,8 @@ application error is answered 500 (werkzeug's page), as werkzeug does.
 
 moto's dispatcher also lists its own package directory (``os.listdir`` and an ``isdir`` per service, about
 200) for every request, under a lock all request threads share, to ask whether a name is a service; the
-installed package does not change while the server runs, so the list is read once (``install``).
+installed package does not change while the server runs, so the list is read once (``install``); and it
+lists each answering class's methods (``inspect.getmembers``) to find the action's, once per class here.
 
 And http.server reads every request's header block with the ``email`` package's parser (``http.client.
 parse_headers``), a tenth of the server's time for the demo's small requests. ``parse_headers`` builds the
@@ -27,6 +28,7 @@ same message from lines of the plain ``Name: value`` shape (continuation lines i
 from __future__ import annotations
 
 import email.parser
+import functools
 import http.client
 import io
 import re
@@ -133,6 +135,7 @@ class KeepAliveHandler(MotoRequestHandler):
 def install() -> None:
     """Have moto's server (``moto.server.main``) handle its connections with ``KeepAliveHandler``, and
     list moto's services once."""
+    import moto.core.responses
     import moto.server
     from moto import backends
 
@@ -140,3 +143,5 @@ def install() -> None:
     http.client.parse_headers = parse_headers
     services = frozenset(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: services  # type: ignore[assignment]
+    methods = moto.core.responses.method_names_from_class
+    moto.core.responses.method_names_from_class = functools.cache(methods)
