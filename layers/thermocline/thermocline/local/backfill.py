@@ -34,6 +34,7 @@ from thermocline.names import qualified_name
 from thermocline.services import backfill
 from thermocline.services.reconcile import Reconciliation, reconcile_export
 from thermocline.settings import BackfillSettings, ReconcileSettings
+from thermocline.sources.dynamodb_export.exports import ExportStatus
 
 BACKFILL = "BackfillFunction"
 RECONCILE = "ReconcileFunction"
@@ -148,13 +149,20 @@ def _loaded(wh: Any, token: str) -> int:
     return int(wh.query(sql, {"pattern": pattern}).rows[0][0])
 
 
-def run_reconcile(local: LocalStack, table: str) -> Reconciliation:
-    """Compare the local warehouse with a fresh export of ``table``."""
+def start_reconcile_export(local: LocalStack, table: str) -> ExportStatus:
+    """A fresh export of ``table`` for ReconcileFunction to compare with (written at once, locally)."""
     settings = ReconcileSettings.from_env(local.environment_for(RECONCILE))
-    s3, ddb = local.client("s3"), local.client("dynamodb")
     exports = _exports(local, settings.lake_bucket)
     name = table_name(local, table)
-    table_arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+    table_arn = local.client("dynamodb").describe_table(TableName=name)["Table"]["TableArn"]
     arn = exports.start(table_arn, settings.lake_bucket, f"{settings.export_prefix.rstrip('/')}/{name}")
+    return exports.describe(arn)
+
+
+def run_reconcile(local: LocalStack, table: str, export: ExportStatus | None = None) -> Reconciliation:
+    """Compare the local warehouse with ``export`` of ``table`` (by default, a fresh one)."""
+    export = export or start_reconcile_export(local, table)
+    settings = ReconcileSettings.from_env(local.environment_for(RECONCILE))
+    s3, ddb = local.client("s3"), local.client("dynamodb")
     with contextlib.closing(warehouse.connect(settings.warehouse_url, s3_client=s3)) as wh:
-        return reconcile_export(s3, ddb, wh, settings, exports.describe(arn))
+        return reconcile_export(s3, ddb, wh, settings, export)

@@ -33,10 +33,11 @@ from rich.progress import (
 from rich.table import Table
 
 from thermocline import warehouse
+from thermocline.load.sql import SEAM_MARGIN_SECONDS
 from thermocline.local import hot as hot_views
 from thermocline.local import pg_server
 from thermocline.local.aurora import export_catalogue
-from thermocline.local.backfill import run_reconcile
+from thermocline.local.backfill import run_reconcile, start_reconcile_export
 from thermocline.local.moto_server import cpu_seconds, free_port
 from thermocline.local.pg_server import PostgresServer
 from thermocline.local.poller import DeliveryStats, QueueDrainer, StreamPoller, StreamReader
@@ -44,6 +45,7 @@ from thermocline.local.session import REPORT, LocalStack
 from thermocline.local.workload import PHASES, WRITERS, Workload, run_phase
 from thermocline.names import quote_ident
 from thermocline.reporting.definition import available_reports
+from thermocline.sources.dynamodb_export.exports import ExportStatus
 
 # While a phase writes, its stream is read as Lambda polls a shard: "at a base rate of 4 times per second"
 # (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html), at once again after a full page.
@@ -163,10 +165,11 @@ def _phase(
     reader: StreamReader,
     mappings: dict[str, StreamPoller],
     drainer: QueueDrainer,
+    written_all: Callable[[], Any] | None = None,
 ) -> int:
     """One phase of the workload: its writes (in a thread of their own) while the stream is read and
     delivered to each mapping, as Lambda polls a table's stream while it takes writes; then the load
-    queue. Returns the number of writes."""
+    queue. ``written_all`` is called once the writes are done. Returns the number of writes."""
     progress = steps.progress
     task = progress.add_task(f"{phase}: writing to the table", total=None)
 
@@ -174,6 +177,8 @@ def _phase(
         with steps.timed(f"{phase}: write"):
             count = write(lambda n: progress.advance(task, n))
         progress.update(task, total=count, completed=count)
+        if written_all:
+            written_all()
         return count
 
     lines = {name: progress.add_task(f"{phase}: stream → {name}", total=None) for name in mappings}
@@ -259,6 +264,19 @@ def run_demo(
         table, lake_bucket = local.resource("Table"), local.resource("LakeBucket")
         workload = Workload(orders=orders)
         mappings = {"lake": poller, **({"hot views (x2)": hot} if hot else {})}
+        # The table's export for reconciliation is taken once its last write is done, in the background,
+        # while the last changes are delivered and loaded, the catalogue exported and the reports run.
+        exporting = opened.enter_context(concurrent.futures.ThreadPoolExecutor(1, "demo-export"))
+        export: list[concurrent.futures.Future[ExportStatus]] = []
+
+        def take_export(written: float) -> ExportStatus:
+            # Reconciliation leaves out rows changed within SEAM_MARGIN_SECONDS before the export (their
+            # changes may not be loaded yet), and a stream record's time is in whole seconds: so the export
+            # is taken that long after the last write, and every row is compared.
+            time.sleep(max(0.0, written + SEAM_MARGIN_SECONDS + 1 - time.monotonic()))
+            with steps.timed("reconcile export"):
+                return start_reconcile_export(local, "Table")
+
         for phase in PHASES:
             t0 = time.monotonic()
             summary.source_writes += _phase(
@@ -268,6 +286,9 @@ def run_demo(
                 reader,
                 mappings,
                 drainer,
+                (lambda: export.append(exporting.submit(take_export, time.monotonic())))
+                if phase == PHASES[-1]
+                else None,
             )
             summary.phase_seconds[phase] = round(time.monotonic() - t0, 2)
         summary.stream_records = poller.stats.records
@@ -293,7 +314,7 @@ def run_demo(
             summary.report_files = _download(s3, summary.report_s3, out_dir)
 
         with steps.step("reconcile", "reconcile warehouse vs an export", total=1):
-            outcome = run_reconcile(local, "Table")
+            outcome = run_reconcile(local, "Table", export[0].result())
             with contextlib.closing(warehouse.connect(local.warehouse_url, s3_client=s3)) as wh:
                 sales = wh.query(
                     "SELECT region, CAST(SUM(total) AS VARCHAR) FROM orders GROUP BY 1 ORDER BY 1"
