@@ -613,12 +613,13 @@ def _column_with_buffer(kind: str) -> tuple[Any, Any, Any]:
         ("VARBYTE(1024000)", 8, pa.binary(), [{"B": "AAE="}, {"B": ""}]),
     ],
 )
+@pytest.mark.parametrize("python_share", [0.0, 0.25])
 def test_values_staged_into_a_column_buffer_build_the_column_the_list_would(
-    kind: str, kind_code: int, arrow_type: Any, staged: list[dict[str, Any]]
+    kind: str, kind_code: int, arrow_type: Any, staged: list[dict[str, Any]], python_share: float
 ) -> None:
     """C stages values into the column's Arrow buffers instead of its list; rows the Python path staged stay
-    in the list. Built from both, the column equals the one built from the list alone once the buffer's
-    values are moved into it; a row cut back (a record that falls back) is gone from the buffer."""
+    in the list. Built from both (or the buffer alone), the column equals the one built from the list alone
+    once the buffer's values are moved into it; a row cut back (a record that falls back) is gone."""
     rng = random.Random(kind_code)
     batch, plan, column = _column_with_buffer(kind)
     values, buffer = batch.values[column.name], batch.buffers[column.name]
@@ -627,7 +628,7 @@ def test_values_staged_into_a_column_buffer_build_the_column_the_list_would(
         if rng.random() < 0.3:
             continue  # no value in this row
         av = rng.choice(staged)
-        if rng.random() < 0.25:  # staged by the Python path: into the list
+        if rng.random() < python_share:  # staged by the Python path: into the list
             values.extend([None] * (row - len(values)))
             converted = column_values_of(column, av)
             values.append(converted)

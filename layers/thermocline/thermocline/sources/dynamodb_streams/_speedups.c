@@ -1573,6 +1573,63 @@ static int int64_text(const char *p, Py_ssize_t n, long long *out) {
     return 1;
 }
 
+/* The column's buffers from a ColumnBuffer alone (n rows; rows past the buffer's are null) into arrow_column's
+ * validity bits, fixed-width part (offsets, values or value bits) and text data: 0, or -1 when the Python
+ * path builds it (NUL in text, a number Arrow's cast must decide, memory). */
+static int buffered_column(ColumnBuffer *cb, Py_ssize_t n, long kind, long precision, long scale, unsigned char *bits,
+                           char *out, Buf *data, Py_ssize_t *nulls) {
+    Py_ssize_t rows = cb->rows, bytes = (rows + 7) / 8, valid = 0;
+    int text = kind == A_STRING || kind == A_VARCHAR || kind == A_SUPER || kind == A_BINARY;
+    memcpy(bits, cb->validity.data, (size_t)bytes); /* bits past `rows` are zero in a ColumnBuffer */
+    for (Py_ssize_t k = 0; k < bytes; k++) {
+        valid += __builtin_popcount(bits[k]);
+    }
+    *nulls = n - valid;
+    if (kind == A_BOOL) {
+        memcpy(out, cb->data.data, (size_t)bytes);
+        return 0;
+    }
+    int32_t *from = (int32_t *)cb->offsets.data;
+    if (text) {
+        Py_ssize_t size = from[rows];
+        if ((kind == A_VARCHAR && memchr(cb->data.data, 0, (size_t)size) != NULL) ||
+            (kind == A_SUPER && has_json_nul(cb->data.data, size))) {
+            return -1; /* the Python path finds and moves these values */
+        }
+        memcpy(out, from, (size_t)(rows + 1) * 4);
+        int32_t *off = (int32_t *)out;
+        for (Py_ssize_t i = rows + 1; i <= n; i++) {
+            off[i] = (int32_t)size;
+        }
+        return buf_put(data, cb->data.data, size) < 0 ? -1 : 0;
+    }
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (bits[i >> 3] == 0) {
+            i |= 7; /* eight nulls */
+            continue;
+        }
+        if (!((bits[i >> 3] >> (i & 7)) & 1)) {
+            continue;
+        }
+        const char *p = cb->data.data + from[i];
+        Py_ssize_t size = from[i + 1] - from[i];
+        if (kind == A_INT64_TEXT) {
+            long long x;
+            if (!int64_text(p, size, &x)) {
+                return -1;
+            }
+            memcpy(out + i * 8, &x, 8);
+        } else {
+            __int128 x;
+            if (!decimal_value(p, size, precision, scale, &x)) {
+                return -1;
+            }
+            memcpy(out + i * 16, &x, 16);
+        }
+    }
+    return 0;
+}
+
 /* arrow_column(values, n, kind, precision, scale) -> (null_count, buffers) | None: the Arrow buffers
  * (validity or None, then offsets and data, or data) of a column whose first len(values) rows are `values`
  * and the rest null, or None when the Python path must build it (a value of another type, text that is
@@ -1621,6 +1678,13 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
     memset(bits, 0, (size_t)((n + 7) / 8));
     memset(out, 0, (size_t)fixed_size);
     Py_ssize_t nulls = 0;
+    if (cb != NULL && len == 0 && kind != A_INT64) {
+        /* Every value is the buffer's (the common case): its buffers are the column's, read in one pass. */
+        if (buffered_column(cb, n, kind, precision, scale, bits, out, &data, &nulls) < 0) {
+            goto fallback;
+        }
+        goto built;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = i < len ? PyList_GET_ITEM(values, i) : Py_None;
         /* A row's value is the buffer's (as staged in C) or the list's (as staged in Python), never both. */
@@ -1714,6 +1778,7 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
             memcpy(out + i * 16, &x, 16); /* little-endian two's complement, as Arrow lays it out */
         }
     }
+built:;
     PyObject *bytes = NULL;
     if (text) {
         bytes = PyBytes_FromStringAndSize(data.data ? data.data : "", data.len);
