@@ -10,15 +10,15 @@
  * moves the buffer's values into the list (move_to), which empties the buffer.
  */
 
-enum { CB_TEXT = 1, CB_BOOL, CB_BYTES };
+enum { CB_TEXT = 1, CB_BOOL, CB_BYTES, CB_INT64 };
 
 typedef struct {
     PyObject_HEAD
-    int storage;     /* CB_*: str as UTF-8, bool, or bytes */
+    int storage;     /* CB_*: str as UTF-8, bool, bytes, or int64 */
     Py_ssize_t rows; /* rows 0..rows-1 are covered (a value or null); later rows are null */
     Buf validity;    /* one bit a row */
     Buf offsets;     /* int32, rows + 1 of them (text and bytes) */
-    Buf data;        /* the bytes (text, bytes) or one bit a row (bool) */
+    Buf data;        /* the bytes (text, bytes), one bit a row (bool), or 8 bytes a row (int64) */
 } ColumnBuffer;
 
 static PyTypeObject ColumnBufferType;
@@ -43,7 +43,13 @@ static int cb_cover(ColumnBuffer *cb, Py_ssize_t rows) {
             cb->data.len = bytes;
         }
     }
-    if (cb->storage != CB_BOOL) {
+    if (cb->storage == CB_INT64) {
+        if (buf_reserve(&cb->data, rows * 8 - cb->data.len) < 0) {
+            return -1;
+        }
+        memset(cb->data.data + cb->data.len, 0, (size_t)(rows * 8 - cb->data.len));
+        cb->data.len = rows * 8;
+    } else if (cb->storage != CB_BOOL) {
         if (buf_reserve(&cb->offsets, (rows + 1) * 4 - cb->offsets.len) < 0) {
             return -1;
         }
@@ -55,6 +61,37 @@ static int cb_cover(ColumnBuffer *cb, Py_ssize_t rows) {
     }
     cb->rows = rows;
     return 0;
+}
+
+static void cb_set_valid(ColumnBuffer *cb, Py_ssize_t row) {
+    ((unsigned char *)cb->validity.data)[row >> 3] |= (unsigned char)(1u << (row & 7));
+}
+
+/* Put a value C made as row `row` (no row at or after it yet): int64, or text/bytes. 1, or -1 (error set). */
+static int cb_put_int64(ColumnBuffer *cb, Py_ssize_t row, long long x) {
+    if (cb->storage != CB_INT64 || row < cb->rows) {
+        PyErr_SetString(PyExc_RuntimeError, "ColumnBuffer: not an int64 buffer, or the row is taken");
+        return -1;
+    }
+    if (cb_cover(cb, row + 1) < 0) {
+        return -1;
+    }
+    memcpy(cb->data.data + row * 8, &x, 8);
+    cb_set_valid(cb, row);
+    return 1;
+}
+
+static int cb_put_bytes(ColumnBuffer *cb, Py_ssize_t row, const char *p, Py_ssize_t n) {
+    if (cb->storage != CB_TEXT || row < cb->rows || n > INT32_MAX - cb->data.len) {
+        PyErr_SetString(PyExc_RuntimeError, "ColumnBuffer: not a text buffer, the row is taken, or it is full");
+        return -1;
+    }
+    if (cb_cover(cb, row + 1) < 0 || buf_put(&cb->data, p, n) < 0) {
+        return -1;
+    }
+    ((int32_t *)cb->offsets.data)[row + 1] = (int32_t)cb->data.len;
+    cb_set_valid(cb, row);
+    return 1;
 }
 
 /* Put `value` as row `row` (no row at or after it yet). 1 put; 0 not a value this buffer holds (the caller
@@ -75,6 +112,14 @@ static int cb_put(ColumnBuffer *cb, Py_ssize_t row, PyObject *value) {
         }
         p = PyBytes_AS_STRING(value);
         n = PyBytes_GET_SIZE(value);
+    } else if (cb->storage == CB_INT64) {
+        int overflow = 0;
+        long long x = PyLong_CheckExact(value) ? PyLong_AsLongLongAndOverflow(value, &overflow) : -1;
+        if (!PyLong_CheckExact(value) || overflow || (x == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return 0;
+        }
+        return cb_put_int64(cb, row, x);
     } else if (value != Py_True && value != Py_False) {
         return 0;
     }
@@ -113,6 +158,8 @@ static void cb_truncate(ColumnBuffer *cb, Py_ssize_t row) {
     cb->validity.len = (row + 7) / 8;
     if (cb->storage == CB_BOOL) {
         cb->data.len = cb->validity.len;
+    } else if (cb->storage == CB_INT64) {
+        cb->data.len = row * 8;
     } else {
         cb->data.len = ((int32_t *)cb->offsets.data)[row];
         cb->offsets.len = (row + 1) * 4;
@@ -124,6 +171,11 @@ static void cb_truncate(ColumnBuffer *cb, Py_ssize_t row) {
 static PyObject *cb_value(ColumnBuffer *cb, Py_ssize_t row) {
     if (cb->storage == CB_BOOL) {
         return Py_NewRef(((((unsigned char *)cb->data.data)[row >> 3] >> (row & 7)) & 1) ? Py_True : Py_False);
+    }
+    if (cb->storage == CB_INT64) {
+        long long x;
+        memcpy(&x, cb->data.data + row * 8, 8);
+        return PyLong_FromLongLong(x);
     }
     int32_t *off = (int32_t *)cb->offsets.data;
     const char *p = cb->data.data + off[row];
@@ -138,18 +190,19 @@ static PyObject *cb_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     if (!PyArg_ParseTuple(args, "i:ColumnBuffer", &storage)) {
         return NULL;
     }
-    if (storage < CB_TEXT || storage > CB_BYTES) {
-        PyErr_SetString(PyExc_ValueError, "ColumnBuffer(storage): 1 text, 2 bool, 3 bytes");
+    if (storage < CB_TEXT || storage > CB_INT64) {
+        PyErr_SetString(PyExc_ValueError, "ColumnBuffer(storage): 1 text, 2 bool, 3 bytes, 4 int64");
         return NULL;
     }
     ColumnBuffer *cb = (ColumnBuffer *)type->tp_alloc(type, 0);
     if (cb != NULL) {
         cb->storage = storage;
         /* Text and bytes start with offset 0 and a data buffer, so that no pointer into them is NULL. */
-        if (storage != CB_BOOL && buf_reserve(&cb->offsets, 4) == 0 && buf_reserve(&cb->data, 64) == 0) {
+        int text = storage == CB_TEXT || storage == CB_BYTES;
+        if (text && buf_reserve(&cb->offsets, 4) == 0 && buf_reserve(&cb->data, 64) == 0) {
             memset(cb->offsets.data, 0, 4);
             cb->offsets.len = 4;
-        } else if (storage != CB_BOOL) {
+        } else if (text) {
             Py_DECREF(cb);
             return NULL;
         }

@@ -1072,7 +1072,7 @@ static int is_ttl_delete(PyObject *record) {
            PyUnicode_CompareWithASCIIString(principal, "dynamodb.amazonaws.com") == 0;
 }
 
-/* A table's lists as fast_loop.sink lays them out. */
+/* A table's state as fast_loop._sink lays it out: lists, but column buffers for _seq and _event_time. */
 enum { S_PLAN, S_KEYS, S_OVERFLOW, S_OP, S_SEQ, S_SEQ_ORIGINAL, S_EVENT_TIME, S_TTL, S_SOURCE, S_INDEX, S_SIZE };
 #define S_FIRST_LIST S_OVERFLOW
 
@@ -1084,6 +1084,9 @@ static int sink_ok(PyObject *sink, Py_ssize_t *row) {
     *row = -1;
     for (int k = S_FIRST_LIST; k < S_SIZE; k++) {
         PyObject *list = PyTuple_GET_ITEM(sink, k);
+        if (k == S_SEQ || k == S_EVENT_TIME) {
+            continue; /* column buffers, checked below */
+        }
         if (!PyList_CheckExact(list)) {
             return 0;
         }
@@ -1092,6 +1095,12 @@ static int sink_ok(PyObject *sink, Py_ssize_t *row) {
         } else if (PyList_GET_SIZE(list) != *row) {
             return 0;
         }
+    }
+    PyObject *seqs = PyTuple_GET_ITEM(sink, S_SEQ), *times = PyTuple_GET_ITEM(sink, S_EVENT_TIME);
+    if (!Py_IS_TYPE(seqs, &ColumnBufferType) || ((ColumnBuffer *)seqs)->storage != CB_TEXT ||
+        ((ColumnBuffer *)seqs)->rows > *row || !Py_IS_TYPE(times, &ColumnBufferType) ||
+        ((ColumnBuffer *)times)->storage != CB_INT64 || ((ColumnBuffer *)times)->rows > *row) {
+        return 0;
     }
     PyObject *keys = PyTuple_GET_ITEM(sink, S_KEYS);
     for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
@@ -1228,37 +1237,38 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
             goto done;
         }
     }
-    PyObject *padded = PyUnicode_New(SEQ_WIDTH, 127);
+    /* _seq (padded) and _event_time go straight into their column buffers; the rest into the lists. */
+    char padded[SEQ_WIDTH];
+    memset(padded, '0', (size_t)(SEQ_WIDTH - seq_len));
+    memcpy(padded + SEQ_WIDTH - seq_len, digits, (size_t)seq_len);
+    ColumnBuffer *seqs = (ColumnBuffer *)PyTuple_GET_ITEM(sink, S_SEQ);
+    ColumnBuffer *times = (ColumnBuffer *)PyTuple_GET_ITEM(sink, S_EVENT_TIME);
+    long long us = event_us == Py_None ? 0 : PyLong_AsLongLong(event_us);
     PyObject *position = PyLong_FromSsize_t(index);
-    if (padded == NULL || position == NULL) {
-        Py_XDECREF(padded);
-        Py_XDECREF(position);
-        Py_DECREF(overflow);
-        cut_back(touched->lists, touched->n, row);
-        Py_DECREF(sink);
-        result = -1;
-        goto done;
-    }
-    Py_UCS1 *out = PyUnicode_1BYTE_DATA(padded);
-    memset(out, '0', (size_t)(SEQ_WIDTH - seq_len));
-    memcpy(out + SEQ_WIDTH - seq_len, digits, (size_t)seq_len);
     PyObject *row_values[S_SIZE] = {
-        NULL, NULL, overflow, op, padded, seq, event_us, ttl ? Py_True : Py_False, PyTuple_GET_ITEM(entry, 0), position,
+        NULL, NULL, overflow, op, NULL, seq, NULL, ttl ? Py_True : Py_False, PyTuple_GET_ITEM(entry, 0), position,
     };
-    int k;
-    for (k = S_FIRST_LIST; k < S_SIZE; k++) {
-        if (PyList_Append(PyTuple_GET_ITEM(sink, k), row_values[k]) < 0) {
+    int k = S_FIRST_LIST;
+    if (position == NULL || cb_put_bytes(seqs, row, padded, SEQ_WIDTH) < 0 ||
+        (event_us != Py_None && cb_put_int64(times, row, us) < 0)) {
+        k = -1;
+    }
+    for (; k >= 0 && k < S_SIZE; k++) {
+        if (row_values[k] != NULL && PyList_Append(PyTuple_GET_ITEM(sink, k), row_values[k]) < 0) {
             break;
         }
     }
-    Py_DECREF(padded);
-    Py_DECREF(position);
+    Py_XDECREF(position);
     Py_DECREF(overflow);
     if (k < S_SIZE) {
-        for (int j = S_FIRST_LIST; j < k; j++) {
+        for (int j = S_FIRST_LIST; j < S_SIZE; j++) {
             PyObject *list = PyTuple_GET_ITEM(sink, j);
-            PyList_SetSlice(list, row, PyList_GET_SIZE(list), NULL);
+            if (row_values[j] != NULL && PyList_GET_SIZE(list) > row) {
+                PyList_SetSlice(list, row, PyList_GET_SIZE(list), NULL);
+            }
         }
+        cb_truncate(seqs, row);
+        cb_truncate(times, row);
         cut_back(touched->lists, touched->n, row);
         Py_DECREF(sink);
         result = -1;
@@ -1267,7 +1277,6 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
     Py_DECREF(sink);
     *overflow_values += ov->entries;
     if (event_us != Py_None) {
-        long long us = PyLong_AsLongLong(event_us);
         if (!*have_oldest || us < *oldest) {
             *oldest = us;
             *have_oldest = 1;
@@ -1589,6 +1598,10 @@ static int buffered_column(ColumnBuffer *cb, Py_ssize_t n, long kind, long preci
         memcpy(out, cb->data.data, (size_t)bytes);
         return 0;
     }
+    if (kind == A_INT64) {
+        memcpy(out, cb->data.data, (size_t)rows * 8);
+        return 0;
+    }
     int32_t *from = (int32_t *)cb->offsets.data;
     if (text) {
         Py_ssize_t size = from[rows];
@@ -1656,8 +1669,8 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     int text = kind == A_STRING || kind == A_VARCHAR || kind == A_SUPER || kind == A_BINARY;
     if (cb != NULL && cb->rows > 0) {
-        int storage = kind == A_BINARY ? CB_BYTES : kind == A_BOOL ? CB_BOOL : CB_TEXT;
-        if (cb->storage != storage || kind == A_INT64 || kind == A_STRING || cb->rows > n) {
+        int storage = kind == A_BINARY ? CB_BYTES : kind == A_BOOL ? CB_BOOL : kind == A_INT64 ? CB_INT64 : CB_TEXT;
+        if (cb->storage != storage || cb->rows > n) {
             Py_RETURN_NONE; /* the Python path moves the buffer's values into the list and builds from there */
         }
     } else {
@@ -1678,7 +1691,7 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
     memset(bits, 0, (size_t)((n + 7) / 8));
     memset(out, 0, (size_t)fixed_size);
     Py_ssize_t nulls = 0;
-    if (cb != NULL && len == 0 && kind != A_INT64) {
+    if (cb != NULL && len == 0) {
         /* Every value is the buffer's (the common case): its buffers are the column's, read in one pass. */
         if (buffered_column(cb, n, kind, precision, scale, bits, out, &data, &nulls) < 0) {
             goto fallback;
@@ -1696,6 +1709,9 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
             }
             if (cb->storage == CB_BOOL) {
                 v = ((((unsigned char *)cb->data.data)[i >> 3] >> (i & 7)) & 1) ? Py_True : Py_False;
+            } else if (cb->storage == CB_INT64) {
+                staged = cb->data.data + i * 8;
+                v = NULL;
             } else {
                 int32_t *boff = (int32_t *)cb->offsets.data;
                 staged = cb->data.data + boff[i];
@@ -1751,7 +1767,8 @@ static PyObject *arrow_column(PyObject *self, PyObject *const *args, Py_ssize_t 
             }
         } else if (kind == A_INT64) {
             if (v == NULL) {
-                goto fallback;
+                memcpy(out + i * 8, staged, 8);
+                continue;
             }
             int overflow = 0;
             long long x = PyLong_CheckExact(v) ? PyLong_AsLongLongAndOverflow(v, &overflow) : -1;

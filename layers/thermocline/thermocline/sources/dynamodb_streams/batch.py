@@ -39,8 +39,15 @@ class _Batch:
     record_index: list[int] = field(default_factory=list)
     # attribute → its PlanEntry: one dict lookup per attribute in the hot loop.
     plan: dict[str, PlanEntry] = field(default_factory=dict)
-    # column name → the fastpath.ColumnBuffer holding the values C staged for it (buffer_for).
+    # column name → the fastpath.ColumnBuffer holding the values C staged for it (buffer_for), and the
+    # buffers of the bookkeeping columns C writes itself (_seq, padded, and _event_time).
     buffers: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        make = fastpath.ColumnBuffer
+        if make is not None:
+            self.buffers["_seq"] = make(_TEXT)
+            self.buffers["_event_time"] = make(_INT64)
 
     @property
     def rows(self) -> int:
@@ -61,10 +68,13 @@ class _Batch:
 
     def unbuffer(self, name: str | None = None) -> None:
         """Move the values C staged into the column lists (of ``name``, or of every column), where the
-        Python path reads them; the buffers are left empty."""
+        Python path reads them; the buffers are left empty and the bookkeeping lists hold every row."""
+        lists = {"_seq": self.seq, "_event_time": self.event_time}
         for column, buffer in self.buffers.items():
             if name is None or column == name:
-                buffer.move_to(self.values.setdefault(column, []))
+                buffer.move_to(lists[column] if column in lists else self.values.setdefault(column, []))
+        for values in lists.values():
+            _padded(values, self.rows)
 
     def bookkeeping(self) -> dict[str, list[Any]]:
         """The lake's bookkeeping columns (``_overflow`` and the CDC columns) by name."""
@@ -147,7 +157,15 @@ def move_to_overflow(batch: _Batch, found: _Unholdable) -> int:
 
 _STRING_CAST = {"BIGINT", "DECIMAL", "DOUBLE PRECISION"}
 # The storage of a column's fastpath.ColumnBuffer by kind: text (as UTF-8), booleans, bytes.
-_BUFFER_STORAGE = {"VARCHAR": 1, "BIGINT": 1, "DECIMAL": 1, "SUPER": 1, "BOOLEAN": 2, "VARBYTE": 3}
+_TEXT, _BOOL, _BYTES, _INT64 = range(1, 5)
+_BUFFER_STORAGE = {
+    "VARCHAR": _TEXT,
+    "BIGINT": _TEXT,
+    "DECIMAL": _TEXT,
+    "SUPER": _TEXT,
+    "BOOLEAN": _BOOL,
+    "VARBYTE": _BYTES,
+}
 _LAKE_COLUMNS = (OVERFLOW, *CDC_COLUMNS)
 # How ``fastpath.arrow_column`` builds a column of each kind (``_speedups.c``, the A_* codes): text with no
 # NUL check (the bookkeeping columns), VARCHAR and SUPER text (NUL and its JSON escape left to the Python
@@ -246,8 +264,11 @@ def _arrow_table(batch: _Batch) -> pa.Table:
         fast = _A_SUPER if column is OVERFLOW else _FAST_KIND.get(column.type.kind)
         if fast == _A_VARCHAR:
             fast = _A_STRING
-        array = None if fast is None else _fast_array(values, n, fast, arrow_field.type, 0, 0)
+        buffer = batch.buffers.get(column.name)
+        array = None if fast is None else _fast_array(values, n, fast, arrow_field.type, 0, 0, buffer)
         if array is None:
+            if buffer is not None:
+                batch.unbuffer(column.name)
             if arrow_field.type == pa.string():
                 array = _string_array(values, column.name)
                 if column is OVERFLOW:

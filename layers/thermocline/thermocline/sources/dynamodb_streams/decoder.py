@@ -231,13 +231,13 @@ class _Decoder:
             return table
         # The record decoded completely: its attribute values are in; add the row's bookkeeping columns.
         batch.overflow.append(overflow)
-        batch.op.append(op)
-        batch.seq.append(padded)
+        _put(batch.seq, batch.rows, padded)  # C writes the rows it decodes into the column buffer
         batch.seq_original.append(seq_raw)
-        batch.event_time.append(event_us)
+        _put(batch.event_time, batch.rows, event_us)
         batch.ttl.append(ttl)
         batch.source.append("dynamodb:" + source_table)
         batch.record_index.append(index)
+        batch.op.append(op)  # last: batch.rows is the length of this list
         if added or widened:
             self.result.changed_schemas.add(table)
             for column, _old_type in widened:
@@ -311,6 +311,7 @@ class _Decoder:
 
     def _drop_rows(self, batch: _Batch, rows: set[int], reason: str) -> None:
         """Reject rows whose values Arrow refuses (text that is not valid Unicode) and keep the rest."""
+        batch.unbuffer()
         for row in sorted(rows):
             index = batch.record_index[row]
             self.result.rejects.append(
@@ -323,7 +324,6 @@ class _Decoder:
                     batch.event_time[row],
                 )
             )
-        batch.unbuffer()
         n = batch.rows
         keep = [i for i in range(n) if i not in rows]
 
@@ -335,6 +335,13 @@ class _Decoder:
         batch.values = {name: pick(vals) for name, vals in batch.values.items()}
         for attr in ("overflow", "op", "seq", "seq_original", "event_time", "ttl", "source", "record_index"):
             setattr(batch, attr, pick(getattr(batch, attr)))
+
+
+def _put(values: list[Any], row: int, value: Any) -> None:
+    """``value`` as row ``row`` of a bookkeeping list that C's rows left short (they are in a buffer)."""
+    if len(values) < row:
+        values.extend([None] * (row - len(values)))
+    values.append(value)
 
 
 def decode_batch(

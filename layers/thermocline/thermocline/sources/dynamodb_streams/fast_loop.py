@@ -41,16 +41,17 @@ __all__ = ["run"]
 
 def _sink(batch: _Batch) -> tuple[Any, ...] | None:
     keys = tuple(batch.values.get(name) for name in batch.schema.primary_key)
-    if any(values is None for values in keys):
+    seq, event_time = batch.buffers.get("_seq"), batch.buffers.get("_event_time")
+    if any(values is None for values in keys) or seq is None or event_time is None:
         return None
     return (
         batch.plan,
         keys,
         batch.overflow,
         batch.op,
-        batch.seq,
+        seq,
         batch.seq_original,
-        batch.event_time,
+        event_time,
         batch.ttl,
         batch.source,
         batch.record_index,
