@@ -108,6 +108,7 @@ def _decode(
             m.setattr(fastpath, "arrow_column", None)
             m.setattr(fastpath, "route_records", None)
             m.setattr(fastpath, "ColumnBuffer", None)
+            m.setattr(fastpath, "arrow_table", None)
         return decode_batch(copy.deepcopy(records), contracts, **options)
 
 
@@ -758,3 +759,46 @@ def test_columns_recorded_while_c_stages_a_record_are_the_python_paths(
         assert len(deferred) == 4, deferred
     else:
         assert len(schema.columns) == limit and result.overflow_values > 0
+
+
+def test_a_table_built_in_c_at_once_equals_its_columns_built_one_by_one() -> None:
+    """arrow_table hands pyarrow every column at once (the Arrow C data interface): the same arrays as
+    arrow_column builds one by one; None as soon as one column must be built the Python path's way; an
+    array never imported is released with its capsule; malformed arguments are a TypeError."""
+    columns = [
+        (["a", None, "ünï"], 2, 0, 0, None),
+        (["12", None, "-7"], 4, 0, 0, None),
+        (["1.5", "2", None], 5, 12, 2, None),
+        ([True, None, False], 7, 0, 0, None),
+        ([b"\x00", b"", None], 8, 0, 0, None),
+        ([1, 2, None], 6, 0, 0, None),
+    ]
+    types = [
+        pa.string(),
+        pa.int64(),
+        pa.decimal128(12, 2),
+        pa.bool_(),
+        pa.binary(),
+        pa.timestamp("us", tz="UTC"),
+    ]
+    n = 4
+    schema = pa.schema([pa.field(f"c{i}", t) for i, t in enumerate(types)])
+    capsule = speedups.arrow_table(columns, n)
+
+    class Offer:
+        def __arrow_c_array__(self, requested_schema: Any = None) -> tuple[Any, Any]:
+            return schema.__arrow_c_schema__(), capsule
+
+    batch = pa.record_batch(Offer())
+    batch.validate(full=True)
+    for i, (values, kind, precision, scale, _) in enumerate(columns):
+        nulls, buffers = speedups.arrow_column(values, n, kind, precision, scale)
+        one = pa.Array.from_buffers(types[i], n, [pa.py_buffer(b) if b else None for b in buffers], nulls)
+        assert batch.column(i).equals(one)
+        assert batch.column(i).equals(_reference_array(values, n, types[i]))
+    assert speedups.arrow_table([*columns, (["nul\x00"], 2, 0, 0, None)], n) is None
+    del capsule
+    assert speedups.arrow_table(columns, n) is not None  # dropped unimported: released, no leak (ASan)
+    for bad in (["not a list", 1], [[("too", "short")], 1], [[(1, 2, 0, 0, None)], 1], [[columns[0]], "n"]):
+        with pytest.raises(TypeError):
+            speedups.arrow_table(*bad)

@@ -226,11 +226,72 @@ def _string_array(values: list[Any], column: str) -> pa.Array:
         raise _BadRows(bad, f"column {column!r}: text is not valid Unicode (lone surrogate)") from None
 
 
+class _ArrowArray:
+    """A table's columns built in C, offered to pyarrow by the Arrow PyCapsule interface
+    (https://arrow.apache.org/docs/format/CDataInterface/PyCapsuleInterface.html)."""
+
+    def __init__(self, schema: pa.Schema, array: Any) -> None:
+        self.schema, self.array = schema, array
+
+    def __arrow_c_array__(self, requested_schema: Any = None) -> tuple[Any, Any]:
+        return self.schema.__arrow_c_schema__(), self.array
+
+
+_FIELDS: dict[tuple[str, str], pa.Field] = {}
+
+
+def _field(name: str, column_type: Any) -> pa.Field:
+    """The Arrow field of a column (the same few for every batch of a table: built once)."""
+    key = (name, column_type.sql)
+    found = _FIELDS.get(key)
+    if found is None:
+        if len(_FIELDS) > 10_000:
+            _FIELDS.clear()
+        found = _FIELDS[key] = pa.field(name, column_type.arrow())
+    return found
+
+
+def _whole_table(batch: _Batch, n: int) -> pa.Table | None:
+    """The table built in C in one call when every column can be (``fastpath.arrow_table``): the same
+    columns as the per-column build below, without a Python call per column. None otherwise."""
+    build = fastpath.arrow_table
+    if build is None:
+        return None
+    specs: list[tuple[Any, ...]] = []
+    fields: list[pa.Field] = []
+    for name, column in batch.schema.columns.items():
+        fast = _FAST_KIND.get(column.type.kind)
+        if fast is None:
+            return None
+        values = batch.values.setdefault(name, [])
+        specs.append((values, fast, column.type.precision, column.type.scale, batch.buffers.get(name)))
+        fields.append(_field(name, column.type))
+    bookkeeping = batch.bookkeeping()
+    for lake_column in _LAKE_COLUMNS:
+        fast = _bookkeeping_kind(lake_column)
+        if fast is None:
+            return None
+        specs.append((bookkeeping[lake_column.name], fast, 0, 0, batch.buffers.get(lake_column.name)))
+        fields.append(lake_column.arrow_field)
+    array = build(specs, n)
+    if array is None:
+        return None
+    return pa.Table.from_batches([pa.record_batch(_ArrowArray(pa.schema(fields), array))])
+
+
+def _bookkeeping_kind(column: Any) -> int | None:
+    fast = _A_SUPER if column is OVERFLOW else _FAST_KIND.get(column.type.kind)
+    return _A_STRING if fast == _A_VARCHAR else fast
+
+
 def _arrow_table(batch: _Batch) -> pa.Table:
     """The batch as lake rows: the attribute columns in recorded order, then ``_overflow`` and the CDC
     columns (``lake.columns``). Raises :class:`_BadRows` for rows Arrow refuses and :class:`_Unholdable` for
     values no warehouse column holds."""
     n = batch.rows
+    whole = _whole_table(batch, n)
+    if whole is not None:
+        return whole
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
     for name, column in batch.schema.columns.items():
@@ -261,9 +322,7 @@ def _arrow_table(batch: _Batch) -> pa.Table:
     for column in _LAKE_COLUMNS:
         arrow_field = column.arrow_field
         values = bookkeeping[column.name]
-        fast = _A_SUPER if column is OVERFLOW else _FAST_KIND.get(column.type.kind)
-        if fast == _A_VARCHAR:
-            fast = _A_STRING
+        fast = _bookkeeping_kind(column)
         buffer = batch.buffers.get(column.name)
         array = None if fast is None else _fast_array(values, n, fast, arrow_field.type, 0, 0, buffer)
         if array is None:

@@ -16,6 +16,8 @@ code it mirrors stays the reference for every result (tests/unit/test_speedups.p
   warehouse table, each record it cannot decide handed to the Python path.
 * ``arrow_column(values, n, kind, precision, scale, buffer)`` mirrors ``pa.array``/``cast`` in
   :func:`.batch._arrow_table`: a column's Arrow buffers, or None to build it the reference way.
+* ``arrow_table(columns, n)``: every column of a table at once, as one Arrow C data interface array (a
+  PyCapsule pyarrow imports), or None when a column must be built the reference way.
 * ``ColumnBuffer(storage)``: the values C stages for one column (``_Batch.buffer_for``), kept as Arrow
   buffers instead of in the column's list; ``move_to(values)`` hands them to the Python path.
 
@@ -36,6 +38,7 @@ __all__ = [
     "ColumnBuffer",
     "PURE_PYTHON",
     "arrow_column",
+    "arrow_table",
     "decode_records",
     "route_records",
     "stage_row",
@@ -49,6 +52,7 @@ super_json: Callable[[str, Any], str | None] | None = None
 decode_records: Callable[[list[Any], list[Any]], None] | None = None
 arrow_column: Callable[[list[Any], int, int, int, int, Any], Any] | None = None
 ColumnBuffer: Callable[[int], Any] | None = None
+arrow_table: Callable[[list[Any], int], Any] | None = None
 route_records: Callable[[list[Any], list[Any]], None] | None = None
 if os.environ.get(PURE_PYTHON) == "1":
     FAST_PATH_UNAVAILABLE = f"{PURE_PYTHON}=1"
@@ -57,6 +61,7 @@ else:
         from thermocline.sources.dynamodb_streams._speedups import (
             ColumnBuffer,
             arrow_column,
+            arrow_table,
             decode_records,
             route_records,
             stage_row,
