@@ -50,6 +50,9 @@ static int buf_reserve(Buf *b, Py_ssize_t extra) {
 }
 
 static int buf_put(Buf *b, const char *s, Py_ssize_t n) {
+    if (n == 0) {
+        return 0; /* nothing to copy (and an empty buffer has no memory yet) */
+    }
     if (buf_reserve(b, n) < 0) {
         return -1;
     }
