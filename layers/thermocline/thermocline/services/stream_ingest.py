@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from thermocline.concurrency import concurrently
 from thermocline.contracts import Contracts, DeadRoute, load_contracts
 from thermocline.lake import keys as lake_keys
 from thermocline.lake.columns import SEQ_WIDTH
@@ -139,29 +140,27 @@ def handle_stream_event(
             logger.warning("oversize value write failed, retrying batch", key=key, error=str(exc))
             return _retry_whole_batch(records, metrics, exc)
 
+    # Every file is built first and then written side by side (``concurrency``): each PUT mostly waits on S3.
+    lake_files = []
     for table, batch in result.tables.items():
         for date, part in split_by_event_date(batch.arrow, lake_keys.utc_date(None, today)):
             seqs = part["_seq"]
             key = lake_keys.cdc_key(
                 settings.lake_prefix, table, date, shard, seqs[0].as_py(), seqs[-1].as_py()
             )
-            body = to_parquet_bytes(part)
-            try:
-                s3_client.put_object(
-                    Bucket=settings.lake_bucket,
-                    Key=key,
-                    Body=body,
-                    ContentType="application/vnd.apache.parquet",
-                )
-            except _TRANSIENT as exc:
-                originals = _originals(batch.sequence_numbers, batch.arrow["_seq"].to_pylist(), part)
-                failed.extend(originals)
-                logger.warning("lake write failed", table=table, key=key, rows=part.num_rows, error=str(exc))
-                continue
-            files += 1
-            bytes_written += len(body)
-            rows_written += part.num_rows
-            logger.debug("lake file written", table=table, key=key, rows=part.num_rows, bytes=len(body))
+            lake_files.append((table, batch, part, key, to_parquet_bytes(part)))
+    put = functools.partial(_put_lake_file, s3_client, settings.lake_bucket)
+    errors = concurrently(put, [(key, body) for *_, key, body in lake_files])
+    for (table, batch, part, key, body), error in zip(lake_files, errors, strict=True):
+        if error is not None:
+            originals = _originals(batch.sequence_numbers, batch.arrow["_seq"].to_pylist(), part)
+            failed.extend(originals)
+            logger.warning("lake write failed", table=table, key=key, rows=part.num_rows, error=str(error))
+            continue
+        files += 1
+        bytes_written += len(body)
+        rows_written += part.num_rows
+        logger.debug("lake file written", table=table, key=key, rows=part.num_rows, bytes=len(body))
 
     quarantined = 0
     for reject in result.rejects:
@@ -191,6 +190,16 @@ def handle_stream_event(
         seconds=round(time.perf_counter() - started, 3),
     )
     return response
+
+
+def _put_lake_file(s3_client: Any, bucket: str, file: tuple[str, bytes]) -> Exception | None:
+    """Write one lake file; the transient error that stopped it, if any (the caller retries its rows)."""
+    key, body = file
+    try:
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet")
+    except _TRANSIENT as exc:
+        return exc
+    return None
 
 
 def _originals(originals: list[str], padded: list[str], part: Any) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from thermocline.concurrency import concurrently
 from thermocline.contracts import Contracts
 from thermocline.lake import keys as lake_keys
 from thermocline.lake.quarantine import Quarantine
@@ -50,13 +51,11 @@ def decode_and_record(
         # is routed again only then (a pass over every record).
         while True:
             owners: dict[str, str] = {}
-            wanted = target_tables(records, contracts, schemas, owners=owners) - read
-            for table in sorted(wanted):
-                read.add(table)
-                try:
-                    loaded = store.load(table)
-                except (SchemaError, ValueError, KeyError) as exc:
-                    raise SchemaConflictError(f"recorded schema of {table} is unreadable: {exc}") from exc
+            wanted = sorted(target_tables(records, contracts, schemas, owners=owners) - read)
+            read.update(wanted)
+            for table, loaded in zip(
+                wanted, concurrently(functools.partial(_load, store), wanted), strict=True
+            ):
                 if loaded is not None:
                     schemas[table] = loaded
             if not any(_owned_by_another(schemas.get(t), owners.get(t)) for t in wanted):
@@ -91,6 +90,13 @@ def decode_and_record(
         read_schemas()
         logger.info("schema changed concurrently, decoding again", tables=lost)
     raise SchemaConflictError(f"schema of {lost} kept changing")
+
+
+def _load(store: SchemaStore, table: str) -> TableSchema | None:
+    try:
+        return store.load(table)
+    except (SchemaError, ValueError, KeyError) as exc:
+        raise SchemaConflictError(f"recorded schema of {table} is unreadable: {exc}") from exc
 
 
 def _owned_by_another(schema: TableSchema | None, routed_owner: str | None) -> bool:
