@@ -222,3 +222,27 @@ def test_an_epoch_before_year_one_in_a_timestamp_column_does_not_stop_the_load(
         ("b", None, {"ends": "0001-01-01T00:00:00+01:00"}),
         ("c", datetime(2026, 9, 21, 14, 13, 20), None),
     ]
+
+
+def test_keys_that_differ_only_in_trailing_blanks_are_distinct_items(aws_env: str, engine_url: str) -> None:
+    # DynamoDB keys 'a', 'a ' and 'a  ' are three items (user input with a stray blank). Redshift compares
+    # VARCHAR ignoring trailing blanks, so the load compares key lengths as well: within one load and
+    # across loads, changing or deleting one of them leaves the others as they are.
+    first = [
+        _record("Notes", i, {"id": {"S": k}, "v": {"N": str(i)}}) for i, k in enumerate(["a", "a ", "a  "], 1)
+    ]
+    second = [
+        _record("Notes", 4, {"id": {"S": "a "}, "v": {"N": "40"}}, op="MODIFY"),
+        _record("Notes", 5, {"id": {"S": "a  "}}, op="REMOVE"),
+        _record("Notes", 6, {"id": {"S": "b "}, "v": {"N": "6"}}),
+        _record("Notes", 7, {"id": {"S": "b"}, "v": {"N": "7"}}),
+    ]
+    s3, bucket = _ingest([first], Contracts())
+    settings = WarehouseLoadSettings(lake_bucket=bucket, warehouse_url=engine_url)
+    with contextlib.closing(warehouse.connect(engine_url, s3_client=s3)) as wh:
+        loaded = load_files(_lake_files(s3, bucket), settings=settings, warehouse=wh, s3_client=s3)
+        _ingest([second], Contracts(), bucket)
+        again = load_files(_lake_files(s3, bucket), settings=settings, warehouse=wh, s3_client=s3)
+        rows = wh.query("SELECT id, v FROM notes").rows
+    assert not loaded.failed and not again.failed and not again.quarantined
+    assert sorted((k, int(v)) for k, v in rows) == [("a", 1), ("a ", 40), ("b", 7), ("b ", 6)]

@@ -409,3 +409,57 @@ def test_an_insert_over_the_statement_limit_becomes_an_insert_of_the_keys_and_up
     for sql in [insert, updates[-1]]:
         for dialect in ("duckdb", "postgres"):
             assert translate(sql, dialect)
+
+
+def test_text_keys_that_differ_only_in_trailing_blanks_stay_apart():
+    """Redshift ignores trailing blanks when it compares VARCHAR values ('a' = 'a '), and DynamoDB keys
+    'a' and 'a ' are two items: every comparison, grouping and window over a text key also compares its
+    length, or one item's load would replace or delete the other's row. Number and binary keys need not."""
+    spec = TableSpec(
+        table="t",
+        primary_key=("pk", "n", "b"),
+        columns=(
+            ("pk", "VARCHAR(2048)"),
+            ("n", "DECIMAL(38,0)"),
+            ("b", "VARBYTE(1024)"),
+            *((c.name, c.type) for c in CDC_COLUMNS),
+        ),
+    )
+    statements = [
+        *load_sql(spec, manifest_url="s3://l/m", files=FILES, load_id="x", delete_mode="hard"),
+        *load_sql(spec, manifest_url="s3://l/m", files=FILES, load_id="x", delete_mode="soft"),
+        *load_sql(
+            TableSpec(**{**spec.__dict__, "kind": "export"}),
+            manifest_url="s3://l/m",
+            files=FILES,
+            load_id="x",
+        ),
+    ]
+    checked = 0
+    for sql in statements:
+        tree = sqlglot.parse_one(sql, read="redshift")
+        lengths = {
+            (fn.this.table, fn.this.name)
+            for fn in tree.find_all(exp.Length)
+            if isinstance(fn.this, exp.Column)
+        }
+        for eq in tree.find_all(exp.EQ):
+            if (
+                isinstance(eq.this, exp.Column)
+                and isinstance(eq.expression, exp.Column)
+                and eq.this.name == "pk"
+            ):
+                assert {(eq.this.table, "pk"), (eq.expression.table, "pk")} <= lengths, sql
+                checked += 1
+        for grouping in [
+            *tree.find_all(exp.Group),
+            *(w.args.get("partition_by") and w for w in tree.find_all(exp.Window)),
+        ]:
+            if not grouping:
+                continue
+            parts = grouping.expressions if isinstance(grouping, exp.Group) else grouping.args["partition_by"]
+            if any(isinstance(p, exp.Column) and p.name == "pk" for p in parts):
+                assert any(isinstance(p, exp.Length) for p in parts), sql
+                checked += 1
+        assert not [fn for fn in tree.find_all(exp.Length) if fn.this.name in ("n", "b")], sql
+    assert checked > 10

@@ -38,7 +38,14 @@ from thermocline.load.sql.bookkeeping import (
     tombstones_name,
 )
 from thermocline.load.sql.ledger import LedgerEntry, ledger_insert_sql
-from thermocline.load.sql.staging import keys_match, stage_sql, staged_names, target_value
+from thermocline.load.sql.staging import (
+    key_list,
+    keys_match,
+    stage_sql,
+    staged_names,
+    target_value,
+    text_keys,
+)
 from thermocline.names import quote_ident
 
 __all__ = ["SEAM_MARGIN_SECONDS", "DeleteMode", "load_sql"]
@@ -75,30 +82,31 @@ def load_sql(
     latest = quote_ident(LATEST_TABLE)
     tombs = tombstones_name(spec.table)
     pk = spec.primary_key
+    text = text_keys(spec)
 
     names = staged_names(spec, max_statement_bytes)
     statements = [load_lock_sql(spec.table), *stage_sql(spec, manifest_url, iam_role, names, super_bytes)]
     statements += _newest_versions(spec, names)
     if spec.kind == "export":
-        statements += _export_seam(spec.table, pk, hard=delete_mode == "hard")
+        statements += _export_seam(spec.table, pk, text, hard=delete_mode == "hard")
     else:
         # Versions the warehouse has already seen (replays, out-of-order batches) change nothing.
         statements.append(
-            f"DELETE FROM {latest} USING {target} WHERE {keys_match(latest, target, pk)} "
+            f"DELETE FROM {latest} USING {target} WHERE {keys_match(latest, target, pk, text)} "
             f'AND {latest}."_seq" <= {target}."_seq"'
         )
         if delete_mode == "hard":
             statements.append(
-                f"DELETE FROM {latest} USING {tombs} WHERE {keys_match(latest, tombs, pk)} "
+                f"DELETE FROM {latest} USING {tombs} WHERE {keys_match(latest, tombs, pk, text)} "
                 f'AND {latest}."_seq" <= {tombs}."_seq"'
             )
     deleted = "FALSE"
     if delete_mode == "hard":
         tomb_cols = ", ".join(quote_ident(c) for c in [*pk, *(t.name for t in VERSION_COLUMNS)])
         statements += [
-            f"DELETE FROM {target} USING {latest} WHERE {keys_match(target, latest, pk)} "
+            f"DELETE FROM {target} USING {latest} WHERE {keys_match(target, latest, pk, text)} "
             f"AND {latest}.\"_op\" = 'D'",
-            f"DELETE FROM {tombs} USING {latest} WHERE {keys_match(tombs, latest, pk)}",
+            f"DELETE FROM {tombs} USING {latest} WHERE {keys_match(tombs, latest, pk, text)}",
             f"INSERT INTO {tombs} ({tomb_cols}) SELECT {tomb_cols} FROM {latest} WHERE \"_op\" = 'D'",
             f"DELETE FROM {latest} WHERE \"_op\" = 'D'",
         ]
@@ -108,8 +116,8 @@ def load_sql(
         sets = ", ".join(f"{quote_ident(c.name)} = {latest}.{quote_ident(c.name)}" for c in VERSION_COLUMNS)
         statements += [
             f"UPDATE {target} SET {quote_ident(DELETED.name)} = TRUE, {sets} FROM {latest} "
-            f"WHERE {keys_match(target, latest, pk)} AND {latest}.\"_op\" = 'D'",
-            f"DELETE FROM {latest} USING {target} WHERE {keys_match(latest, target, pk)} "
+            f"WHERE {keys_match(target, latest, pk, text)} AND {latest}.\"_op\" = 'D'",
+            f"DELETE FROM {latest} USING {target} WHERE {keys_match(latest, target, pk, text)} "
             f"AND {latest}.\"_op\" = 'D'",
         ]
         deleted = f"{latest}.\"_op\" = 'D'"
@@ -128,21 +136,24 @@ def _newest_versions(spec: TableSpec, names: dict[str, str]) -> list[str]:
     """
     stage, latest, newest = quote_ident(STAGE_TABLE), quote_ident(LATEST_TABLE), quote_ident(NEWEST_TABLE)
     pk = spec.primary_key
+    text = text_keys(spec)
     keys = ", ".join(quote_ident(c) for c in pk)
     staged_keys = ", ".join(f"s.{quote_ident(c)}" for c in pk)
-    on_newest = f'{keys_match("s", "n", pk)} AND s."_seq" = n."_seq"'
+    on_newest = f'{keys_match("s", "n", pk, text)} AND s."_seq" = n."_seq"'
     file_cols = ", ".join(quote_ident(names[c]) for c in spec.column_names)
     return [
         f"DROP TABLE IF EXISTS {newest}",
         f'CREATE TEMP TABLE {newest} AS SELECT {staged_keys}, s."_seq", COUNT(*) AS {_COPIES} '
-        f'FROM {stage} AS s JOIN (SELECT {keys}, MAX("_seq") AS "_seq" FROM {stage} GROUP BY {keys}) AS m '
-        f'ON {keys_match("s", "m", pk)} AND s."_seq" = m."_seq" GROUP BY {staged_keys}, s."_seq"',
+        f'FROM {stage} AS s JOIN (SELECT {keys}, MAX("_seq") AS "_seq" FROM {stage} '
+        f"GROUP BY {key_list(pk, text)}) AS m "
+        f'ON {keys_match("s", "m", pk, text)} AND s."_seq" = m."_seq" '
+        f'GROUP BY {key_list(pk, text, "s.")}, s."_seq"',
         f"DROP TABLE IF EXISTS {latest}",
         f"CREATE TEMP TABLE {latest} AS SELECT s.* FROM {stage} AS s JOIN {newest} AS n ON {on_newest} "
         f"WHERE n.{_COPIES} = 1",
         # Copies of one change are the same row: any one of them will do.
         f"INSERT INTO {latest} SELECT {file_cols} FROM (SELECT s.*, ROW_NUMBER() OVER (PARTITION BY "
-        f"{staged_keys}) AS {_RANK} FROM {stage} AS s JOIN {newest} AS n ON {on_newest} "
+        f"{key_list(pk, text, 's.')}) AS {_RANK} FROM {stage} AS s JOIN {newest} AS n ON {on_newest} "
         f"WHERE n.{_COPIES} > 1) AS copies WHERE {_RANK} = 1",
     ]
 
@@ -165,7 +176,7 @@ def _replace_rows(
     pk = spec.primary_key
     data = spec.data_columns
     meta = [c.name for c in TARGET_COLUMNS if c is not DELETED]
-    on = keys_match(target, latest, pk)
+    on = keys_match(target, latest, pk, text_keys(spec))
     statements = [f"DELETE FROM {target} USING {latest} WHERE {on}"]
     # Data and bookkeeping columns of a target row made from a version in ``latest``; ``_deleted`` last.
     insert_cols = ", ".join(quote_ident(c) for c in [*(n for n, _ in data), *meta, DELETED.name])
@@ -202,7 +213,7 @@ def _replace_rows(
 SEAM_MARGIN_SECONDS = 1
 
 
-def _export_seam(table: str, pk: Sequence[str], *, hard: bool) -> list[str]:
+def _export_seam(table: str, pk: Sequence[str], text: frozenset[str], *, hard: bool) -> list[str]:
     """The seam between export rows (in the load's newest-per-key table) and what the warehouse holds.
 
     An export row describes its key at the export time T (its ``_event_time``). It replaces the
@@ -219,12 +230,12 @@ def _export_seam(table: str, pk: Sequence[str], *, hard: bool) -> list[str]:
     statements = []
     for holder in holders:
         statements.append(
-            f"DELETE FROM {latest} USING {holder} WHERE {keys_match(latest, holder, pk)} "
+            f"DELETE FROM {latest} USING {holder} WHERE {keys_match(latest, holder, pk, text)} "
             f'AND NOT COALESCE({holder}."_event_time" < {seam}, FALSE)'
         )
     for holder in holders:
         statements.append(
-            f'UPDATE {latest} SET "_seq" = {holder}."_seq" FROM {holder} WHERE {keys_match(latest, holder, pk)} '
+            f'UPDATE {latest} SET "_seq" = {holder}."_seq" FROM {holder} WHERE {keys_match(latest, holder, pk, text)} '
             f'AND {holder}."_seq" > {latest}."_seq"'
         )
     return statements

@@ -19,7 +19,16 @@ from thermocline.load.sql.ddl import column_defs
 from thermocline.load.sql.literals import sql_literal
 from thermocline.names import quote_ident
 
-__all__ = ["copy_sql", "keys_match", "stage_sql", "staged_names", "staging_type", "target_value"]
+__all__ = [
+    "copy_sql",
+    "key_list",
+    "keys_match",
+    "stage_sql",
+    "staged_names",
+    "staging_type",
+    "target_value",
+    "text_keys",
+]
 
 
 def staging_type(ctype: ColumnType, nbytes: int | None = None) -> ColumnType:
@@ -82,9 +91,40 @@ def _create_stage(
     return f"CREATE TEMP TABLE {quote_ident(STAGE_TABLE)} ({column_defs(cols)})"
 
 
-def keys_match(left: str, right: str, pk: Sequence[str]) -> str:
-    """``left.k = right.k AND ...`` over the key columns (``left`` and ``right`` already quoted)."""
-    return " AND ".join(f"{left}.{quote_ident(c)} = {right}.{quote_ident(c)}" for c in pk)
+def text_keys(spec: TableSpec) -> frozenset[str]:
+    """The key columns of ``spec`` that hold text.
+
+    Redshift ignores trailing blanks when it compares VARCHAR values ('a' = 'a '; "Significance of
+    trailing blanks", https://docs.aws.amazon.com/redshift/latest/dg/r_Character_types.html), and DynamoDB
+    keys 'a' and 'a ' are two items: a load matching, grouping or ranking on such a key alone would let one
+    item replace or delete the other's row. LENGTH counts the trailing blanks of a VARCHAR
+    (https://docs.aws.amazon.com/redshift/latest/dg/r_Examples_with_character_types.html), so comparing it
+    too keeps them apart on every engine.
+    """
+    key = set(spec.primary_key)
+    return frozenset(n for n, t in spec.columns if n in key and t.kind == "VARCHAR")
+
+
+def keys_match(left: str, right: str, pk: Sequence[str], text: frozenset[str] = frozenset()) -> str:
+    """``left.k = right.k AND ...`` over the key columns (``left`` and ``right`` already quoted); a text
+    key (``text``) compares its length too (``text_keys``)."""
+    parts = []
+    for c in pk:
+        lhs, rhs = f"{left}.{quote_ident(c)}", f"{right}.{quote_ident(c)}"
+        parts.append(f"{lhs} = {rhs}")
+        if c in text:
+            parts.append(f"LENGTH({lhs}) = LENGTH({rhs})")
+    return " AND ".join(parts)
+
+
+def key_list(pk: Sequence[str], text: frozenset[str] = frozenset(), prefix: str = "") -> str:
+    """The key columns for a GROUP BY or PARTITION BY (``prefix``: ``"s."``); a text key with its length
+    (``text_keys``)."""
+    parts = []
+    for c in pk:
+        ref = f"{prefix}{quote_ident(c)}"
+        parts.append(f"{ref}, LENGTH({ref})" if c in text else ref)
+    return ", ".join(parts)
 
 
 def target_value(source: str, name: str, ctype: ColumnType) -> str:
