@@ -274,13 +274,15 @@ def test_lake_bucket_access_is_logged(cfn: dict[str, Any]) -> None:
     assert logging["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
 
 
-def test_copy_role_reads_only_loaded_files_is_not_the_default_and_trusts_only_this_account(
+def test_copy_role_reads_only_loaded_files_is_not_the_default_and_trusts_redshift_as_documented(
     cfn: dict[str, Any],
 ) -> None:
     # Which objects it may read, file by file: test_template_access.py.
     role = cfn["Resources"]["RedshiftCopyRole"]["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # A condition on a key Redshift is not documented to send (aws:SourceAccount) would refuse every COPY.
+    assert trust["Principal"] == {"Service": ["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"]}
+    assert "Condition" not in trust
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     objects = [r["Fn::Sub"] for s in statements if s["Action"] == "s3:GetObject" for r in s["Resource"]]
     prefixes = [o.removeprefix("${LakeBucket.Arn}/") for o in objects]
