@@ -53,6 +53,9 @@ TARGET_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/$(RUNTIME:python
 	$(shell command -v $(RUNTIME)))
 
 $(SAM):
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { \
+		echo "make: aws-sam-cli needs Python 3.10 or newer, and $(PYTHON) is older (macOS's own python3 is 3.9):"\
+		"name another one, e.g. make build PYTHON=python3.13"; exit 1; }
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	@echo '*' > $(SAM_VENV)/.gitignore
 	@$(SAM_VENV)/bin/python -m pip install -q --disable-pip-version-check 'aws-sam-cli>=1.170,<2' 2>&1 \

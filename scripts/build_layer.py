@@ -29,6 +29,7 @@ import argparse
 import glob
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -101,9 +102,9 @@ def _candidates(version: str) -> list[str]:
     return [c for c in dict.fromkeys(found) if c]
 
 
-def _pyconfig_problems(include: Path) -> list[str]:
+def _pyconfig_problems(pyconfig: Path) -> list[str]:
     defined: dict[str, str] = {}
-    for line in (include / "pyconfig.h").read_text(errors="replace").splitlines():
+    for line in pyconfig.read_text(errors="replace").splitlines():
         parts = line.split()
         if len(parts) >= 2 and parts[0] == "#define":
             defined[parts[1]] = parts[2] if len(parts) > 2 else ""
@@ -116,23 +117,43 @@ def _pyconfig_problems(include: Path) -> list[str]:
     return problems
 
 
+def usable_headers(include: Path, multiarch: str, staging: Path = TOOLS) -> tuple[Path, Path]:
+    """(the folder to compile against, the pyconfig.h it uses). Debian and Ubuntu keep pyconfig.h per machine
+    (``/usr/include/<multiarch>/python3.X/pyconfig.h``) behind a ``pyconfig.h`` that includes the one of the
+    machine being compiled for, which a cross build does not have; then the folder is a copy of ``include``
+    with the host's own pyconfig.h in place of that switch (its ABI is checked to be a 64-bit Linux one)."""
+    pyconfig = include / "pyconfig.h"
+    real = include.parent / multiarch / include.name / "pyconfig.h"
+    if not multiarch or "#define SIZEOF_VOID_P" in pyconfig.read_text(errors="replace") or not real.is_file():
+        return include, pyconfig
+    staged = staging / f"headers-{multiarch}-{include.name}"
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(include, staged)
+    shutil.copyfile(real, staged / "pyconfig.h")
+    return staged, real
+
+
 def target_python(target: Target) -> tuple[str, Path] | None:
-    """A CPython of the target's version on this host, with headers whose ABI fits Lambda's build."""
-    probe = "import json, sys, sysconfig; print(json.dumps([sys.implementation.name, '%d.%d' % sys.version_info[:2], sysconfig.get_paths()['include']]))"
+    """A CPython of the target's version on this host, and the headers to compile against, whose ABI fits
+    Lambda's build."""
+    probe = (
+        "import json, sys, sysconfig; print(json.dumps([sys.implementation.name, '%d.%d' % sys.version_info[:2],"
+        " sysconfig.get_paths()['include'], sysconfig.get_config_var('MULTIARCH') or '']))"
+    )
     rejected = []
     for exe in _candidates(target.python_version):
         try:
             out = subprocess.run([exe, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
-            impl, version, include = json.loads(out.stdout)
+            impl, version, include, multiarch = json.loads(out.stdout)
         except (OSError, subprocess.SubprocessError, ValueError):
             continue
         if impl != "cpython" or version != target.python_version:
             continue
-        include_dir = Path(include)
-        if not (include_dir / "Python.h").is_file():
+        if not (Path(include) / "Python.h").is_file():
             rejected.append(f"{exe}: no Python.h (install its development headers)")
             continue
-        problems = _pyconfig_problems(include_dir)
+        include_dir, pyconfig = usable_headers(Path(include), multiarch)
+        problems = _pyconfig_problems(pyconfig)
         if problems:
             rejected.append(f"{exe}: {'; '.join(problems)}")
             continue
@@ -151,7 +172,8 @@ def zig() -> tuple[list[str], dict[str, str]]:
     try:
         import ziglang  # noqa: F401
     except ImportError:
-        where = TOOLS / ZIGLANG.replace("==", "-")
+        # One folder per kind of host: the wheel holds a native Zig, and a checkout may be shared between hosts.
+        where = TOOLS / f"{ZIGLANG.replace('==', '-')}-{sys.platform}-{platform.machine().lower()}"
         if not (where / "ziglang").is_dir():
             say(f"installing {ZIGLANG} (Zig's C compiler) into {where}")
             subprocess.run(

@@ -79,8 +79,13 @@ class Target:
 
     @property
     def wheel_platforms(self) -> list[str]:
-        # manylinux2014 is glibc 2.17; 2_28 is what current pyarrow and pydantic-core publish.
-        return [f"manylinux2014_{self.machine}", f"manylinux_2_28_{self.machine}"]
+        """Every manylinux tag the runtime's glibc accepts, newest first. pip widens only the legacy names
+        (manylinux2014 to 2010 and 1), never ``manylinux_2_28`` to the versions below it, so each is named:
+        a wheel tagged manylinux_2_31 is as good on Lambda as one tagged manylinux_2_28."""
+        major, newest = self.glibc
+        return [f"manylinux_{major}_{minor}_{self.machine}" for minor in range(newest, 16, -1)] + [
+            f"manylinux2014_{self.machine}"
+        ]
 
     def __str__(self) -> str:
         return f"{self.runtime} on {self.architecture}"

@@ -209,3 +209,31 @@ def test_the_layers_bytecode_names_lambdas_paths_and_is_the_same_from_any_folder
     assert builds[0] == builds[1]
     init = builds[0][Path("thermocline/__pycache__/__init__.cpython-312.pyc")]
     assert b"/opt/python/thermocline/__init__.py" in init and str(tmp_path).encode() not in init
+
+
+def test_debian_and_ubuntu_headers_serve_a_cross_build(build: ModuleType, tmp_path: Path) -> None:
+    """Debian's python3.X-dev puts pyconfig.h under /usr/include/<multiarch>/ behind a switch on the machine
+    being compiled for; an x86_64 host's headers then have nothing for an arm64 build, unless the build uses
+    the host's own pyconfig.h (its ABI is a 64-bit Linux one either way)."""
+    from lambda_platform import Target
+
+    target = Target.of("arm64", "python3.13")
+    _python, include = headers(build, target)
+    usr = tmp_path / "usr" / "include"
+    shutil.copytree(include, usr / "python3.13")
+    (usr / "x86_64-linux-gnu" / "python3.13").mkdir(parents=True)
+    shutil.move(usr / "python3.13" / "pyconfig.h", usr / "x86_64-linux-gnu" / "python3.13" / "pyconfig.h")
+    (usr / "python3.13" / "pyconfig.h").write_text(
+        "#if defined(__x86_64__) && defined(__LP64__)\n#include <x86_64-linux-gnu/python3.13/pyconfig.h>\n"
+        "#elif defined(__aarch64__) && defined(__AARCH64EL__)\n#include <aarch64-linux-gnu/python3.13/pyconfig.h>\n"
+        "#else\n#error unknown multiarch location for pyconfig.h\n#endif\n"
+    )
+
+    with pytest.raises(subprocess.CalledProcessError):  # the switch as it is: no aarch64 pyconfig.h here
+        cross_build(build, tmp_path / "as-is" / "python", SPEEDUPS, usr / "python3.13", target)
+    usable, pyconfig = build.usable_headers(usr / "python3.13", "x86_64-linux-gnu", tmp_path / "tools")
+    assert pyconfig == usr / "x86_64-linux-gnu" / "python3.13" / "pyconfig.h"
+    assert build._pyconfig_problems(pyconfig) == []
+    debian = cross_build(build, tmp_path / "debian" / "python", SPEEDUPS, usable, target)
+    direct = cross_build(build, tmp_path / "direct" / "python", SPEEDUPS, include, target)
+    assert debian.read_bytes() == direct.read_bytes()

@@ -233,3 +233,24 @@ def test_the_host_is_described_in_lambdas_terms(
     assert seen["macOS arm64"] == Host("Darwin", "aarch64", None)
     assert seen["Linux aarch64"] == Host("Linux", "aarch64", (2, 36))
     assert seen["Linux x86_64, musl"] == Host("Linux", "x86_64", None)
+
+
+@pytest.mark.parametrize(("architecture", "runtime"), TARGETS)
+def test_pip_takes_every_wheel_the_runtimes_glibc_can_load_and_none_newer(
+    scripts: dict[str, ModuleType], architecture: str, runtime: str
+) -> None:
+    """pip's own tag computation over the platforms the build names: a wheel for glibc 2.17 to 2.34 fits
+    (pip widens only manylinux2014 by itself), one for 2.35 does not."""
+    target = scripts["lambda_platform"].Target.of(architecture, runtime)
+    abi = target.abi
+    tags = {
+        str(t)
+        for t in get_supported(
+            version=abi.removeprefix("cp"), platforms=target.wheel_platforms, impl="cp", abis=[abi]
+        )
+    }
+    for glibc in (17, 24, 28, 31, 34):
+        assert f"{abi}-{abi}-manylinux_2_{glibc}_{target.machine}" in tags
+    assert f"{abi}-{abi}-manylinux2014_{target.machine}" in tags
+    assert f"{abi}-{abi}-manylinux_2_35_{target.machine}" not in tags
+    assert not any(t.endswith(("x86_64", "aarch64")) and target.machine not in t for t in tags)
