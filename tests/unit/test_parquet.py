@@ -129,16 +129,29 @@ def test_a_type_parquet_cannot_name_keeps_the_arrow_schema_and_reads_back_as_wri
     assert b"ARROW:schema" in pq.read_metadata(io.BytesIO(data)).metadata
 
 
-def test_only_seq_and_event_time_carry_statistics_and_seq_is_not_dictionary_encoded() -> None:
-    tables = decode_stream_records(load_event("dynamodb-store.json"), load_contracts(None))
-    metadata = pq.read_metadata(io.BytesIO(to_parquet_bytes(tables["orders"])))
-    columns = {
+def test_only_seq_and_event_time_carry_statistics_and_only_repeating_columns_a_dictionary() -> None:
+    rows = 300
+    table = pa.table(
+        {
+            "status": ["PAID", "SHIPPED", "PAID"] * (rows // 3),
+            "note": ["gift"] * 10 + [None] * (rows - 10),  # sparse: too few values for a dictionary to pay
+            "_seq": [str(i).rjust(40, "0") for i in range(rows)],
+            "_event_time": pa.array(range(rows), pa.timestamp("us", tz="UTC")),
+            "_source": ["dynamodb:Orders"] * rows,
+        }
+    )
+    metadata = pq.read_metadata(io.BytesIO(to_parquet_bytes(table)))
+    chunks = {
         metadata.schema.column(i).name: metadata.row_group(0).column(i) for i in range(metadata.num_columns)
     }
-    assert {name for name, c in columns.items() if c.is_stats_set} == {"_seq", "_event_time"}
-    assert columns["_seq"].statistics.min == tables["orders"]["_seq"][0].as_py()
-    assert "RLE_DICTIONARY" not in columns["_seq"].encodings
-    assert "RLE_DICTIONARY" in columns["_source"].encodings
+    assert {name for name, c in chunks.items() if c.is_stats_set} == {"_seq", "_event_time"}
+    assert chunks["_seq"].statistics.min == "0".rjust(40, "0")
+    assert {name for name, c in chunks.items() if c.has_dictionary_page} == {
+        "status",
+        "_event_time",
+        "_source",
+    }
+    assert pq.read_table(io.BytesIO(to_parquet_bytes(table))).equals(table)
 
 
 def test_a_batch_within_one_day_is_one_partition_and_midnight_splits_it() -> None:

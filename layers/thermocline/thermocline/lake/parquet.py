@@ -10,11 +10,13 @@ leaves the Parquet physical and logical types as they are, which is all Redshift
 * Statistics (min/max/null count) only for ``_seq`` and ``_event_time``, the columns a query engine
   reading the lake directly (Athena, Redshift Spectrum) can skip files by. Nothing in the pipeline reads
   statistics: COPY and the local engines read every row, the loader reads the footer's schema.
-* Dictionary encoding for every column but ``_seq``, which is unique per row (a sequence number is never
-  repeated in a batch): there the dictionary is pure cost and the file grows. ``_seq`` is PLAIN, Parquet's
-  base encoding, which pyarrow falls back to by itself whenever a column's dictionary outgrows its page
-  limit, so every reader of the lake already reads it (COPY reads Parquet through Redshift Spectrum:
-  https://docs.aws.amazon.com/redshift/latest/dg/copy-usage_notes-copy-from-columnar.html).
+* Dictionary encoding only where values can repeat enough to pay for it: not for ``_seq``, which is
+  unique per row (a sequence number is never repeated in a batch), and not for a column with fewer than
+  256 values in the file (a sparse attribute, or any column of a small table): there the dictionary costs
+  its fixed work per column and, measured on the benchmark workloads, saves nothing in size. Those
+  columns are PLAIN, Parquet's base encoding, which pyarrow falls back to by itself whenever a column's
+  dictionary outgrows its page limit, so every reader of the lake already reads it (COPY reads Parquet
+  through Redshift Spectrum: https://docs.aws.amazon.com/redshift/latest/dg/copy-usage_notes-copy-from-columnar.html).
 * The ``thermocline`` metadata once, as the file's key-value metadata, and no serialized Arrow schema
   (``ARROW:schema``) when Parquet's own schema gives back every column's Arrow type as written (every type
   the lake uses does): pyarrow would otherwise store the metadata a second time, base64-encoded inside
@@ -41,6 +43,7 @@ COMPRESSION = "snappy"
 ROW_GROUP_ROWS = 1_000_000
 _STATISTICS_COLUMNS = (SEQ.name, EVENT_TIME.name)
 _PLAIN_COLUMNS = frozenset((SEQ.name,))
+_DICTIONARY_MIN_VALUES = 256
 
 # Arrow types that pyarrow reads back from Parquet's schema alone exactly as written (physical type plus
 # logical type: INT(16), DATE, TIME(MICROS), TIMESTAMP(MICROS, UTC-adjusted), DECIMAL, STRING, ...).
@@ -78,13 +81,19 @@ def to_parquet_bytes(table: pa.Table) -> bytes:
         # Without the Arrow schema pyarrow writes no schema metadata itself; it goes in once, below.
         table = table.replace_schema_metadata(None)
     names = table.column_names
+    rows = table.num_rows
+    dictionary = [
+        name
+        for name, column in zip(names, table.columns, strict=True)
+        if name not in _PLAIN_COLUMNS and rows - column.null_count >= _DICTIONARY_MIN_VALUES
+    ]
     # A native sink: pyarrow writes each page into it without a call back into Python.
     sink = pa.BufferOutputStream()
     with pq.ParquetWriter(
         sink,
         table.schema,
         compression=COMPRESSION,
-        use_dictionary=[n for n in names if n not in _PLAIN_COLUMNS],
+        use_dictionary=dictionary,
         write_statistics=[n for n in _STATISTICS_COLUMNS if n in names],
         # Redshift and Athena read microsecond timestamps; never let a writer default to nanoseconds.
         coerce_timestamps="us",
