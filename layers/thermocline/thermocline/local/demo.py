@@ -42,7 +42,8 @@ from thermocline.local.moto_server import cpu_seconds, free_port
 from thermocline.local.pg_server import PostgresServer
 from thermocline.local.poller import DeliveryStats, QueueDrainer, StreamPoller, StreamReader
 from thermocline.local.session import REPORT, LocalStack
-from thermocline.local.workload import PHASES, WRITERS, Workload, run_phase
+from thermocline.local.workload import PHASES, Workload
+from thermocline.local.writer import Writer
 from thermocline.names import quote_ident
 from thermocline.reporting.definition import available_reports
 from thermocline.sources.dynamodb_export.exports import ExportStatus
@@ -117,15 +118,18 @@ class _Steps:
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, dict[str, float]] = {}
         self.moto_pid: int | None = None
-        self._moto_cpu = 0.0
+        self.writer_pid: int | None = None  # the workload's writes: the demo's, from a process of their own
+        self._moto_cpu = self._writer_cpu = 0.0
         self._lock = threading.Lock()
 
     def _cpu(self) -> tuple[float, float]:
         moto = cpu_seconds(self.moto_pid) if self.moto_pid else None
+        writer = cpu_seconds(self.writer_pid) if self.writer_pid else None
         with self._lock:
-            if moto is not None:  # once the server has stopped, its last reading stands
-                self._moto_cpu = max(self._moto_cpu, moto)
-            return time.process_time(), self._moto_cpu
+            # once a process has exited, its last reading stands
+            self._moto_cpu = max(self._moto_cpu, moto or 0.0)
+            self._writer_cpu = max(self._writer_cpu, writer or 0.0)
+            return time.process_time() + self._writer_cpu, self._moto_cpu
 
     @contextlib.contextmanager
     def timed(self, name: str) -> Iterator[None]:
@@ -247,6 +251,11 @@ def run_demo(
         with steps.step("start-up", "local stack up (template deployed)", total=1):
             local = opened.enter_context(LocalStack(state_dir, log_level="ERROR"))
             steps.moto_pid = local.server_pid
+        table, lake_bucket = local.resource("Table"), local.resource("LakeBucket")
+        workload = Workload(orders=orders)
+        writer = Writer(str(local.endpoint), table, workload, state_dir / "writer.log")  # imports meanwhile
+        opened.callback(writer.close)
+        steps.writer_pid = writer.pid
         # The local Aurora (a throwaway PostgreSQL, processes of its own) starts while the workload runs;
         # only once the stack is up, as moto's and Redis's servers are started with a preexec_fn, which a
         # thread forking meanwhile could deadlock.
@@ -254,15 +263,13 @@ def run_demo(
         postgres = background.submit(pg_server.start, free_port())
         opened.callback(lambda: postgres.exception() is None and postgres.result().stop())
         summary.skipped_resources = list(local.stack.skipped)
-        ddb, s3 = local.client("dynamodb"), local.client("s3")
+        s3 = local.client("s3")
         # One read of the stream for both of its mappings: each gets every record, in batches of its own
         # size, as from a poller of its own.
         reader = local.stream_reader()
         poller, drainer = local.stream_poller(redeliver=redeliver, reader=reader), local.load_drainer()
         hot = hot_views.poller(local, reader)
         summary.hot_skipped = local.redis_missing
-        table, lake_bucket = local.resource("Table"), local.resource("LakeBucket")
-        workload = Workload(orders=orders)
         mappings = {"lake": poller, **({"hot views (x2)": hot} if hot else {})}
         # The table's export for reconciliation is taken once its last write is done, in the background,
         # while the last changes are delivered and loaded, the catalogue exported and the reports run.
@@ -282,7 +289,7 @@ def run_demo(
             summary.source_writes += _phase(
                 steps,
                 phase,
-                partial(run_phase, ddb, table, workload, phase, writers=WRITERS),
+                partial(writer.run_phase, phase),
                 reader,
                 mappings,
                 drainer,
