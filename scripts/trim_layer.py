@@ -9,12 +9,15 @@ Used by ``scripts/build_layer.py`` (``trim(site)``). What goes, and why:
 * Duplicate shared libraries: wheels cannot hold symlinks, so ``libX.so``, ``libX.so.N`` and
   ``libX.so.N.M.P`` are three copies; the extension modules load ``libX.so.N`` (their DT_NEEDED), the
   others are link-time names.
+* RECORD rows of the files removed (pip's console scripts name the build host's interpreter).
 * Byte-code caches (the build compiles the target's afterwards), and the static symbols and debug sections
   of shared libraries (``elf_file.strip``: in Python, so the layer is the same from every build host).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 import sys
@@ -112,6 +115,23 @@ def caches(site: Path) -> int:
     return sum(remove(p) for p in list(site.rglob("__pycache__")) if p.exists())
 
 
+def records(site: Path) -> int:
+    """Keep each package's RECORD to the files still in the layer. It also listed the console scripts pip
+    wrote with the build host's interpreter in their first line (and their hashes), so the layer's bytes
+    depended on the host."""
+    freed = 0
+    for record in site.glob("*.dist-info/RECORD"):
+        text = record.read_text()
+        rows = [
+            row for row in csv.reader(io.StringIO(text)) if row and (record.parent.parent / row[0]).exists()
+        ]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        record.write_text(out.getvalue())
+        freed += len(text.encode()) - len(out.getvalue().encode())
+    return freed
+
+
 def strip_symbols(site: Path) -> int:
     return sum(
         elf_file.strip(p)
@@ -127,7 +147,7 @@ def size(site: Path) -> int:
 def trim(site: Path) -> None:
     """Run every step on ``site`` (a layer's python/ directory), whatever its target."""
     start = size(site)
-    for step in (runtime_provided, pyarrow_unused, duplicate_libraries, caches):
+    for step in (runtime_provided, pyarrow_unused, duplicate_libraries, caches, records):
         freed = step(site)
         print(f"trim_layer: {step.__name__:<20} -{freed / 2**20:7.1f} MB")
     freed = strip_symbols(site)

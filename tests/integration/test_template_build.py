@@ -63,7 +63,15 @@ def test_trim_keeps_the_loaded_libraries_and_drops_the_rest(tmp_path: Path) -> N
     ]
     for name in keep + drop:
         _touch(site / name)
+    record = site / "pyarrow-26.0.1.dist-info" / "RECORD"
+    record.parent.mkdir(parents=True)
+    record.write_text(
+        "pyarrow/__init__.py,sha256=a,10\npyarrow/tests/test_array.py,sha256=b,10\n"
+        '"pyarrow/lib,with comma.py",sha256=c,10\n../../bin/jp.py,sha256=d,10\npyarrow-26.0.1.dist-info/RECORD,,\n'
+    )
     _trim_layer().trim(site)  # the fake .so files are not ELF: nothing to strip
 
     assert [n for n in keep if not (site / n).exists()] == []
     assert [n for n in drop if (site / n).exists()] == []
+    # RECORD keeps the files still there (the console script's row named the build host's interpreter).
+    assert record.read_text() == "pyarrow/__init__.py,sha256=a,10\npyarrow-26.0.1.dist-info/RECORD,,\n"
