@@ -85,6 +85,7 @@ review: $(STAMP) $(CHECKOV)
 ## build: sam build for ARCH=x86_64|arm64 and RUNTIME=python3.12|python3.13, from any host without Docker
 build: $(SAM)
 	PYTHON="$$(cd "$(SAM_VENV)/bin" && pwd)/python" $(SAM_RUN) build --parameter-overrides $(PLATFORM)
+	@$(SAM_VENV)/bin/python scripts/lambda_platform.py pin .aws-sam/build/template.yaml
 
 ## layer-size: unzipped size of the built layer and functions, its native files checked against the
 ## target, and a smoke test of the layer when the host can run the target (Linux with glibc, same machine,

@@ -12,6 +12,7 @@ import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # template.yaml's Architecture parameter → (ELF e_machine, the machine name in file names and wheel tags).
 ARCHITECTURES = {"x86_64": (62, "x86_64"), "arm64": (183, "aarch64")}
@@ -129,12 +130,35 @@ class Host:
         return f"{self.system} {self.machine}, {libc}"
 
 
+# template.yaml's parameters that choose the platform, and the make variable that builds for each.
+TEMPLATE_PARAMETERS = {"Architecture": "ARCH", "PythonRuntime": "RUNTIME"}
+
+
+def pin_template(template: dict[str, Any], target: Target) -> dict[str, Any]:
+    """The built template, allowing only the platform it was built for. ``sam deploy`` keeps an existing
+    stack's previous value of a parameter it is not given (UsePreviousValue), so a stack deployed for x86_64
+    and a layer rebuilt for arm64 would otherwise be deployed together, and no function could import its
+    native code; CloudFormation refuses the mismatch instead, with the way out in the message."""
+    chosen = {"Architecture": target.architecture, "PythonRuntime": target.runtime}
+    for name, variable in TEMPLATE_PARAMETERS.items():
+        parameter = template["Parameters"][name]
+        parameter["Default"] = chosen[name]
+        parameter["AllowedValues"] = [chosen[name]]
+        parameter["ConstraintDescription"] = (
+            f"this build is for {name}={chosen[name]}: deploy with --parameter-overrides {name}={chosen[name]},"
+            f" or build for the other one first (make build {variable}=...)"
+        )
+    return template
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python scripts/lambda_platform.py runs-here``: exit 0 when this host can import the layer built for
-    ``$LAMBDA_ARCHITECTURE``/``$LAMBDA_RUNTIME`` (the Makefile's smoke test), else print why and exit 1."""
+    ``$LAMBDA_ARCHITECTURE``/``$LAMBDA_RUNTIME`` (the Makefile's smoke test), else print why and exit 1.
+    ``python scripts/lambda_platform.py pin .aws-sam/build/template.yaml``: ``pin_template`` on the built
+    template (``make build`` runs it after ``sam build``)."""
     args = sys.argv[1:] if argv is None else argv
-    if args != ["runs-here"]:
-        print("usage: lambda_platform.py runs-here", file=sys.stderr)
+    if args[:1] != ["runs-here"] and not (len(args) == 2 and args[0] == "pin"):
+        print("usage: lambda_platform.py runs-here | pin TEMPLATE", file=sys.stderr)
         return 2
     try:
         target = Target.of(
@@ -144,6 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     except PlatformError as exc:
         print(f"lambda_platform: {exc}", file=sys.stderr)
         return 2
+    if args[0] == "pin":
+        import yaml  # only here: the build scripts run on any python3 without it
+
+        built = Path(args[1])
+        # sam build writes the built template in plain YAML (intrinsics in their long form).
+        template = pin_template(yaml.safe_load(built.read_text()), target)
+        built.write_text(yaml.safe_dump(template, sort_keys=False, width=120))
+        print(f"lambda_platform: {built} deploys {target} only")
+        return 0
     host = Host.current()
     reason = host.why_not_run(target)
     if reason:

@@ -254,3 +254,30 @@ def test_pip_takes_every_wheel_the_runtimes_glibc_can_load_and_none_newer(
     assert f"{abi}-{abi}-manylinux2014_{target.machine}" in tags
     assert f"{abi}-{abi}-manylinux_2_35_{target.machine}" not in tags
     assert not any(t.endswith(("x86_64", "aarch64")) and target.machine not in t for t in tags)
+
+
+def test_the_built_template_deploys_only_the_platform_it_was_built_for(
+    scripts: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """sam deploy keeps an existing stack's previous Architecture unless told otherwise; the built template
+    allows only what was built, so CloudFormation refuses an x86_64 stack with an arm64 layer."""
+    import yaml
+
+    from thermocline.local.template import default_template, load_template
+
+    source = load_template(default_template())
+    built = tmp_path / "template.yaml"  # sam build writes plain YAML, intrinsics in their long form
+    built.write_text(yaml.safe_dump(source, sort_keys=False))
+    monkeypatch.setenv("LAMBDA_ARCHITECTURE", "arm64")
+    monkeypatch.setenv("LAMBDA_RUNTIME", "python3.13")
+
+    assert scripts["lambda_platform"].main(["pin", str(built)]) == 0
+    pinned = yaml.safe_load(built.read_text())
+
+    architecture, runtime = pinned["Parameters"]["Architecture"], pinned["Parameters"]["PythonRuntime"]
+    assert (architecture["Default"], architecture["AllowedValues"]) == ("arm64", ["arm64"])
+    assert (runtime["Default"], runtime["AllowedValues"]) == ("python3.13", ["python3.13"])
+    assert "--parameter-overrides Architecture=arm64" in architecture["ConstraintDescription"]
+    for name in ("Architecture", "PythonRuntime"):
+        del pinned["Parameters"][name], source["Parameters"][name]
+    assert pinned == source
