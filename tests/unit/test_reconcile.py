@@ -208,3 +208,23 @@ def test_routed_tables_follow_the_contract_or_the_default_name() -> None:
     contracts = parse_contracts(document)
     assert routed_tables(contracts, "prod-store") == {"orders", "users", "store_other"}
     assert routed_tables(contracts, "Example-Table") == {"example_table"}
+
+
+def test_routed_tables_include_every_table_the_source_table_owns(wh) -> None:
+    # Default routing may name a source table's warehouse table `<name>_2` (the name was taken) or
+    # `src_<name>` (a system catalog's prefix). Reconcile must read that table even when the export holds
+    # no item of it: rows left behind by lost deletes would otherwise reconcile as a MATCH.
+    owned = TableSchema(table="orders", source="dynamodb:Store")
+    owned.add("pk", ColumnType.parse("VARCHAR(64)"))
+    owned.primary_key = ["pk"]
+    other = TableSchema(table="store", source="postgres:db.public.store")
+    schemas = {"orders": owned, "store": other}
+    assert routed_tables(parse_contracts({"version": 1, "sources": []}), "Store", schemas) == {"orders"}
+    assert routed_tables(parse_contracts({"version": 1, "sources": []}), "STL_Query") == {"src_stl_query"}
+
+    wh.execute([_row("a", "PAID", "10.5", '{"x":[1,2.5]}')])  # the item was deleted; its delete was lost
+    expected = Expected(
+        schemas, {}, tables=routed_tables(parse_contracts({"version": 1, "sources": []}), "Store", schemas)
+    )
+    report = reconcile_warehouse(wh, SUMMARY, expected)
+    assert not report.ok and report.tables["orders"].extra == 1

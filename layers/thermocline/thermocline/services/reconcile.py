@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from thermocline.load.sql import (
     table_columns_sql,
     tombstone_table,
 )
-from thermocline.names import qualified_name, quote_ident, safe_identifier
+from thermocline.names import qualified_name, quote_ident, table_identifier
 from thermocline.observability import logger
 from thermocline.reconciliation import EXAMPLES, Reconciliation, TableDiff, key_text, normalise, show
 from thermocline.runtime import Runtime
@@ -70,13 +71,19 @@ class Expected:
     tables: set[str] | None = None
 
 
-def routed_tables(contracts: Contracts, source_table: str) -> set[str]:
+def routed_tables(
+    contracts: Contracts, source_table: str, schemas: Mapping[str, TableSchema] | None = None
+) -> set[str]:
     """Every warehouse table the source table's items can land in: its contract's routes and unmatched
-    table, or its default table."""
+    table, or its default table — the one its recorded schema names as its own (default routing may have
+    named it ``<name>_2`` or ``src_<name>``: docs/ingest.md), else the default name. Read even when the
+    export holds none of its items, so rows left behind there are found."""
+    owned = {t for t, s in (schemas or {}).items() if s.source == f"dynamodb:{source_table}"}
+    default = owned or {table_identifier(source_table)}
     contract = contracts.for_table(source_table)
     if contract is None:
-        return {safe_identifier(source_table)}
-    return {r.target for r in contract.routes} | {contract.unmatched or safe_identifier(source_table)}
+        return default
+    return {r.target for r in contract.routes} | ({contract.unmatched} if contract.unmatched else default)
 
 
 def expected_rows(
@@ -89,7 +96,7 @@ def expected_rows(
 ) -> Expected:
     """The rows each warehouse table must hold at the export time, decoded as the stream decodes them
     (``schemas``: the recorded schemas, so columns get the names and types the warehouse has)."""
-    tables = routed_tables(contracts, summary.table_name)
+    tables = routed_tables(contracts, summary.table_name, schemas)
     out = Expected(dict(schemas), {}, tables=tables)
     for file in plan.files:
         for chunk in read_chunks(s3, plan.bucket, file["key"], plan.chunk_items):
