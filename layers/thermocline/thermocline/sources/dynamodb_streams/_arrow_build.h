@@ -175,8 +175,8 @@ static int buffered_column(ColumnBuffer *cb, Py_ssize_t n, long kind, long preci
     return 0;
 }
 
-/* One column's Arrow buffers, in memory of the C library's malloc (the Arrow C data interface may release
- * them on any thread, without the GIL). */
+/* One column's Arrow buffers, in Python's raw memory domain: the Arrow C data interface may release them on
+ * any thread, without the GIL, and tracemalloc still counts them. */
 typedef struct {
     unsigned char *validity;
     char *fixed; /* offsets (text), values, or value bits */
@@ -186,9 +186,9 @@ typedef struct {
 } Column;
 
 static void column_free(Column *c) {
-    free(c->validity);
-    free(c->fixed);
-    free(c->data);
+    PyMem_RawFree(c->validity);
+    PyMem_RawFree(c->fixed);
+    PyMem_RawFree(c->data);
     c->validity = NULL;
     c->fixed = c->data = NULL;
 }
@@ -217,8 +217,8 @@ static int build_column(PyObject *values, Py_ssize_t n, long kind, long precisio
     Py_ssize_t width = kind == A_DECIMAL_TEXT ? 16 : (kind == A_INT64 || kind == A_INT64_TEXT) ? 8 : 0;
     c->text = text;
     c->fixed_size = text ? (n + 1) * 4 : kind == A_BOOL ? (n + 7) / 8 : n * width;
-    c->validity = calloc((size_t)((n + 7) / 8) + 1, 1);
-    c->fixed = calloc((size_t)c->fixed_size + 1, 1);
+    c->validity = PyMem_RawCalloc((size_t)((n + 7) / 8) + 1, 1);
+    c->fixed = PyMem_RawCalloc((size_t)c->fixed_size + 1, 1);
     Buf data = {NULL, 0, 0, 0};
     if (c->validity == NULL || c->fixed == NULL) {
         PyErr_NoMemory();
@@ -339,7 +339,7 @@ built:
     c->nulls = nulls;
     if (text) {
         c->data_size = data.len;
-        c->data = malloc((size_t)data.len + 1);
+        c->data = PyMem_RawMalloc((size_t)data.len + 1);
         if (c->data == NULL) {
             PyErr_NoMemory();
             goto error;
@@ -431,8 +431,8 @@ struct ArrowArray {
 static void release_child(struct ArrowArray *a) {
     Column *c = a->private_data;
     column_free(c);
-    free(c);
-    free((void *)a->buffers);
+    PyMem_RawFree(c);
+    PyMem_RawFree((void *)a->buffers);
     a->release = NULL;
 }
 
@@ -443,11 +443,11 @@ static void release_parent(struct ArrowArray *a) {
             if (child->release != NULL) {
                 child->release(child);
             }
-            free(child);
+            PyMem_RawFree(child);
         }
     }
-    free(a->children);
-    free((void *)a->buffers);
+    PyMem_RawFree(a->children);
+    PyMem_RawFree((void *)a->buffers);
     a->release = NULL;
 }
 
@@ -457,7 +457,7 @@ static void release_capsule(PyObject *capsule) {
         if (a->release != NULL) {
             a->release(a); /* never imported */
         }
-        free(a);
+        PyMem_RawFree(a);
     } else {
         PyErr_Clear();
     }
@@ -477,15 +477,15 @@ static PyObject *arrow_table(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (n == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    struct ArrowArray *parent = calloc(1, sizeof(*parent));
+    struct ArrowArray *parent = PyMem_RawCalloc(1, sizeof(*parent));
     if (parent == NULL) {
         return PyErr_NoMemory();
     }
     parent->length = n;
     parent->n_buffers = 1;
     parent->n_children = count;
-    parent->buffers = calloc(1, sizeof(void *));
-    parent->children = calloc((size_t)count + 1, sizeof(struct ArrowArray *));
+    parent->buffers = PyMem_RawCalloc(1, sizeof(void *));
+    parent->children = PyMem_RawCalloc((size_t)count + 1, sizeof(struct ArrowArray *));
     parent->release = release_parent;
     int rc = parent->buffers == NULL || parent->children == NULL ? -1 : 0;
     if (rc < 0) {
@@ -508,22 +508,22 @@ static PyObject *arrow_table(PyObject *self, PyObject *const *args, Py_ssize_t n
             rc = -1;
             break;
         }
-        struct ArrowArray *child = calloc(1, sizeof(*child));
-        Column *c = calloc(1, sizeof(*c));
-        const void **buffers = calloc(3, sizeof(void *));
+        struct ArrowArray *child = PyMem_RawCalloc(1, sizeof(*child));
+        Column *c = PyMem_RawCalloc(1, sizeof(*c));
+        const void **buffers = PyMem_RawCalloc(3, sizeof(void *));
         if (child == NULL || c == NULL || buffers == NULL) {
-            free(child);
-            free(c);
-            free((void *)buffers);
+            PyMem_RawFree(child);
+            PyMem_RawFree(c);
+            PyMem_RawFree((void *)buffers);
             PyErr_NoMemory();
             rc = -1;
             break;
         }
         rc = build_column(values, n, kind, precision, scale, cb, c);
         if (rc != 0) {
-            free(child);
-            free(c);
-            free((void *)buffers);
+            PyMem_RawFree(child);
+            PyMem_RawFree(c);
+            PyMem_RawFree((void *)buffers);
             break;
         }
         buffers[0] = c->validity;
@@ -539,13 +539,13 @@ static PyObject *arrow_table(PyObject *self, PyObject *const *args, Py_ssize_t n
     }
     if (rc != 0) {
         release_parent(parent);
-        free(parent);
+        PyMem_RawFree(parent);
         return rc < 0 ? NULL : Py_NewRef(Py_None);
     }
     PyObject *capsule = PyCapsule_New(parent, "arrow_array", release_capsule);
     if (capsule == NULL) {
         release_parent(parent);
-        free(parent);
+        PyMem_RawFree(parent);
     }
     return capsule;
 }
