@@ -9,7 +9,8 @@ decidable in C. The state, as ``_speedups.c`` reads it:
 * by ``eventSourceARN``: ``(source text, fixed target, contract routes, fallback)``
   (``envelope.refresh_arn_entry``);
 * by warehouse table, its *sink*: the plan (``values.PlanEntry`` by attribute), the primary key columns'
-  value lists, then the bookkeeping lists of ``batch._Batch`` in the order of :func:`_sink`;
+  value lists, then the bookkeeping lists of ``batch._Batch`` in the order of :func:`_sink` (the column
+  buffers of ``_seq`` and ``_event_time`` in their places: C writes those two there);
 * the converters' ``_Overflow`` and ``values._widen``: a value that cannot widen its column goes to the
   row's ``_overflow`` in C too (C counts them; a row whose ``_overflow`` needs spilling goes to Python);
 * ``new_column(table, attribute, tag, value)``: an attribute the table's plan lacks is recorded here, by

@@ -6,8 +6,8 @@ code it mirrors stays the reference for every result (tests/unit/test_speedups.p
 * ``super_json(tag, value) -> str | None`` mirrors :func:`.super_json._json_value`: a SUPER value's JSON
   text, or None to defer to Python.
 * ``stage_row(image, plan, row, spill) -> bool`` mirrors the fast paths of :func:`.staging.stage_record`:
-  appends one item image's values to the batch's column lists and returns True, or returns False having
-  changed nothing. It reads each attribute's *plan entry* (the interface between the two, documented
+  stages one item image's values as row ``row`` (into each column's buffer, or its list) and returns True,
+  or returns False having changed nothing. It reads each attribute's *plan entry* (the interface between the two, documented
   once at :data:`.values.PlanEntry`).
 * ``decode_records(records, state)`` mirrors :meth:`.decoder._Decoder.add` for a whole batch: the
   envelope, the route and the staging of each record it can decide, in C; every other record goes to
