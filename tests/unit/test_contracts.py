@@ -202,6 +202,27 @@ def _two_sources(first: dict, second: dict) -> dict:
         (
             {
                 "version": 1,
+                "sources": [
+                    {
+                        "table": "T",
+                        "routes": [{"target": "t", "sort_key": ["a", "m"], "columns": {"m": "SUPER"}}],
+                    }
+                ],
+            },
+            "sort_key attribute 'm' is declared SUPER",
+        ),
+        (
+            {
+                "version": 1,
+                "sources": [
+                    {"table": "T", "routes": [{"target": "t", "dist_key": "m", "columns": {"m": "SUPER"}}]}
+                ],
+            },
+            "dist_key attribute 'm' is declared SUPER",
+        ),
+        (
+            {
+                "version": 1,
                 "sources": [{"table": "T", "routes": [{"target": "t", "columns": {"x": "INTEGR"}}]}],
             },
             r"sources\[0\] \(table 'T'\)\.routes\[0\] \(target t\): column 'x': unsupported column type",

@@ -198,15 +198,18 @@ def _route(spec: Any, where: str) -> Route:
         raise ContractError(f"{where}: primary_key is empty (leave it out to use the record's Keys)")
     if len(set(primary_key)) != len(primary_key):
         raise ContractError(f"{where}: primary_key names an attribute twice: {list(primary_key)}")
-    for attribute in primary_key:
-        if attribute in columns and columns[attribute].kind == "SUPER":
-            raise ContractError(f"{where}: primary_key attribute {attribute!r} is declared SUPER")
+    sort_key = _names(spec.get("sort_key"), f"{where}.sort_key")
+    # Redshift keys no SUPER column (https://docs.aws.amazon.com/redshift/latest/dg/limitations-super.html).
+    for role, attributes in (("primary_key", primary_key), ("sort_key", sort_key), ("dist_key", (dist,))):
+        for attribute in attributes:
+            if attribute in columns and columns[attribute].kind == "SUPER":
+                raise ContractError(f"{where}: {role} attribute {attribute!r} is declared SUPER")
     return Route(
         target=target,
         match=tuple((str(k), _pattern(v, f"{where}.match.{k}")) for k, v in match.items()),
         globs=tuple(v if isinstance(v, str) and "[" not in v else None for v in match.values()),
         primary_key=primary_key,
-        sort_key=_names(spec.get("sort_key"), f"{where}.sort_key"),
+        sort_key=sort_key,
         dist_key=dist,
         columns=columns,
     )

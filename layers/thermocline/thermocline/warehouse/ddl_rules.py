@@ -155,6 +155,21 @@ def check_ddl(tree: exp.Expression, catalog: Catalog) -> Change | None:
                     f"a view WITH NO SCHEMA BINDING must qualify table {table.name!r} with its schema"
                 )
         return None
+    if isinstance(tree, exp.Create) and tree.kind == "TABLE" and isinstance(tree.this, exp.Schema):
+        # "You can't define SUPER columns as either a distribution or sort key"
+        # (https://docs.aws.amazon.com/redshift/latest/dg/limitations-super.html).
+        types = {d.name.lower(): d.args.get("kind") for d in tree.this.find_all(exp.ColumnDef)}
+        for column, roles in _key_roles_of_create(tree).items():
+            kind = types.get(column.lower())
+            if (
+                kind is not None
+                and kind.is_type(exp.DataType.Type.SUPER)
+                and {"DISTKEY", "SORTKEY"} & set(roles)
+            ):
+                raise TerminalLoadError(
+                    f"column {column!r} of {table_ref(tree.this.this).sql()} is SUPER: Redshift refuses it "
+                    f"as {' and '.join(r for r in roles if r != 'PRIMARY KEY')}"
+                )
     if isinstance(tree, exp.Drop) and tree.kind == "TABLE":
         tables = tree.args.get("tables") or []
         for node in tables:

@@ -75,11 +75,16 @@ def ensure_table_sql(
     target = quote_ident(spec.table)
     columns = spec.target_columns()
     if existing is None:
+        # A SUPER column cannot be a DISTKEY or SORTKEY
+        # (https://docs.aws.amazon.com/redshift/latest/dg/limitations-super.html): a contract's key whose
+        # values turned out to be maps or lists is left out.
+        super_columns = {n for n, t in columns if t.kind == "SUPER"}
         keys = ""
-        if spec.dist_key:
+        if spec.dist_key and spec.dist_key not in super_columns:
             keys += f" DISTKEY({quote_ident(spec.dist_key)})"
-        if spec.sort_key:
-            keys += f" SORTKEY({', '.join(quote_ident(c) for c in spec.sort_key)})"
+        sort = [c for c in spec.sort_key if c not in super_columns]
+        if sort:
+            keys += f" SORTKEY({', '.join(quote_ident(c) for c in sort)})"
         first = _leading_columns(spec, f"CREATE TABLE IF NOT EXISTS {target} (){keys}", max_statement_bytes)
         statements = [f"CREATE TABLE IF NOT EXISTS {target} ({column_defs(columns[:first])}){keys}"]
         statements += [_add_column_sql(target, name, ctype) for name, ctype in columns[first:]]
@@ -152,6 +157,8 @@ def dependent_views_sql(table: str) -> str:
 
 # One row of table_columns_sql: name, data type, VARCHAR length, DECIMAL precision, scale.
 ColumnRow = Sequence[Any]
+# SUPER as the catalogs name it: Redshift, and the local engines' stand-ins (DuckDB JSON, PostgreSQL JSONB).
+_SUPER_TYPES = frozenset(("super", "json", "jsonb"))
 
 
 def rebuild_sql(
@@ -235,8 +242,11 @@ def _rebuild(
         f"CAST({quote_ident(c)} AS {changes[c].sql}) AS {quote_ident(c)}" if c in changes else quote_ident(c)
         for c in columns
     )
-    keys = f" DISTKEY({quote_ident(dist_key)})" if dist_key in columns else ""
-    sort = [c for c in sort_key if c in columns]
+    # As the table was created: no SUPER column as a key (see ensure_table_sql).
+    keyable = {str(r[0]) for r in rows if str(r[1]).lower() not in _SUPER_TYPES and str(r[0]) not in changes}
+    keyable |= {c for c, t in changes.items() if t.kind != "SUPER"}
+    keys = f" DISTKEY({quote_ident(dist_key)})" if dist_key in keyable else ""
+    sort = [c for c in sort_key if c in keyable]
     if sort:
         keys += f" SORTKEY({', '.join(quote_ident(c) for c in sort)})"
     return [
