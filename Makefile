@@ -89,17 +89,22 @@ build: $(SAM)
 
 ## layer-size: unzipped size of the built layer and functions, its native files checked against the
 ## target, and a smoke test of the layer when the host can run the target (Linux with glibc, same machine,
-## a CPython of the target version); on other hosts (macOS, another machine) the check alone
+## a CPython of the target version), or under qemu-user with EMULATED_ROOT=DIR (a Debian root with the
+## target machine's python3.13: scripts/emulated_runtime.sh); on other hosts (macOS) the check alone
+SMOKE := scripts/check_layer.py .aws-sam/build/ThermoclineLayer/python \
+	$(foreach f,StreamIngestFunction WarehouseLoadFunction AnalyticsReportFunction ExportIngestFunction ExportStartFunction WarehouseSetupFunction,--function .aws-sam/build/$(f)) \
+	--runtime "$$($(SAM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 layer-size: build
 	@$(SAM_VENV)/bin/python scripts/layer_size.py .aws-sam/build
 	@$(SAM_VENV)/bin/python scripts/check_native.py .aws-sam/build/ThermoclineLayer/python \
 		--extension thermocline.sources.dynamodb_streams._speedups --bytecode
-	@if [ -z "$(TARGET_PYTHON)" ]; then echo "layer-size: no $(RUNTIME) on this host; smoke test not run"; \
-	elif $(SAM_VENV)/bin/python scripts/lambda_platform.py runs-here; then \
-		$(TARGET_PYTHON) scripts/check_layer.py .aws-sam/build/ThermoclineLayer/python \
-			$(foreach f,StreamIngestFunction WarehouseLoadFunction AnalyticsReportFunction ExportIngestFunction ExportStartFunction WarehouseSetupFunction,--function .aws-sam/build/$(f)) \
-			--runtime "$$($(SAM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; \
-	else echo "layer-size: smoke test not run"; fi
+	@if [ -n "$(TARGET_PYTHON)" ] && $(SAM_VENV)/bin/python scripts/lambda_platform.py runs-here; then \
+		$(TARGET_PYTHON) $(SMOKE); \
+	elif [ -n "$(EMULATED_ROOT)" ]; then \
+		test -x "$(EMULATED_ROOT)/usr/bin/$(RUNTIME)" || { echo "layer-size: no $(RUNTIME) in $(EMULATED_ROOT)"; exit 1; }; \
+		echo "layer-size: smoke test under qemu-$(subst arm64,aarch64,$(ARCH)) with $(EMULATED_ROOT)/usr/bin/$(RUNTIME)"; \
+		qemu-$(subst arm64,aarch64,$(ARCH)) -L "$(EMULATED_ROOT)" "$(EMULATED_ROOT)/usr/bin/$(RUNTIME)" $(SMOKE); \
+	else echo "layer-size: smoke test not run (no $(RUNTIME) here that runs the layer; EMULATED_ROOT not set)"; fi
 
 clean:
 	rm -rf .aws-sam out .thermocline
