@@ -14,6 +14,7 @@ if [ -z "$mirror" ]; then
     echo "emulated_runtime: no Debian mirror in this host's apt sources" >&2
     exit 1
 fi
+mkdir -p "$(dirname "$root")"
 mmdebstrap --quiet --arch="$arch" --variant=extract --include=libc6,python3.13,zlib1g,libstdc++6,libgcc-s1 \
     trixie "$root" "deb $mirror trixie main"
 # The extract variant unpacks packages only: the merged-/usr links that the program interpreter's path
