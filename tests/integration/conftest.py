@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from thermocline.local import moto_server
 
 # The local engines alone (``@LOCAL_ENGINES`` on a test that takes ``engine_url``): what only they emulate,
 # such as Redshift's rules for changing tables (warehouse/ddl_rules.py).
@@ -40,3 +43,15 @@ def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     shim = RedshiftShim(dsn, s3_client=aws.client("s3")).start()
     request.addfinalizer(shim.stop)
     return shim.url()
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[str, str]]:
+    """Two moto servers side by side: moto as released and the local stack's (``released``, ``thermocline``),
+    for tests that send both the same requests and compare the answers."""
+    started = [moto_server.start(module="moto.server"), moto_server.start()]
+    try:
+        yield {"released": started[0].endpoint, "thermocline": started[1].endpoint}
+    finally:
+        for server in started:
+            server.stop()

@@ -8,27 +8,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import boto3
 import pytest
 
-from thermocline.local import moto_server
 from thermocline.local.wire import keep_wire_json
 
 pytestmark = pytest.mark.moto
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[dict[str, str]]:
-    started = [moto_server.start(module="moto.server"), moto_server.start()]
-    try:
-        yield {"released": started[0].endpoint, "thermocline": started[1].endpoint}
-    finally:
-        for server in started:
-            server.stop()
 
 
 def _records_and_items(
@@ -41,16 +29,7 @@ def _records_and_items(
     if wire:
         keep_wire_json(ddb, "Scan")
         keep_wire_json(streams, "GetRecords")
-    arn = ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]["LatestStreamArn"]
+    arn = streamed_table(ddb, table)
     key = {"pk": {"S": "USER#1"}, "sk": {"S": "PROFILE"}}
     item = {
         **key,
@@ -162,9 +141,24 @@ def test_an_error_answer_kept_as_wire_json_still_raises(servers: dict[str, str])
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def _client(endpoint: str) -> Any:
+def streamed_table(ddb: Any, name: str) -> str:
+    """A table keyed by ``pk``/``sk`` (both S) with a NEW_AND_OLD_IMAGES stream; its stream ARN."""
+    arn = ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    return str(arn)
+
+
+def _client(endpoint: str, service: str = "dynamodb") -> Any:
     return boto3.client(
-        "dynamodb",
+        service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="t",

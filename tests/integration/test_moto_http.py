@@ -7,15 +7,12 @@ import http.client
 import io
 import logging
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-
-from thermocline.local import moto_server
 
 pytestmark = pytest.mark.moto
 
@@ -31,16 +28,6 @@ _VOLATILE_BODY = re.compile(
 )
 _FRAMING = {"content-length", "transfer-encoding"}
 _SIGNED = "AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/{}/aws4_request, SignedHeaders=host, Signature=t"
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[dict[str, str]]:
-    started = [moto_server.start(module="moto.server"), moto_server.start()]
-    try:
-        yield {"released": started[0].endpoint, "thermocline": started[1].endpoint}
-    finally:
-        for server in started:
-            server.stop()
 
 
 def _port(endpoint: str) -> int:

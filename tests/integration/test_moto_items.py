@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.test_moto_app import _client, servers  # noqa: F401 - the two servers' fixture
+from tests.integration.test_moto_app import _client, streamed_table
 from thermocline.local.workload import PHASES, Workload, run_phase
 
 pytestmark = pytest.mark.moto
@@ -17,30 +17,8 @@ pytestmark = pytest.mark.moto
 _LIMIT = 405000  # moto's item size limit, in its own count: names and values, as bytes
 
 
-def _table(ddb: Any, name: str) -> str:
-    arn = ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]["LatestStreamArn"]
-    return str(arn)
-
-
 def _stream(endpoint: str, arn: str) -> list[dict[str, Any]]:
-    import boto3
-
-    streams = boto3.client(
-        "dynamodbstreams",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+    streams = _client(endpoint, "dynamodbstreams")
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     records = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
@@ -53,7 +31,7 @@ def _stream(endpoint: str, arn: str) -> list[dict[str, Any]]:
 
 def _workload(endpoint: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     ddb = _client(endpoint)
-    arn = _table(ddb, "Workload")
+    arn = streamed_table(ddb, "Workload")
     workload = Workload(orders=40, now=dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC))
     for phase in PHASES:  # one writer: the stream's order is the requests' order
         run_phase(ddb, "Workload", workload, phase)
@@ -61,7 +39,7 @@ def _workload(endpoint: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return _stream(endpoint, arn), items
 
 
-def test_the_demo_workload_gives_the_records_and_items_moto_released_gives(servers: dict[str, str]) -> None:  # noqa: F811
+def test_the_demo_workload_gives_the_records_and_items_moto_released_gives(servers: dict[str, str]) -> None:
     records, items = _workload(servers["thermocline"])
     assert (records, items) == _workload(servers["released"])
     names = {r["eventName"] for r in records}
@@ -73,7 +51,7 @@ def _attempts(endpoint: str) -> list[Any]:
     """Items around the size limit, with one attribute or many, by PutItem and BatchWriteItem: each one's
     error (code and message) or the item read back."""
     ddb = _client(endpoint)
-    _table(ddb, "Sizes")
+    streamed_table(ddb, "Sizes")
     outcomes: list[Any] = []
     key_size = len("pk") + len("k") + len("sk") + len("s")
     for attributes in (1, 3, 40):
@@ -101,7 +79,7 @@ def _attempts(endpoint: str) -> list[Any]:
     return outcomes
 
 
-def test_items_at_the_size_limit_are_stored_or_refused_as_moto_released_does(servers: dict[str, str]) -> None:  # noqa: F811
+def test_items_at_the_size_limit_are_stored_or_refused_as_moto_released_does(servers: dict[str, str]) -> None:
     ours = _attempts(servers["thermocline"])
     assert ours == _attempts(servers["released"])
     assert {kind for kind, _ in ours} == {"stored", "error"}
