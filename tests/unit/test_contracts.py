@@ -264,3 +264,20 @@ def test_a_yaml_error_is_one_line_with_file_line_and_column(tmp_path: Path) -> N
     message = str(raised.value)
     assert message.startswith(f"{bad}:5:1: not valid YAML: ")
     assert "\n" not in message
+
+
+def test_a_type_split_by_a_flow_mappings_comma_says_to_quote_it(tmp_path: Path) -> None:
+    contract = tmp_path / "c.yaml"
+    contract.write_text(
+        "version: 1\nsources:\n  - table: Orders\n    routes:\n"
+        "      - target: orders\n        columns: {total: DECIMAL(12,2)}\n"
+    )
+    with pytest.raises(ContractError) as raised:
+        load_contracts(contract)
+    message = str(raised.value)
+    assert "column 'total'" in message
+    assert "quote the type" in message
+    # Quoted, the same type loads.
+    contract.write_text(contract.read_text().replace("DECIMAL(12,2)", "'DECIMAL(12,2)'"))
+    (route,) = load_contracts(contract).sources[0].routes
+    assert str(route.columns["total"]) == "DECIMAL(12,2)"

@@ -184,7 +184,13 @@ def _route(spec: Any, where: str) -> Route:
         try:
             columns[str(attribute)] = ColumnType.parse(str(type_text))
         except SchemaError as exc:
-            raise ContractError(f"{where}: column {attribute!r}: {exc}") from None
+            hint = ""
+            if isinstance(type_text, str) and type_text.count("(") > type_text.count(")"):
+                # YAML's flow mapping {total: DECIMAL(12,2)} splits at the comma: "DECIMAL(12" and a key "2)".
+                hint = (
+                    f" (in a flow mapping {{...}} a comma ends the value: quote the type, '{type_text},...)')"
+                )
+            raise ContractError(f"{where}: column {attribute!r}: {exc}{hint}") from None
         if columns[str(attribute)].kind not in STREAM_KINDS:
             raise ContractError(
                 f"{where}: column {attribute!r}: {type_text} is not a type DynamoDB values are decoded to "
