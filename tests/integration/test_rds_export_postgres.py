@@ -358,3 +358,40 @@ def test_an_aurora_table_and_a_dynamodb_table_of_one_name_never_share_a_warehous
         _rows(local, f"SELECT sku FROM {dynamodb_table} ORDER BY sku")
         == [("D1",), ("D2",), ("D3",)][first == "export" :]
     )
+
+
+def test_an_export_keeps_out_of_a_table_a_configured_contract_routes_to(
+    aws_env: str, tmp_path: Path, postgres_dsn: str
+) -> None:
+    # A contract routes the DynamoDB table `shop`'s orders to `orders`; an Aurora table `orders` is exported
+    # before the first order arrives. The export must not take the contract's table: the stream's records
+    # routed there would all be quarantined ("already holds postgres:..."), and never reach the warehouse.
+    contract = tmp_path / "shop.yaml"
+    contract.write_text(
+        "version: 1\nsources:\n  - table: shop\n    routes:\n"
+        "      - target: orders\n        match: {sk: 'ORDER#*'}\n"
+    )
+    _seed(postgres_dsn, "CREATE TABLE orders (id text PRIMARY KEY); INSERT INTO orders VALUES ('A1')")
+    with LocalStack(
+        tmp_path / "state", endpoint=aws_env, function_env={"CONTRACTS_PATH": str(contract)}
+    ) as local:
+        export = run_export(local, dsn=postgres_dsn)
+        assert export.applied == {"orders_2": 1}
+        item = {"pk": {"S": "USER#1"}, "sk": {"S": "ORDER#1"}, "total": {"N": "12.5"}}
+        record = {
+            "eventID": "e1",
+            "eventName": "INSERT",
+            "eventSource": "aws:dynamodb",
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/shop/stream/2026-01-01T00:00:00.000",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1_790_000_001,
+                "Keys": {"pk": item["pk"], "sk": item["sk"]},
+                "NewImage": item,
+                "SequenceNumber": str(10**20 + 1),
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+            },
+        }
+        assert local.invoke("StreamIngestFunction", {"Records": [record]}) == {"batchItemFailures": []}
+        local.load_drainer().drain()
+        assert _rows(local, "SELECT pk, sk, total FROM orders") == [("USER#1", "ORDER#1", Decimal("12.5"))]
+        assert _rows(local, "SELECT id FROM orders_2") == [("A1",)]

@@ -178,6 +178,9 @@ class ExportIngestSettings(_EnvSettings):
     # The recorded schemas of the stream ingest: an exported table records its warehouse table there as
     # its own, so no other source writes into it.
     schema_prefix: str = "_schemas/"
+    # The stream ingest's contracts (unset: the packaged ones): their target tables are the stream's, so an
+    # exported table of one of those names takes `<name>_2`.
+    contracts_path: str | None = None
     # Comma-separated databases to load from an export (default: every database it holds).
     export_databases: str | None = None
     # Primary keys the warehouse declares (informational, as in Redshift), e.g.

@@ -9,6 +9,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-requests.html
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -69,17 +70,20 @@ class SchemaStore:
         self.etags[schema.table] = response.get("ETag")
         return True
 
-    def claim(self, base: str, owner: str) -> str:
+    def claim(self, base: str, owner: str, reserved: Collection[str] = ()) -> str:
         """The warehouse table ``owner`` writes: ``base``, or ``base_2``, ``base_3``... — the first whose
-        recorded schema is ``owner``'s or that has none yet, which is then recorded as ``owner``'s (a
-        schema without columns). For sources outside the stream decoder (Aurora/RDS exports): a table
-        one source refreshes whole must never hold another source's rows, and the stream ingest routes
-        around a table another owner has recorded, as it does for two DynamoDB tables of one name."""
+        recorded schema is ``owner``'s, or that has none yet and is not ``reserved`` (a contract's target
+        tables, which belong to the stream), which is then recorded as ``owner``'s (a schema without
+        columns). For sources outside the stream decoder (Aurora/RDS exports): a table one source
+        refreshes whole must never hold another source's rows, and the stream ingest routes around a
+        table another owner has recorded, as it does for two DynamoDB tables of one name."""
         while True:
 
             def taken(name: str) -> bool:
                 schema = self.load(name)
-                return schema is not None and schema.source != owner
+                if schema is None:
+                    return name in reserved
+                return schema.source != owner
 
             name = unique_identifier(base, Taken(taken))
             if self.etags.get(name) is not None or self.save(TableSchema(table=name, source=owner)):

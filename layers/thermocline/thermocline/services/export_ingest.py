@@ -21,6 +21,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from thermocline.contracts import load_contracts
 from thermocline.lake.keys import snapshot_stamp
 from thermocline.lake.schema_store import SchemaStore
 from thermocline.load import full_refresh
@@ -173,6 +174,9 @@ def apply_export(
     keys = settings.keys()
     names: dict[str, str] = {}
     store = SchemaStore(s3_client, settings.lake_bucket, settings.schema_prefix)
+    # The tables the stream ingest's configured contracts route to are the stream's, even before their
+    # first record: an export that took one would leave every record routed there quarantined.
+    reserved = load_contracts(settings.contracts_path).targets if settings.contracts_path else frozenset()
     warehouse.execute(ensure_bookkeeping_sql())
     for table in tables:
         if databases is not None and table.database not in databases:
@@ -200,7 +204,7 @@ def apply_export(
         names[base] = table.target
         # A table another source holds (a DynamoDB table's, a contract's) is never refreshed whole: the
         # export's table is then `<name>_2`, recorded as its own, so the stream ingest also keeps out.
-        name = store.claim(base, f"{table.engine}:{table.target}")
+        name = store.claim(base, f"{table.engine}:{table.target}", reserved)
         reason = _decide(_applied(warehouse, settings, name), info, settings, name)
         if reason:
             logger.info("export not applied to table", table=name, export_id=info.export_id, reason=reason)
