@@ -103,3 +103,26 @@ def test_column_names_collide_in_first_seen_order_and_avoid_reserved_names() -> 
 def test_a_schema_from_a_future_version_is_refused() -> None:
     with pytest.raises(SchemaError):
         TableSchema.from_json({"version": 2, "table": "t", "columns": {}})
+
+
+def test_a_claim_that_s3_keeps_refusing_fails_with_a_reason_instead_of_looping() -> None:
+    # A stand-in S3 client: a conditional write that conflicts every time is a fault moto's server cannot
+    # be made to produce. Before, the claim retried forever and the export ran into its Lambda timeout.
+    from botocore.exceptions import ClientError
+
+    from thermocline.lake.schema_store import SchemaStore
+
+    class Refusing:
+        puts = 0
+
+        def get_object(self, **_: object) -> None:
+            raise ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")
+
+        def put_object(self, **_: object) -> None:
+            Refusing.puts += 1
+            raise ClientError({"Error": {"Code": "ConditionalRequestConflict"}}, "PutObject")
+
+    store = SchemaStore(Refusing(), "lake", "_schemas/")
+    with pytest.raises(RuntimeError, match="postgres:db.public.orders.*lost their race"):
+        store.claim("orders", "postgres:db.public.orders")
+    assert Refusing.puts == 20

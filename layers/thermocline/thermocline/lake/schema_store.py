@@ -23,6 +23,8 @@ __all__ = ["SchemaStore"]
 # 412 PreconditionFailed: the object changed since it was read; 409 ConditionalRequestConflict: a
 # concurrent conditional write to the same key.
 _LOST_RACE = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+# Each lost race means another writer recorded a name; this many in a row means S3 keeps refusing.
+_CLAIM_ATTEMPTS = 20
 
 
 class SchemaStore:
@@ -77,15 +79,19 @@ class SchemaStore:
         columns). For sources outside the stream decoder (Aurora/RDS exports): a table one source
         refreshes whole must never hold another source's rows, and the stream ingest routes around a
         table another owner has recorded, as it does for two DynamoDB tables of one name."""
-        while True:
 
-            def taken(name: str) -> bool:
-                schema = self.load(name)
-                if schema is None:
-                    return name in reserved
-                return schema.source != owner
+        def taken(name: str) -> bool:
+            schema = self.load(name)
+            if schema is None:
+                return name in reserved
+            return schema.source != owner
 
+        for _ in range(_CLAIM_ATTEMPTS):
             name = unique_identifier(base, Taken(taken))
             if self.etags.get(name) is not None or self.save(TableSchema(table=name, source=owner)):
                 return name
             # Lost a race for the name to another writer: look again.
+        raise RuntimeError(
+            f"could not record a warehouse table for {owner} (from {base!r}): {_CLAIM_ATTEMPTS} conditional "
+            f"writes to s3://{self.bucket}/{self.prefix} lost their race"
+        )
