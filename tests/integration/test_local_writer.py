@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.integration.test_moto_app import _client
-from tests.integration.test_moto_items import _table as create_table
+from tests.integration.test_moto_app import streamed_table as create_table
 from thermocline.local import moto_server
 from thermocline.local.workload import PHASES, Workload, run_phase
 from thermocline.local.writer import Writer, WriterError
