@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Reinstalled when the package's build inputs change: pyproject.toml and the C fast path (built by pip).
-SPEEDUPS := $(addprefix layers/thermocline/thermocline/sources/dynamodb_streams/,_speedups.c _column_buffer.h _arrow_build.h)
+SPEEDUPS := $(addprefix layers/thermocline/thermocline/sources/dynamodb_streams/,_speedups.c _super_json.h _staging.h _column_buffer.h _arrow_build.h)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(SPEEDUPS) | cksum | cut -d' ' -f1)
 
 .PHONY: demo test bench lint build validate review layer-size schedules clean
