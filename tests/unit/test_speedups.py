@@ -801,3 +801,29 @@ def test_a_table_built_in_c_at_once_equals_its_columns_built_one_by_one() -> Non
     for bad in (["not a list", 1], [[("too", "short")], 1], [[(1, 2, 0, 0, None)], 1], [[columns[0]], "n"]):
         with pytest.raises(TypeError):
             speedups.arrow_table(*bad)
+
+
+@pytest.mark.parametrize("routing", ["default", "contract"])
+def test_numbers_at_the_edge_of_a_fixed_point_column_decode_identically(
+    routing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """C stages a number into a BIGINT or DECIMAL column only when it certainly fits; one digit more in the
+    whole part or the fraction, or an exponent, is the Python path's to widen or refuse."""
+    contract = parse_contracts(
+        yaml.safe_load(
+            'version: 1\nsources:\n  - table: "*"\n    routes:\n      - target: edge\n        match: {id: "*"}\n'
+            "        columns: {count: BIGINT, price: 'DECIMAL(12,2)'}\n"
+        )
+    )
+    counts = ["7", "-0", "0", "9" * 18, "-" + "9" * 18, "1" * 19, "9" * 19, "1e3", "12.5"]
+    prices = ["0.5", "-0.05", "9" * 10 + ".99", "9" * 11, "1.234", "0.00", "1E+2", "12."]
+    items = [
+        {
+            "id": {"S": f"i{n}"},
+            "count": {"N": counts[n % len(counts)]},
+            "price": {"N": prices[n % len(prices)]},
+        }
+        for n in range(3 * len(counts) * len(prices))
+    ]
+    records = [lambda_record(item, i) for i, item in enumerate(items)]
+    _assert_same(records, monkeypatch, contract if routing == "contract" else None)

@@ -12,37 +12,8 @@ enum { C_OTHER, C_VARCHAR, C_FIXED, C_JSON_NUMBER, C_SUPER, C_BOOLEAN, C_VARBYTE
 /* Plain numbers that certainly fit: -?(0|[1-9][0-9]{0,int_digits-1})(\.[0-9]{1,scale})?, the whole part
  * "0" only when int_digits is 0 (values._decimal_pattern; BIGINT is 18 digits, scale 0). */
 static int fits_fixed(const char *p, Py_ssize_t n, long int_digits, long scale) {
-    Py_ssize_t i = 0;
-    if (i < n && p[i] == '-') {
-        i++;
-    }
-    if (i >= n) {
-        return 0;
-    }
-    if (p[i] == '0') {
-        i++;
-    } else if (int_digits > 0 && p[i] >= '1' && p[i] <= '9') {
-        Py_ssize_t start = i;
-        while (i < n && p[i] >= '0' && p[i] <= '9') {
-            i++;
-        }
-        if (i - start > int_digits) {
-            return 0;
-        }
-    } else {
-        return 0;
-    }
-    if (i == n) {
-        return 1;
-    }
-    if (scale <= 0 || p[i] != '.') {
-        return 0;
-    }
-    Py_ssize_t start = ++i;
-    while (i < n && p[i] >= '0' && p[i] <= '9') {
-        i++;
-    }
-    return i == n && i - start >= 1 && i - start <= scale;
+    NumberShape shape;
+    return scan_number(p, n, &shape) && !shape.exponent && shape.whole <= int_digits && shape.fraction <= scale;
 }
 
 /* Length in UTF-8 bytes of an exact str, or -1 when it holds a lone surrogate (not valid Unicode). CPython

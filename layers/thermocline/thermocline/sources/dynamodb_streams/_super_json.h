@@ -124,9 +124,20 @@ static int put_string(Buf *b, PyObject *s) {
     return OK;
 }
 
-/* JSON number syntax: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int is_json_number(const char *p, Py_ssize_t n) {
+/* The parts of a number in JSON syntax, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?: the digits of its
+ * whole part (0 for a whole part "0"), of its fraction, and whether it has an exponent. */
+typedef struct {
+    Py_ssize_t whole;
+    Py_ssize_t fraction;
+    int exponent;
+} NumberShape;
+
+/* 1 when p[0..n) is a number in JSON syntax, with its shape; 0 otherwise. The one reading of number text in
+ * the fast path: SUPER text (is_json_number) and the fixed-point columns (fits_fixed, staging) both use it. */
+static int scan_number(const char *p, Py_ssize_t n, NumberShape *shape) {
     Py_ssize_t i = 0;
+    shape->whole = shape->fraction = 0;
+    shape->exponent = 0;
     if (i < n && p[i] == '-') {
         i++;
     }
@@ -136,9 +147,11 @@ static int is_json_number(const char *p, Py_ssize_t n) {
     if (p[i] == '0') {
         i++;
     } else if (p[i] >= '1' && p[i] <= '9') {
+        Py_ssize_t start = i;
         while (i < n && p[i] >= '0' && p[i] <= '9') {
             i++;
         }
+        shape->whole = i - start;
     } else {
         return 0;
     }
@@ -150,6 +163,7 @@ static int is_json_number(const char *p, Py_ssize_t n) {
         if (i == start) {
             return 0;
         }
+        shape->fraction = i - start;
     }
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
         i++;
@@ -163,8 +177,14 @@ static int is_json_number(const char *p, Py_ssize_t n) {
         if (i == start) {
             return 0;
         }
+        shape->exponent = 1;
     }
     return i == n;
+}
+
+static int is_json_number(const char *p, Py_ssize_t n) {
+    NumberShape shape;
+    return scan_number(p, n, &shape);
 }
 
 /* The ASCII text of an exact str, or NULL (not a str, or not ASCII). */
