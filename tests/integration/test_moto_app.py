@@ -156,13 +156,14 @@ def streamed_table(ddb: Any, name: str) -> str:
     return str(arn)
 
 
-def _client(endpoint: str, service: str = "dynamodb") -> Any:
+def _client(endpoint: str, service: str = "dynamodb", **options: Any) -> Any:
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="t",
         aws_secret_access_key="t",
+        **options,
     )
 
 

@@ -9,10 +9,11 @@ import logging
 import re
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from tests.integration.test_moto_app import _client
 
 pytestmark = pytest.mark.moto
 
@@ -131,14 +132,8 @@ def test_a_request_that_asks_to_close_is_answered_and_closed(servers: dict[str, 
 
 
 def _boto3(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    # One attempt per call, so the connections counted are the calls'.
+    return _client(endpoint, service, config=Config(retries={"max_attempts": 1}))
 
 
 def test_boto3_reuses_one_connection_where_moto_released_opens_one_per_call(
