@@ -763,8 +763,8 @@ def test_columns_recorded_while_c_stages_a_record_are_the_python_paths(
 
 def test_a_table_built_in_c_at_once_equals_its_columns_built_one_by_one() -> None:
     """arrow_table hands pyarrow every column at once (the Arrow C data interface): the same arrays as
-    arrow_column builds one by one; None as soon as one column must be built the Python path's way; an
-    array never imported is released with its capsule; malformed arguments are a TypeError."""
+    arrow_column builds one by one, and each text column's longest value; None as soon as one column must
+    be built the Python path's way; an array never imported is released with its capsule; malformed arguments are a TypeError."""
     columns = [
         (["a", None, "ünï"], 2, 0, 0, None),
         (["12", None, "-7"], 4, 0, 0, None),
@@ -783,7 +783,9 @@ def test_a_table_built_in_c_at_once_equals_its_columns_built_one_by_one() -> Non
     ]
     n = 4
     schema = pa.schema([pa.field(f"c{i}", t) for i, t in enumerate(types)])
-    capsule = speedups.arrow_table(columns, n)
+    capsule, longest = speedups.arrow_table(columns, n)
+    # Each column's longest value in bytes ("ünï" is 5): what the metadata records for a SUPER column.
+    assert longest == (5, 0, 0, 0, 1, 0)
 
     class Offer:
         def __arrow_c_array__(self, requested_schema: Any = None) -> tuple[Any, Any]:

@@ -84,24 +84,37 @@ def lake_metadata(
     return meta
 
 
-def with_lake_metadata(table: pa.Table, schema: TableSchema, kind: str | None = None) -> pa.Table:
+def with_lake_metadata(
+    table: pa.Table,
+    schema: TableSchema,
+    kind: str | None = None,
+    *,
+    super_sizes: Mapping[str, int] | None = None,
+) -> pa.Table:
     """``table`` carrying the ``thermocline`` metadata of ``schema``'s table (``kind``: see
-    :func:`lake_metadata`)."""
+    :func:`lake_metadata`; ``super_sizes``: see :func:`super_bytes`)."""
     meta = lake_metadata(schema, table.column_names, kind)
-    meta["super_bytes"] = super_bytes(table, meta["columns"])
+    meta["super_bytes"] = super_bytes(table, meta["columns"], super_sizes)
     # ensure_ascii keeps the metadata valid UTF-8 even for attribute names no encoder would accept.
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, ensure_ascii=True).encode()})
 
 
-def super_bytes(table: pa.Table, columns: Mapping[str, str]) -> dict[str, int]:
+def super_bytes(
+    table: pa.Table, columns: Mapping[str, str], measured: Mapping[str, int] | None = None
+) -> dict[str, int]:
     """The ``super_bytes`` metadata: for each SUPER column of ``table`` held as JSON text (``columns``: the
     metadata's declared types), the UTF-8 byte length of its longest text. The loader stages SUPER as
     VARCHAR of at least that many bytes (``load.sql.staging``), the same steps as inferred strings; a
-    SUPER column not held as text is left out, and the loader stages it at the largest VARCHAR."""
+    SUPER column not held as text is left out, and the loader stages it at the largest VARCHAR.
+    ``measured``: the lengths of SUPER columns held as text that whoever built ``table`` already measured
+    (the stream decoder's C build); the others are measured here."""
     out: dict[str, int] = {}
     present = set(table.schema.names)
     for name, sql_type in columns.items():
         if name not in present or str(sql_type).strip().upper() != "SUPER":
+            continue
+        if measured is not None and name in measured:
+            out[name] = measured[name]
             continue
         column = table.column(name)
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):

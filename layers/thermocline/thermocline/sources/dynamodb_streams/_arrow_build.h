@@ -118,7 +118,7 @@ static int int64_text(const char *p, Py_ssize_t n, long long *out) {
  * validity bits, fixed-width part (offsets, values or value bits) and text data: 0, or -1 when the Python
  * path builds it (NUL in text, a number Arrow's cast must decide, memory). */
 static int buffered_column(ColumnBuffer *cb, Py_ssize_t n, long kind, long precision, long scale, unsigned char *bits,
-                           char *out, Buf *data, Py_ssize_t *nulls) {
+                           char *out, Buf *data, Py_ssize_t *nulls, Py_ssize_t *longest) {
     Py_ssize_t rows = cb->rows, bytes = (rows + 7) / 8, valid = 0;
     int text = kind == A_STRING || kind == A_VARCHAR || kind == A_SUPER || kind == A_BINARY;
     memcpy(bits, cb->validity.data, (size_t)bytes); /* bits past `rows` are zero in a ColumnBuffer */
@@ -142,6 +142,11 @@ static int buffered_column(ColumnBuffer *cb, Py_ssize_t n, long kind, long preci
             return -1; /* the Python path finds and moves these values */
         }
         memcpy(out, from, (size_t)(rows + 1) * 4);
+        int32_t most = 0;
+        for (Py_ssize_t i = 0; i < rows; i++) {
+            most = from[i + 1] - from[i] > most ? from[i + 1] - from[i] : most;
+        }
+        *longest = most;
         int32_t *off = (int32_t *)out;
         for (Py_ssize_t i = rows + 1; i <= n; i++) {
             off[i] = (int32_t)size;
@@ -182,6 +187,7 @@ typedef struct {
     char *fixed; /* offsets (text), values, or value bits */
     char *data;  /* text and binary */
     Py_ssize_t fixed_size, data_size, nulls;
+    Py_ssize_t longest; /* the longest value's bytes (text and binary; 0 when every value is null) */
     int text;
 } Column;
 
@@ -230,7 +236,7 @@ static int build_column(PyObject *values, Py_ssize_t n, long kind, long precisio
     Py_ssize_t nulls = 0;
     if (cb != NULL && len == 0) {
         /* Every value is the buffer's (the common case): its buffers are the column's, read in one pass. */
-        if (buffered_column(cb, n, kind, precision, scale, bits, out, &data, &nulls) < 0) {
+        if (buffered_column(cb, n, kind, precision, scale, bits, out, &data, &nulls, &c->longest) < 0) {
             if (PyErr_Occurred()) {
                 goto error;
             }
@@ -297,6 +303,7 @@ static int build_column(PyObject *values, Py_ssize_t n, long kind, long precisio
             if (buf_put(&data, p, size) < 0) {
                 goto error;
             }
+            c->longest = size > c->longest ? size : c->longest;
             off[i + 1] = (int32_t)data.len;
         } else if (kind == A_BOOL) {
             if (v != Py_True && v != Py_False) {
@@ -463,10 +470,11 @@ static void release_capsule(PyObject *capsule) {
     }
 }
 
-/* arrow_table(columns, n) -> capsule | None: a whole table's columns, each (values, kind, precision, scale,
- * buffer) as arrow_column takes them, built as one struct array of n rows and handed over as the Arrow
+/* arrow_table(columns, n) -> (capsule, longest) | None: a whole table's columns, each (values, kind, precision,
+ * scale, buffer) as arrow_column takes them, built as one struct array of n rows and handed over as the Arrow
  * PyCapsule interface's "arrow_array" (pyarrow imports it with the table's schema, without a Python call
- * per column); None when a column must be built the Python path's way. */
+ * per column), with each column's longest value in bytes (0 for a column that is not text or binary, or
+ * all null); None when a column must be built the Python path's way. */
 static PyObject *arrow_table(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyList_CheckExact(args[0])) {
         PyErr_SetString(PyExc_TypeError, "arrow_table(columns: list, n)");
@@ -542,10 +550,25 @@ static PyObject *arrow_table(PyObject *self, PyObject *const *args, Py_ssize_t n
         PyMem_RawFree(parent);
         return rc < 0 ? NULL : Py_NewRef(Py_None);
     }
-    PyObject *capsule = PyCapsule_New(parent, "arrow_array", release_capsule);
+    /* Each column's longest value in bytes, read here so the metadata needs no pass over the built columns. */
+    PyObject *longest = PyTuple_New(count);
+    for (Py_ssize_t i = 0; longest != NULL && i < count; i++) {
+        PyObject *size = PyLong_FromSsize_t(((Column *)parent->children[i]->private_data)->longest);
+        if (size == NULL) {
+            Py_CLEAR(longest);
+            break;
+        }
+        PyTuple_SET_ITEM(longest, i, size);
+    }
+    PyObject *capsule = longest == NULL ? NULL : PyCapsule_New(parent, "arrow_array", release_capsule);
     if (capsule == NULL) {
+        Py_XDECREF(longest);
         release_parent(parent);
         PyMem_RawFree(parent);
+        return NULL;
     }
-    return capsule;
+    PyObject *built = PyTuple_Pack(2, capsule, longest);
+    Py_DECREF(capsule);
+    Py_DECREF(longest);
+    return built;
 }

@@ -251,9 +251,10 @@ def _field(name: str, column_type: Any) -> pa.Field:
     return found
 
 
-def _whole_table(batch: _Batch, n: int) -> pa.Table | None:
+def _whole_table(batch: _Batch, n: int) -> tuple[pa.Table, dict[str, int]] | None:
     """The table built in C in one call when every column can be (``fastpath.arrow_table``): the same
-    columns as the per-column build below, without a Python call per column. None otherwise."""
+    columns as the per-column build below, without a Python call per column, and the longest JSON text of
+    each SUPER column in bytes (``_overflow`` included), as C measured it while building. None otherwise."""
     build = fastpath.arrow_table
     if build is None:
         return None
@@ -273,10 +274,13 @@ def _whole_table(batch: _Batch, n: int) -> pa.Table | None:
             return None
         specs.append((bookkeeping[lake_column.name], fast, 0, 0, batch.buffers.get(lake_column.name)))
         fields.append(lake_column.arrow_field)
-    array = build(specs, n)
-    if array is None:
+    built = build(specs, n)
+    if built is None:
         return None
-    return pa.Table.from_batches([pa.record_batch(_ArrowArray(pa.schema(fields), array))])
+    array, longest = built
+    table = pa.Table.from_batches([pa.record_batch(_ArrowArray(pa.schema(fields), array))])
+    supers = {f.name: size for f, spec, size in zip(fields, specs, longest, strict=True) if spec[1] == _A_SUPER}
+    return table, supers
 
 
 def _bookkeeping_kind(column: Any) -> int | None:
@@ -284,10 +288,11 @@ def _bookkeeping_kind(column: Any) -> int | None:
     return _A_STRING if fast == _A_VARCHAR else fast
 
 
-def _arrow_table(batch: _Batch) -> pa.Table:
+def _arrow_table(batch: _Batch) -> tuple[pa.Table, dict[str, int] | None]:
     """The batch as lake rows: the attribute columns in recorded order, then ``_overflow`` and the CDC
-    columns (``lake.columns``). Raises :class:`_BadRows` for rows Arrow refuses and :class:`_Unholdable` for
-    values no warehouse column holds."""
+    columns (``lake.columns``), and the longest JSON text of each SUPER column when the build measured it
+    (None: the metadata measures the built table). Raises :class:`_BadRows` for rows Arrow refuses and
+    :class:`_Unholdable` for values no warehouse column holds."""
     n = batch.rows
     whole = _whole_table(batch, n)
     if whole is not None:
@@ -336,4 +341,4 @@ def _arrow_table(batch: _Batch) -> pa.Table:
                 array = pa.array(values, arrow_field.type)
         arrays.append(array)
         fields.append(arrow_field)
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), None

@@ -280,12 +280,12 @@ class _Decoder:
         for table, batch in self.batches.items():
             if batch.rows == 0:
                 continue
-            arrow = self._build(batch)
+            arrow, super_sizes = self._build(batch)
             if arrow.num_rows == 0:
                 continue
             self.result.tables[table] = TableBatch(
                 table=table,
-                arrow=with_lake_metadata(arrow, batch.schema),
+                arrow=with_lake_metadata(arrow, batch.schema, super_sizes=super_sizes),
                 schema=batch.schema,
                 sequence_numbers=list(batch.seq_original),
             )
@@ -294,7 +294,7 @@ class _Decoder:
         self.result.rejects.sort(key=lambda r: r.index)
         return self.result
 
-    def _build(self, batch: _Batch) -> pa.Table:
+    def _build(self, batch: _Batch) -> tuple[pa.Table, dict[str, int] | None]:
         while True:
             try:
                 return _arrow_table(batch)

@@ -17,7 +17,8 @@ code it mirrors stays the reference for every result (tests/unit/test_speedups.p
 * ``arrow_column(values, n, kind, precision, scale, buffer)`` mirrors ``pa.array``/``cast`` in
   :func:`.batch._arrow_table`: a column's Arrow buffers, or None to build it the reference way.
 * ``arrow_table(columns, n)``: every column of a table at once, as one Arrow C data interface array (a
-  PyCapsule pyarrow imports), or None when a column must be built the reference way.
+  PyCapsule pyarrow imports) and each column's longest value in bytes (the SUPER sizes the lake metadata
+  records), or None when a column must be built the reference way.
 * ``ColumnBuffer(storage)``: the values C stages for one column (``_Batch.buffer_for``), kept as Arrow
   buffers instead of in the column's list; ``move_to(values)`` hands them to the Python path.
 
