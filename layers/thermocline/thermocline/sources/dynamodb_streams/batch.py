@@ -279,7 +279,9 @@ def _whole_table(batch: _Batch, n: int) -> tuple[pa.Table, dict[str, int]] | Non
         return None
     array, longest = built
     table = pa.Table.from_batches([pa.record_batch(_ArrowArray(pa.schema(fields), array))])
-    supers = {f.name: size for f, spec, size in zip(fields, specs, longest, strict=True) if spec[1] == _A_SUPER}
+    supers = {
+        f.name: size for f, spec, size in zip(fields, specs, longest, strict=True) if spec[1] == _A_SUPER
+    }
     return table, supers
 
 
