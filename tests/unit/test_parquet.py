@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from tests.conftest import load_event
 from thermocline import decode_stream_records
@@ -129,6 +130,29 @@ def test_a_type_parquet_cannot_name_keeps_the_arrow_schema_and_reads_back_as_wri
     assert b"ARROW:schema" in pq.read_metadata(io.BytesIO(data)).metadata
 
 
+@pytest.mark.parametrize(
+    "arrow_type",
+    [
+        pa.timestamp("us", tz="Europe/Paris"),
+        pa.timestamp("ns", tz="UTC"),
+        pa.time64("ns"),
+        pa.time32("ms"),
+        pa.int8(),
+        pa.decimal256(40, 2),
+    ],
+    ids=str,
+)
+def test_a_type_of_a_lake_types_family_keeps_the_arrow_schema(arrow_type: pa.DataType) -> None:
+    """A type of the same Arrow family as a lake type (another unit, time zone or width) is not mistaken
+    for it: the file keeps the Arrow schema, so a time zone, a width or a unit Parquet cannot name reads back
+    (timestamps are always written in microseconds, as ``coerce_timestamps`` says)."""
+    table = pa.table({"v": pa.array([None], arrow_type)}).replace_schema_metadata({"thermocline": "{}"})
+    data = to_parquet_bytes(table)
+    assert b"ARROW:schema" in pq.read_metadata(io.BytesIO(data)).metadata
+    expected = pa.timestamp("us", tz="UTC") if arrow_type == pa.timestamp("ns", tz="UTC") else arrow_type
+    assert pq.read_table(io.BytesIO(data)).schema.field("v").type == expected
+
+
 def test_only_seq_and_event_time_carry_statistics_and_only_repeating_columns_a_dictionary() -> None:
     rows = 300
     table = pa.table(
@@ -152,6 +176,11 @@ def test_only_seq_and_event_time_carry_statistics_and_only_repeating_columns_a_d
         "_source",
     }
     assert pq.read_table(io.BytesIO(to_parquet_bytes(table))).equals(table)
+    # A table of fewer rows than a dictionary needs has none, in any column.
+    small = table.slice(0, 255)
+    chunks = pq.read_metadata(io.BytesIO(to_parquet_bytes(small))).row_group(0)
+    assert not any(chunks.column(i).has_dictionary_page for i in range(chunks.num_columns))
+    assert pq.read_table(io.BytesIO(to_parquet_bytes(small))).equals(small)
 
 
 def test_a_batch_within_one_day_is_one_partition_and_midnight_splits_it() -> None:

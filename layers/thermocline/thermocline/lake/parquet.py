@@ -65,35 +65,58 @@ _SELF_DESCRIBING = frozenset(
 )
 
 
+# The same types by Arrow type id, where the id alone decides (the width and units of these are fixed);
+# a time, timestamp or decimal id is decided by the whole type. Reading ids is a small share of comparing
+# each type, which matters for a batch of many small tables.
+_SELF_DESCRIBING_IDS = frozenset(
+    t.id for t in _SELF_DESCRIBING if not pa.types.is_temporal(t) or t == pa.date32()
+)
+_DECIMAL128_ID = pa.decimal128(1, 0).id
+
+
 def _needs_arrow_schema(schema: pa.Schema) -> bool:
     """Whether reading ``schema`` back needs the serialized Arrow schema (a type Parquet's schema does not
     name exactly, or field-level metadata)."""
-    return any(
-        f.metadata or not (f.type in _SELF_DESCRIBING or pa.types.is_decimal128(f.type)) for f in schema
-    )
+    for arrow_type in schema.types:
+        type_id = arrow_type.id
+        if (
+            type_id not in _SELF_DESCRIBING_IDS
+            and type_id != _DECIMAL128_ID
+            and arrow_type not in _SELF_DESCRIBING
+        ):
+            return True
+    return any(f.metadata for f in schema)
+
+
+def _dictionary_columns(table: pa.Table) -> list[str]:
+    """The columns worth a dictionary (``_DICTIONARY_MIN_VALUES`` values or more, and not plain by rule)."""
+    rows = table.num_rows
+    if rows < _DICTIONARY_MIN_VALUES:
+        return []  # no column of a small table has the values to pay for one: no pass over its columns
+    return [
+        name
+        for name, column in zip(table.column_names, table.columns, strict=True)
+        if name not in _PLAIN_COLUMNS and rows - column.null_count >= _DICTIONARY_MIN_VALUES
+    ]
 
 
 def to_parquet_bytes(table: pa.Table) -> bytes:
     """Parquet bytes of a lake table (its schema metadata preserved, as the file's key-value metadata)."""
-    metadata: Mapping[bytes, bytes] | None = table.schema.metadata
-    store_schema = _needs_arrow_schema(table.schema)
+    schema = table.schema
+    metadata: Mapping[bytes, bytes] | None = schema.metadata
+    store_schema = _needs_arrow_schema(schema)
     if not store_schema and metadata:
         # Without the Arrow schema pyarrow writes no schema metadata itself; it goes in once, below.
         table = table.replace_schema_metadata(None)
-    names = table.column_names
-    rows = table.num_rows
-    dictionary = [
-        name
-        for name, column in zip(names, table.columns, strict=True)
-        if name not in _PLAIN_COLUMNS and rows - column.null_count >= _DICTIONARY_MIN_VALUES
-    ]
+        schema = table.schema
+    names = schema.names
     # A native sink: pyarrow writes each page into it without a call back into Python.
     sink = pa.BufferOutputStream()
     with pq.ParquetWriter(
         sink,
-        table.schema,
+        schema,
         compression=COMPRESSION,
-        use_dictionary=dictionary,
+        use_dictionary=_dictionary_columns(table),
         write_statistics=[n for n in _STATISTICS_COLUMNS if n in names],
         # Redshift and Athena read microsecond timestamps; never let a writer default to nanoseconds.
         coerce_timestamps="us",
