@@ -12,6 +12,7 @@ https://docs.aws.amazon.com/redshift/latest/dg/r_names.html
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Container
@@ -36,6 +37,9 @@ def _digest(name: str) -> str:
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]
 
 
+# Remembered per process: a batch without a recorded schema names every column of its tables again, and
+# the same few hundred attribute names recur in every batch.
+@functools.lru_cache(maxsize=8192)
 def safe_identifier(name: str) -> str:
     """Map any source name (table or attribute) to a safe, lower-case warehouse identifier.
 

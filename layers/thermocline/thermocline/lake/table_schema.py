@@ -53,8 +53,11 @@ class TableSchema:
         """Record a new attribute under a fresh safe column name (collisions get ``_2``, ``_3``...)."""
         if attribute in self.by_attribute:
             raise SchemaError(f"attribute already recorded: {attribute!r}")
-        # A new column may not take a recorded name or a reserved metadata column's.
-        name = unique_identifier(safe_identifier(attribute), RESERVED_COLUMNS | self.columns.keys())
+        # A new column may not take a recorded name or a reserved metadata column's (the union of the two
+        # is built only for a name that collides: most do not).
+        name = safe_identifier(attribute)
+        if name in self.columns or name in RESERVED_COLUMNS:
+            name = unique_identifier(name, RESERVED_COLUMNS | self.columns.keys())
         column = Column(name, attribute, type_, declared)
         self.columns[name] = column
         self.by_attribute[attribute] = column

@@ -252,7 +252,10 @@ static int sink_ok(PyObject *sink, Py_ssize_t *row) {
     return 1;
 }
 
-/* One record: 1 decoded, 0 left to Python (nothing changed), -1 error (an exception is set). */
+/* One record: 1 decoded, 0 left to Python (nothing changed), -1 error (an exception is set), NEEDS_OPEN: C
+ * could decide it but for its source table's routes or its warehouse table's sink, which the Python path
+ * makes when it opens the record (fast_loop's open_table); nothing changed. */
+#define NEEDS_OPEN 2
 static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, PyObject *sinks, Py_ssize_t spill,
                       Touched *touched, Overflow *ov, Py_ssize_t *overflow_values, long long *oldest,
                       int *have_oldest) {
@@ -292,9 +295,12 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
         }
     }
     PyObject *arn = field(record, K_ARN);
-    PyObject *entry = (arn == NULL || !PyUnicode_CheckExact(arn)) ? NULL : field(arn_routes, arn);
-    if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 4 ||
-        !PyUnicode_CheckExact(PyTuple_GET_ITEM(entry, 0))) {
+    if (arn == NULL || !PyUnicode_CheckExact(arn)) {
+        return 0;
+    }
+    PyObject *entry = field(arn_routes, arn); /* NULL: the source table's first record (NEEDS_OPEN below) */
+    if (entry != NULL && (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 4 ||
+                          !PyUnicode_CheckExact(PyTuple_GET_ITEM(entry, 0)))) {
         return 0;
     }
     PyObject *image;
@@ -330,6 +336,9 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
             }
         }
     }
+    if (entry == NULL) {
+        return NEEDS_OPEN;
+    }
     /* Everything the route and staging may call (regex matchers, converters) is held while they run. */
     int result = 0;
     Py_INCREF(entry);
@@ -340,6 +349,11 @@ static int decode_one(PyObject *record, Py_ssize_t index, PyObject *arn_routes, 
     PyObject *table = event_us == NULL ? NULL : route_record(entry, keys);
     PyObject *sink = table == NULL ? NULL : field(sinks, table);
     Py_ssize_t row;
+    if (event_us != NULL && sink == NULL) {
+        /* No table yet (a contract's fallback not named yet) or no batch for it: the Python path opens it. */
+        result = NEEDS_OPEN;
+        goto done;
+    }
     if (sink == NULL || !sink_ok(sink, &row)) {
         goto done;
     }
@@ -439,7 +453,7 @@ done:
     Py_DECREF(image);
     Py_DECREF(keys);
     Py_DECREF(entry);
-    if (result == 0) {
+    if (result == 0 || result == NEEDS_OPEN) {
         PyErr_Clear();
     }
     return result;
@@ -458,12 +472,25 @@ enum {
     ST_OVERFLOWED,
     ST_NEW_COLUMN,
     ST_SETTLE,
+    ST_OPEN,
     ST_SIZE
 };
 
+/* Call state's callback `slot` with (index, record): a new reference, or NULL with an exception set. */
+static PyObject *call_back(PyObject *state, int slot, Py_ssize_t index, PyObject *record) {
+    PyObject *callback = Py_NewRef(PyList_GET_ITEM(state, slot));
+    PyObject *position = PyLong_FromSsize_t(index);
+    PyObject *call_args[2] = {position, record};
+    PyObject *done = position == NULL ? NULL : PyObject_Vectorcall(callback, call_args, 2, NULL);
+    Py_XDECREF(position);
+    Py_DECREF(callback);
+    return done;
+}
+
 /* decode_records(records, state) -> None: decode every record of the batch that decode_one decides, and
  * hand every other one to state's defer(index, record) (decoder._Decoder.add, which then refreshes the
- * state), in record order. */
+ * state), in record order. A record that needs its table opened first goes to state's open_table(index,
+ * record): True, it is decided again (and deferred if C still cannot); False, the Python path rejected it. */
 static PyObject *decode_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1]) ||
         PyList_GET_SIZE(args[1]) != ST_SIZE) {
@@ -503,15 +530,26 @@ static PyObject *decode_records(PyObject *self, PyObject *const *args, Py_ssize_
         Py_INCREF(arn_routes);
         Py_INCREF(sinks);
         int rc = decode_one(record, i, arn_routes, sinks, spill, &touched, &ov, &overflowed, &oldest, &have_oldest);
+        if (rc == NEEDS_OPEN) {
+            PyObject *opened = call_back(state, ST_OPEN, i, record);
+            if (opened == Py_True) {
+                /* The callback refreshed the route and sink dicts in place (the state holds the same ones). */
+                rc = decode_one(record, i, arn_routes, sinks, spill, &touched, &ov, &overflowed, &oldest, &have_oldest);
+                rc = rc == NEEDS_OPEN ? 0 : rc;
+            } else if (opened == Py_False) {
+                rc = 1; /* rejected by the Python path, as it would have in defer */
+            } else {
+                if (opened != NULL) {
+                    PyErr_SetString(PyExc_TypeError, "decode_records: open_table returned no bool");
+                }
+                rc = -1;
+            }
+            Py_XDECREF(opened);
+        }
         Py_DECREF(sinks);
         Py_DECREF(arn_routes);
         if (rc == 0) {
-            PyObject *defer = Py_NewRef(PyList_GET_ITEM(state, ST_DEFER));
-            PyObject *position = PyLong_FromSsize_t(i);
-            PyObject *call_args[2] = {position, record};
-            PyObject *done = position == NULL ? NULL : PyObject_Vectorcall(defer, call_args, 2, NULL);
-            Py_XDECREF(position);
-            Py_DECREF(defer);
+            PyObject *done = call_back(state, ST_DEFER, i, record);
             if (done == NULL) {
                 rc = -1;
             }

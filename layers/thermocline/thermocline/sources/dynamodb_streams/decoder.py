@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -96,6 +96,21 @@ class DecodeResult:
     dead_routes: list[DeadRoute] = field(default_factory=list)
 
 
+class _Opened(NamedTuple):
+    """A record :meth:`_Decoder.open` read and routed, and its table's batch: what staging it needs."""
+
+    table: str
+    batch: _Batch
+    image: dict[str, Any]
+    op: str
+    padded: str  # the SequenceNumber padded for sorting (``_seq``)
+    seq_raw: Any
+    seq_text: str | None
+    event_us: int | None
+    ttl: bool
+    source_table: str
+
+
 class _Decoder:
     """The state of one batch while it decodes."""
 
@@ -147,8 +162,11 @@ class _Decoder:
 
     # -- one record ---------------------------------------------------------------------------------
 
-    def add(self, index: int, record: Any) -> str | None:
-        """Decode one record into its table's batch, or reject it; returns the table it routed to."""
+    def open(self, index: int, record: Any) -> _Opened | Reject:
+        """The first half of :meth:`add`: read the envelope, route the record and open its table's batch
+        (recording the table's schema and key columns). Returns what staging needs, or the record's
+        :class:`Reject` (already recorded). Opening a record again changes nothing more: the C fast path
+        opens a table's first record here and stages it itself, or hands it to :meth:`add` after all."""
         table: str | None = None
         seq_text: str | None = None
         event_us: int | None = None
@@ -204,6 +222,17 @@ class _Decoder:
                 # Keys are authoritative; a new image lacking one would become a row without its key.
                 image = {**image, **{k: v for k, v in keys.items() if k not in image}}
             batch = self._batch_for(table, route, keys, image, owner)
+        except (RecordDecodeError, AttributeError, TypeError, ValueError, RecursionError) as exc:
+            return self._reject(index, record, exc, table, seq_text, event_us)
+        return _Opened(table, batch, image, op, padded, seq_raw, seq_text, event_us, ttl, source_table)
+
+    def add(self, index: int, record: Any) -> str | None:
+        """Decode one record into its table's batch, or reject it; returns the table it routed to."""
+        opened = self.open(index, record)
+        if type(opened) is Reject:
+            return opened.table
+        table, batch, image, op, padded, seq_raw, seq_text, event_us, ttl, source_table = opened
+        try:
             staged = stage_record(batch, image, self.spill_over)
             overflow = None
             if staged.overflow:
@@ -211,23 +240,8 @@ class _Decoder:
                 self.result.truncated_values += staged.truncated
                 overflow = self._overflow_text(batch.schema.table, staged.overflow)
             added, widened = staged.added, staged.widened
-        except RecordDecodeError as exc:
-            self.result.rejects.append(
-                Reject(
-                    index, record, str(exc), table, seq_text, event_us if isinstance(event_us, int) else None
-                )
-            )
-            return table
-        except (AttributeError, TypeError, ValueError) as exc:
-            self.result.rejects.append(
-                Reject(index, record, f"malformed record: {exc}", table, seq_text, None)
-            )
-            return table
-        except RecursionError:
-            # Far deeper than DynamoDB's 32 levels: only a hand-made or corrupted record nests like this.
-            self.result.rejects.append(
-                Reject(index, record, "value nested too deep to decode", table, seq_text, None)
-            )
+        except (RecordDecodeError, AttributeError, TypeError, ValueError, RecursionError) as exc:
+            self._reject(index, record, exc, table, seq_text, event_us)
             return table
         # The record decoded completely: its attribute values are in; add the row's bookkeeping columns.
         batch.overflow.append(overflow)
@@ -243,6 +257,29 @@ class _Decoder:
             for column, _old_type in widened:
                 self.result.widened.append((table, column.name, column.type.sql))
         return table
+
+    def _reject(
+        self,
+        index: int,
+        record: Any,
+        exc: Exception,
+        table: str | None,
+        seq_text: str | None,
+        event_us: Any,
+    ) -> Reject:
+        """Record why ``record`` could not be decoded: the decoder's own error with the record's event
+        time; anything a malformed record raised otherwise without it."""
+        if isinstance(exc, RecordDecodeError):
+            reason = str(exc)
+            when = event_us if isinstance(event_us, int) else None
+        elif isinstance(exc, RecursionError):
+            # Far deeper than DynamoDB's 32 levels: only a hand-made or corrupted record nests like this.
+            reason, when = "value nested too deep to decode", None
+        else:
+            reason, when = f"malformed record: {exc}", None
+        reject = Reject(index, record, reason, table, seq_text, when)
+        self.result.rejects.append(reject)
+        return reject
 
     def _overflow_text(self, table: str, entries: list[tuple[str, str]]) -> str:
         """The ``_overflow`` JSON of one row.

@@ -13,6 +13,10 @@ decidable in C. The state, as ``_speedups.c`` reads it:
   buffers of ``_seq`` and ``_event_time`` in their places: C writes those two there);
 * the converters' ``_Overflow`` and ``values._widen``: a value that cannot widen its column goes to the
   row's ``_overflow`` in C too (C counts them; a row whose ``_overflow`` needs spilling goes to Python);
+* ``open_table(index, record)``: a record C could decide but that is the first of its source table (no
+  routes yet) or of its warehouse table (no sink yet) is read, routed and its table's batch opened by the
+  Python path's own code (``_Decoder.open``), and C decides it then; a record the Python path rejects
+  there is done;
 * ``new_column(table, attribute, tag, value)``: an attribute the table's plan lacks is recorded here, by
   the Python path's own code (``staging.first_type``/``add_column``), and C stages the record on; then
   ``settle(table, staged)`` keeps the columns (the schema changed) or forgets them (C left the record to
@@ -61,11 +65,12 @@ def _sink(batch: _Batch) -> tuple[Any, ...] | None:
 
 def run(decoder: _Decoder, decode_records: Callable[[list[Any], list[Any]], None]) -> None:
     """Decode ``decoder.records`` (a list) with ``decode_records``, deferring to ``decoder.add``."""
+    from thermocline.sources.dynamodb_streams.decoder import Reject  # decoder imports this module
+
     arn_routes: dict[str, tuple[Any, ...]] = {}
     sinks: dict[str, tuple[Any, ...]] = {}
 
-    def defer(index: int, record: Any) -> None:
-        table = decoder.add(index, record)
+    def refresh(table: str | None, record: Any) -> None:
         if table is not None:
             batch = decoder.batches.get(table)
             sink = None if batch is None else _sink(batch)
@@ -74,6 +79,18 @@ def run(decoder: _Decoder, decode_records: Callable[[list[Any], list[Any]], None
             else:
                 sinks[table] = sink
         refresh_arn_entry(arn_routes, decoder.router, record)
+
+    def defer(index: int, record: Any) -> None:
+        refresh(decoder.add(index, record), record)
+
+    def open_table(index: int, record: Any) -> bool:
+        """Route a record C could decide but for its source's routes or its table's batch (the first
+        record of either), as the Python path does, opening the batch. True: C stages it now (or defers it
+        after all); False: the Python path rejected it."""
+        opened = decoder.open(index, record)
+        rejected = type(opened) is Reject
+        refresh(opened.table, record)
+        return not rejected
 
     added: list[tuple[_Batch, Column]] = []
 
@@ -114,6 +131,7 @@ def run(decoder: _Decoder, decode_records: Callable[[list[Any], list[Any]], None
         0,
         new_column,
         settle,
+        open_table,
     ]
     decode_records(decoder.records, state)
     decoder.result.overflow_values += state[7]

@@ -11,7 +11,9 @@ code it mirrors stays the reference for every result (tests/unit/test_speedups.p
   once at :data:`.values.PlanEntry`).
 * ``decode_records(records, state)`` mirrors :meth:`.decoder._Decoder.add` for a whole batch: the
   envelope, the route and the staging of each record it can decide, in C; every other record goes to
-  the Python path, in order (``fast_loop`` builds the state it reads and hands it those records).
+  the Python path, in order (``fast_loop`` builds the state it reads and hands it those records). The
+  first record of a table is routed and its table opened by the Python path (:meth:`.decoder._Decoder.open`,
+  the first half of ``add``), then staged in C.
 * ``route_records(records, state)`` mirrors :func:`.envelope.target_tables`' loop: every record's
   warehouse table, each record it cannot decide handed to the Python path.
 * ``arrow_column(values, n, kind, precision, scale, buffer)`` mirrors ``pa.array``/``cast`` in

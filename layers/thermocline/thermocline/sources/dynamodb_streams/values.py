@@ -9,6 +9,7 @@ halfway through a batch converts every row the same way. Pure.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -198,6 +199,7 @@ _MIN_TIMESTAMP_US = MIN_EPOCH_S * 1_000_000
 _MAX_TIMESTAMP_US = MAX_EPOCH_S * 1_000_000 + 999_999
 
 
+@functools.lru_cache(maxsize=256)
 def _decimal_pattern(precision: int, scale: int) -> re.Pattern[str]:
     """Plain-notation numbers that certainly fit DECIMAL(precision, scale) (others take the exact path)."""
     int_digits = precision - scale
