@@ -8,6 +8,7 @@ loader's SQL column lists are all derived from these definitions (docs/architect
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -42,7 +43,7 @@ class LakeColumn:
     type: ColumnType
     nullable: bool = True
 
-    @property
+    @functools.cached_property
     def arrow_field(self) -> pa.Field:
         return pa.field(self.name, self.type.arrow(), nullable=self.nullable)
 

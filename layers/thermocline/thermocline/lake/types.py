@@ -72,7 +72,8 @@ class ColumnType:
     scale: int = 0
     length: int = 0
 
-    @property
+    # Read for every column of every batch (metadata, Arrow fields, staging): spelled once per instance.
+    @functools.cached_property
     def sql(self) -> str:
         if self.kind == "DECIMAL":
             return f"DECIMAL({self.precision},{self.scale})"
