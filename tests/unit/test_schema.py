@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pytest
 
@@ -98,6 +100,34 @@ def test_column_names_collide_in_first_seen_order_and_avoid_reserved_names() -> 
     again = TableSchema.from_json(schema.to_json())
     assert again.same_as(schema)
     assert again.by_attribute["EMAIL"].name == "email_3"
+
+
+def test_a_copy_of_a_schema_is_its_json_round_trip_and_independent_of_it() -> None:
+    """Every batch decodes on copies of the recorded schemas: a copy is what reading the schema back from
+    its JSON gives, and recording a column, a key or a wider type in it leaves the original as it was."""
+    schema = TableSchema(
+        "orders", primary_key=["pk"], sort_key=["at"], dist_key="pk", revision=7, source="contract"
+    )
+    for attribute, text in [
+        ("pk", "DECIMAL(38,0)"),
+        ("at", "TIMESTAMP"),
+        ("Note", "varchar(64)"),
+        ("blob", "VARBYTE(1024000)"),
+        ("ok", "BOOLEAN"),
+        ("x", "double precision"),
+        ("doc", "SUPER"),
+        ("n", "int8"),
+    ]:
+        schema.add(attribute, ColumnType.parse(text), declared=attribute == "Note")
+    copied = schema.copy()
+    assert copied.to_json() == TableSchema.from_json(schema.to_json()).to_json() == schema.to_json()
+    assert copied.by_attribute.keys() == schema.by_attribute.keys()
+    before = json.dumps(schema.to_json())
+    copied.add("later", BIGINT)
+    copied.primary_key.append("later")
+    copied.sort_key.clear()
+    copied.columns["n"].type = AUTO_DECIMAL
+    assert json.dumps(schema.to_json()) == before and "later" not in schema.by_attribute
 
 
 def test_a_schema_from_a_future_version_is_refused() -> None:

@@ -99,7 +99,20 @@ class TableSchema:
         )
 
     def copy(self) -> TableSchema:
-        return TableSchema.from_json(self.to_json())
+        """An independent copy (columns, keys and owner), as :meth:`from_json` of :meth:`to_json` would
+        make it: every batch decodes on copies of its tables' recorded schemas, so the copy is made
+        directly (column types are immutable and shared)."""
+        return TableSchema(
+            table=self.table,
+            columns={
+                name: Column(name, c.attribute, c.type, bool(c.declared)) for name, c in self.columns.items()
+            },
+            primary_key=list(self.primary_key),
+            sort_key=list(self.sort_key),
+            dist_key=self.dist_key,
+            revision=self.revision,
+            source=self.source,
+        )
 
     def same_as(self, other: TableSchema) -> bool:
         mine, theirs = self.to_json(), other.to_json()
