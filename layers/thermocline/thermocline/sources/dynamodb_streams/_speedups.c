@@ -33,31 +33,48 @@ static PyObject *K_EVENT_NAME, *K_DYNAMODB, *K_KEYS, *K_SEQUENCE_NUMBER, *K_CREA
 
 /* fnmatch's glob (contracts.model._pattern) over whole text: '*' any run of characters, '?' any one,
  * everything else itself. Patterns with '[' never reach here (the Python side passes their regex). */
+#define GLOB_LOOP(READ_P, READ_T)                                                                        \
+    while (ti < tn) {                                                                                    \
+        Py_UCS4 pc = pi < pn ? READ_P(pi) : 0;                                                           \
+        if (pi < pn && pc == '*') {                                                                      \
+            star = pi++;                                                                                 \
+            mark = ti;                                                                                   \
+        } else if (pi < pn && (pc == '?' || pc == READ_T(ti))) {                                         \
+            pi++;                                                                                        \
+            ti++;                                                                                        \
+        } else if (star >= 0) {                                                                          \
+            pi = star + 1;                                                                               \
+            ti = ++mark;                                                                                 \
+        } else {                                                                                         \
+            return 0;                                                                                    \
+        }                                                                                                \
+    }                                                                                                    \
+    while (pi < pn && READ_P(pi) == '*') {                                                               \
+        pi++;                                                                                            \
+    }                                                                                                    \
+    return pi == pn;
+
 static int glob_match(PyObject *pattern, PyObject *text) {
     int pk = PyUnicode_KIND(pattern), tk = PyUnicode_KIND(text);
     const void *pd = PyUnicode_DATA(pattern), *td = PyUnicode_DATA(text);
     Py_ssize_t pn = PyUnicode_GET_LENGTH(pattern), tn = PyUnicode_GET_LENGTH(text);
     Py_ssize_t pi = 0, ti = 0, star = -1, mark = 0;
-    while (ti < tn) {
-        Py_UCS4 pc = pi < pn ? PyUnicode_READ(pk, pd, pi) : 0;
-        if (pi < pn && pc == '*') {
-            star = pi++;
-            mark = ti;
-        } else if (pi < pn && (pc == '?' || pc == PyUnicode_READ(tk, td, ti))) {
-            pi++;
-            ti++;
-        } else if (star >= 0) {
-            pi = star + 1;
-            ti = ++mark;
-        } else {
-            return 0;
-        }
+    if (pk == PyUnicode_1BYTE_KIND && tk == PyUnicode_1BYTE_KIND) {
+        /* Keys are almost always one byte a character: read them directly. */
+        const Py_UCS1 *p = pd, *t = td;
+#define READ_P1(i) p[i]
+#define READ_T1(i) t[i]
+        GLOB_LOOP(READ_P1, READ_T1)
+#undef READ_P1
+#undef READ_T1
     }
-    while (pi < pn && PyUnicode_READ(pk, pd, pi) == '*') {
-        pi++;
-    }
-    return pi == pn;
+#define READ_PN(i) PyUnicode_READ(pk, pd, i)
+#define READ_TN(i) PyUnicode_READ(tk, td, i)
+    GLOB_LOOP(READ_PN, READ_TN)
+#undef READ_PN
+#undef READ_TN
 }
+#undef GLOB_LOOP
 
 /* Whether `keys` matches a route's matchers ((attribute, glob text or a regex's fullmatch), ...), as
  * Route.matches decides: 1 yes, 0 no, -1 undecided here (the record goes to Python). */
