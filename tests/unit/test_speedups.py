@@ -834,6 +834,102 @@ def test_numbers_at_the_edge_of_a_fixed_point_column_decode_identically(
     _assert_same(records, monkeypatch, contract if routing == "contract" else None)
 
 
+def _exponent_forms(rng: random.Random) -> list[str]:
+    """Numbers around the edges of DECIMAL(38,18), DECIMAL(38,0) and DECIMAL(12,2), as DynamoDB may spell
+    them: exponents moving the point past an edge or not, zeros that do not count, zero itself."""
+    mantissas = ["1", "9.99", "-123.45000", "0.000", "0", "-0", "5", "1.0000000000000000000000001", "100"]
+    exponents = [-60, -20, -19, -18, -17, -3, -2, -1, 0, 1, 2, 9, 10, 17, 18, 19, 20, 36, 37, 38, 60, 10**15]
+    forms = [
+        f"{m}{rng.choice('eE')}{rng.choice(['', '+']) if e >= 0 else ''}{e}"
+        for m in mantissas
+        for e in exponents
+    ]
+    forms += [
+        "1.5" + "0" * 30,
+        "1" + "0" * 37,
+        "1" + "0" * 38,
+        "0." + "0" * 17 + "1",
+        "0." + "0" * 18 + "1",
+        "0." + "0" * 18 + "10",
+        "12345678901234567890.5",
+        "123456789012345678901.5",
+        "9999999999.99",
+        "99999999999.5",
+        "-0.001",
+        "0E-999999999999999999999",
+        "1E-999999999999999999999",
+        "7E+999999999999999999999",
+        "1E-999999999999999",
+        "1E-9999999999999999",
+        "1" * 50 + "E-0000000000000000000000000000001",
+    ]
+    for _ in range(300):
+        whole = "".join(rng.choice("0000123456789") for _ in range(rng.randint(0, 45))).lstrip("0") or "0"
+        fraction = "".join(rng.choice("0000123456789") for _ in range(rng.randint(0, 45)))
+        exponent = rng.choice(
+            ["", "", f"e{rng.randint(-80, 80)}", f"E+{rng.randint(0, 60)}", f"E-{rng.randint(0, 60)}"]
+        )
+        forms.append(rng.choice(["", "-"]) + whole + ("." + fraction if fraction else "") + exponent)
+    return forms
+
+
+@pytest.mark.parametrize("routing", ["default", "contract"])
+def test_numbers_a_decimal_column_cannot_hold_go_to_overflow_in_c_as_in_the_python_path(
+    routing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A number too large or too precise for its DECIMAL column (an exponent moving the point, digits past
+    the scale) goes to the row's _overflow as its text: C decides it without the converter, as the Python
+    path does with it; a number that fits after all (zeros that do not count, zero), a key (quarantined)
+    and a BIGINT (which widens) are the converter's. Same tables, rejects, schemas and counters."""
+    from thermocline.sources.dynamodb_streams import values
+
+    rng = random.Random(5)
+    forms = _exponent_forms(rng)
+    contract = parse_contracts(
+        yaml.safe_load(
+            'version: 1\nsources:\n  - table: "*"\n    routes:\n      - target: edge\n        match: {id: "*"}\n'
+            "        columns: {price: 'DECIMAL(12,2)'}\n"
+        )
+    )
+    items: list[dict[str, Any]] = [
+        {
+            "id": {"N": "0"},
+            "auto": {"N": "1.5"},
+            "integral": {"N": "1" * 20},
+            "price": {"N": "1"},
+            "count": {"N": "7"},
+        }
+    ]
+    for n, text in enumerate(forms * 2):
+        item: dict[str, Any] = {"id": {"N": str(n + 1)}}
+        for attribute in ("auto", "integral", "price", "count"):
+            item[attribute] = {"N": rng.choice(forms) if rng.random() < 0.5 else text}
+        if rng.random() < 0.05:
+            item["id"] = {"N": rng.choice(forms)}
+        items.append(item)
+    records = [lambda_record(item, i) for i, item in enumerate(items)]
+    contracts = contract if routing == "contract" else None
+    result = _assert_same(records, monkeypatch, contracts)
+    assert result.overflow_values > len(forms) and result.widened and result.rejects
+
+    # Only numbers that overflow a DECIMAL column: C keeps every one in _overflow without the converter.
+    calls: list[str] = []
+    convert = values._CONVERT["DECIMAL"]
+
+    def counting(column: Any, tag: str, value: Any) -> Any:
+        calls.append(value)
+        return convert(column, tag, value)
+
+    overflowing = ["1E+60", "-5e60", "9.99E39", "1E-19", "1.5E-40", "0.0000000000000000001", "1" * 21]
+    items = [{"id": {"N": "0"}, "auto": {"N": "1.5"}}] + [
+        {"id": {"N": str(n + 1)}, "auto": {"N": text}} for n, text in enumerate(overflowing * 20)
+    ]
+    monkeypatch.setattr(values, "_CONVERT", {**values._CONVERT, "DECIMAL": counting})
+    result = _decode([lambda_record(item, i) for i, item in enumerate(items)], monkeypatch, True, contracts)
+    assert result.overflow_values == len(items) - 1 and not result.rejects
+    assert calls == []
+
+
 def _entity(record: Any) -> str:
     sort_key = record["dynamodb"]["Keys"]["sk"]["S"]
     return "LINE" if "#LINE#" in sort_key else sort_key.split("#")[0]

@@ -85,10 +85,101 @@ static int read_spec(PyObject *entry, long *code, long *a, long *b) {
     return PyErr_Occurred() ? -1 : 0;
 }
 
+/* Values a record keeps in _overflow instead of their column (staging.stage_record's _Overflow case), when
+ * decode_records stages it: the _Overflow class and values._widen from its state, the primary key columns'
+ * lists of the table, and the row's _overflow JSON object as it is built. */
+typedef struct {
+    PyObject *overflow_class;
+    PyObject *widen;
+    PyObject *keys;
+    Buf text;
+    Py_ssize_t entries;
+    /* fast_loop's new_column(table, attribute, tag, value) and settle(table, staged), the record's table, and
+     * how many columns the record recorded through new_column. */
+    PyObject *new_column, *settle, *table;
+    Py_ssize_t added;
+} Overflow;
+
+/* 1 when the number p[0..n) (JSON syntax) certainly does not fit a DECIMAL with `whole` digits before the
+ * point and `scale` after it, written out exactly as lake.types.number_shape reads it (leading zeros and
+ * trailing fractional zeros do not count, an exponent moves the point; zero fits every DECIMAL); 0 when it
+ * fits or is not decided here. */
+static int exceeds_decimal(const char *p, Py_ssize_t n, long whole, long scale) {
+    NumberShape shape;
+    if (!scan_number(p, n, &shape)) {
+        return 0;
+    }
+    const char *q = p + (p[0] == '-');
+    Py_ssize_t int_len = shape.whole ? shape.whole : 1, frac = shape.fraction;
+    /* The mantissa's digits: q[0..int_len), then q[int_len + 1 ..) when there is a fraction. */
+    Py_ssize_t total = int_len + frac, first = -1, last = -1;
+    for (Py_ssize_t k = 0; k < total; k++) {
+        char d = k < int_len ? q[k] : q[k + 1];
+        if (d != '0') {
+            last = k;
+            first = first < 0 ? k : first;
+        }
+    }
+    if (first < 0) {
+        return 0; /* zero */
+    }
+    long long exponent = 0;
+    if (shape.exponent) {
+        const char *e = q + int_len + (frac ? frac + 1 : 0) + 1, *end = p + n;
+        int negative = *e == '-';
+        e += *e == '-' || *e == '+';
+        if (end - e > 15) {
+            return 0; /* an exponent past what Python's Decimal reads (the reference rejects the record) */
+        }
+        for (; e < end; e++) {
+            exponent = exponent * 10 + (*e - '0');
+        }
+        exponent = negative ? -exponent : exponent;
+    }
+    /* value = digits[first..total) * 10^(exponent - frac); trailing zeros leave while the power is negative. */
+    long long power = exponent - frac, digits = total - first, zeros = total - 1 - last;
+    long long dropped = power < 0 ? (zeros < -power ? zeros : -power) : 0;
+    digits -= dropped;
+    power += dropped;
+    long long int_digits = power >= 0 ? digits + power : (digits + power > 0 ? digits + power : 0);
+    long long frac_digits = power >= 0 ? 0 : -power;
+    return int_digits > whole || frac_digits > scale;
+}
+
+/* A number its DECIMAL column cannot hold goes to the row's _overflow as its text, as values._conv_decimal
+ * raises _Overflow and staging.stage_record keeps it (a DECIMAL never widens: values._widen), without
+ * calling the converter: 1 added; 0 not decided here, nothing changed (a key column, whose record is
+ * quarantined; a BIGINT, which may widen). */
+static int decimal_overflow(Overflow *ov, PyObject *entry, PyObject *attribute, PyObject *value) {
+    PyObject *values = PyTuple_GET_ITEM(entry, 1);
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(ov->keys); k++) {
+        if (PyTuple_GET_ITEM(ov->keys, k) == values) {
+            return 0;
+        }
+    }
+    PyObject *type = PyObject_GetAttrString(PyTuple_GET_ITEM(entry, 0), "type");
+    PyObject *kind = type == NULL ? NULL : PyObject_GetAttrString(type, "kind");
+    int decimal = kind != NULL && PyUnicode_CheckExact(kind) && PyUnicode_CompareWithASCIIString(kind, "DECIMAL") == 0;
+    Py_XDECREF(kind);
+    Py_XDECREF(type);
+    PyErr_Clear();
+    Py_ssize_t start = ov->text.len;
+    if (!decimal || buf_char(&ov->text, ov->entries ? ',' : '{') < 0 || put_string(&ov->text, attribute) != OK ||
+        buf_char(&ov->text, ':') < 0 || put_string(&ov->text, value) != OK) {
+        ov->text.len = start;
+        PyErr_Clear();
+        return 0;
+    }
+    ov->entries++;
+    return 1;
+}
+
 /* One attribute's converted value, as staging.stage_record computes it; NULL (with or without an error set)
  * means "fall back": the caller clears any error (an overflowing value, a widening column, a malformed one
- * all raise in the converter) and leaves the record to Python. */
-static PyObject *stage_value(PyObject *entry, PyObject *tag, PyObject *value, Py_ssize_t spill) {
+ * all raise in the converter) and leaves the record to Python; NULL with *overflowed set: the value went to
+ * the row's _overflow (decimal_overflow, only when decode_records stages: `ov` not NULL). */
+static PyObject *stage_value(PyObject *entry, PyObject *tag, PyObject *value, Py_ssize_t spill, Overflow *ov,
+                             PyObject *attribute, int *overflowed) {
     long code, a, b;
     if (read_spec(entry, &code, &a, &b) < 0) {
         return NULL;
@@ -109,8 +200,14 @@ static PyObject *stage_value(PyObject *entry, PyObject *tag, PyObject *value, Py
         }
         break;
     case C_FIXED:
-        if (t == T_N && (p = ascii_text(value, &n)) != NULL && fits_fixed(p, n, a, b)) {
-            return Py_NewRef(value);
+        if (t == T_N && (p = ascii_text(value, &n)) != NULL) {
+            if (fits_fixed(p, n, a, b)) {
+                return Py_NewRef(value);
+            }
+            if (ov != NULL && exceeds_decimal(p, n, a, b) && decimal_overflow(ov, entry, attribute, value)) {
+                *overflowed = 1;
+                return NULL;
+            }
         }
         break;
     case C_JSON_NUMBER:
@@ -239,21 +336,6 @@ static void cut_back(PyObject **lists, Py_ssize_t n, Py_ssize_t row) {
     }
 }
 
-/* Values a record keeps in _overflow instead of their column (staging.stage_record's _Overflow case), when
- * decode_records stages it: the _Overflow class and values._widen from its state, the primary key columns'
- * lists of the table, and the row's _overflow JSON object as it is built. */
-typedef struct {
-    PyObject *overflow_class;
-    PyObject *widen;
-    PyObject *keys;
-    Buf text;
-    Py_ssize_t entries;
-    /* fast_loop's new_column(table, attribute, tag, value) and settle(table, staged), the record's table, and
-     * how many columns the record recorded through new_column. */
-    PyObject *new_column, *settle, *table;
-    Py_ssize_t added;
-} Overflow;
-
 static PyObject *take_exception(void) {
 #if PY_VERSION_HEX >= 0x030C0000
     return PyErr_GetRaisedException();
@@ -378,7 +460,12 @@ static int stage_image(PyObject *image, PyObject *plan, Py_ssize_t row, Py_ssize
             continue;
         }
         Py_INCREF(entry);
-        PyObject *converted = stage_value(entry, tag, value, spill);
+        int overflowed = 0;
+        PyObject *converted = stage_value(entry, tag, value, spill, ov, attribute, &overflowed);
+        if (overflowed) {
+            Py_DECREF(entry);
+            continue;
+        }
         if (converted == NULL && ov != NULL && PyErr_Occurred() && PyErr_ExceptionMatches(ov->overflow_class) &&
             overflow_entry(ov, entry, attribute, tag, value)) {
             Py_DECREF(entry);
