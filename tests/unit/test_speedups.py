@@ -786,7 +786,7 @@ def test_a_table_built_in_c_at_once_equals_its_columns_built_one_by_one() -> Non
     ]
     n = 4
     schema = pa.schema([pa.field(f"c{i}", t) for i, t in enumerate(types)])
-    capsule, longest = speedups.arrow_table(columns, n)
+    capsule, longest, address = speedups.arrow_table(columns, n)
     # Each column's longest value in bytes ("ünï" is 5): what the metadata records for a SUPER column.
     assert longest == (5, 0, 0, 0, 1, 0)
 
@@ -801,6 +801,12 @@ def test_a_table_built_in_c_at_once_equals_its_columns_built_one_by_one() -> Non
         one = pa.Array.from_buffers(types[i], n, [pa.py_buffer(b) if b else None for b in buffers], nulls)
         assert batch.column(i).equals(one)
         assert batch.column(i).equals(_reference_array(values, n, types[i]))
+    # Imported from its address with a schema pyarrow holds (the decoder's way): the same columns.
+    _, _, again = built = speedups.arrow_table(columns, n)
+    by_address = pa.RecordBatch._import_from_c(again, schema)
+    del built  # the capsule, after the import moved the array out of it: frees only the struct (ASan)
+    by_address.validate(full=True)
+    assert by_address.equals(batch)
     assert speedups.arrow_table([*columns, (["nul\x00"], 2, 0, 0, None)], n) is None
     assert speedups.arrow_table(columns, n) is not None  # dropped unimported: released, no leak (ASan)
     for bad in (["not a list", 1], [[("too", "short")], 1], [[(1, 2, 0, 0, None)], 1], [[columns[0]], "n"]):

@@ -470,11 +470,13 @@ static void release_capsule(PyObject *capsule) {
     }
 }
 
-/* arrow_table(columns, n) -> (capsule, longest) | None: a whole table's columns, each (values, kind, precision,
- * scale, buffer) as arrow_column takes them, built as one struct array of n rows and handed over as the Arrow
- * PyCapsule interface's "arrow_array" (pyarrow imports it with the table's schema, without a Python call
- * per column), with each column's longest value in bytes (0 for a column that is not text or binary, or
- * all null); None when a column must be built the Python path's way. */
+/* arrow_table(columns, n) -> (capsule, longest, address) | None: a whole table's columns, each (values, kind,
+ * precision, scale, buffer) as arrow_column takes them, built as one struct array of n rows and handed over
+ * as the Arrow PyCapsule interface's "arrow_array" (pyarrow imports it with the table's schema, without a
+ * Python call per column), with each column's longest value in bytes (0 for a column that is not text or
+ * binary, or all null) and the address of the capsule's ArrowArray; None when a column must be built the
+ * Python path's way. An import moves the array out (its release set to NULL); the capsule, freed after,
+ * then frees only the struct. */
 static PyObject *arrow_table(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyList_CheckExact(args[0])) {
         PyErr_SetString(PyExc_TypeError, "arrow_table(columns: list, n)");
@@ -567,7 +569,11 @@ static PyObject *arrow_table(PyObject *self, PyObject *const *args, Py_ssize_t n
         PyMem_RawFree(parent);
         return NULL;
     }
-    PyObject *built = PyTuple_Pack(2, capsule, longest);
+    /* The array's address too: pyarrow can import it from there with a schema it already holds
+     * (RecordBatch._import_from_c), without reading the schema from C again. */
+    PyObject *address = PyLong_FromVoidPtr(parent);
+    PyObject *built = address == NULL ? NULL : PyTuple_Pack(3, capsule, longest, address);
+    Py_XDECREF(address);
     Py_DECREF(capsule);
     Py_DECREF(longest);
     return built;

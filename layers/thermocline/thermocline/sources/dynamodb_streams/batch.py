@@ -226,17 +226,6 @@ def _string_array(values: list[Any], column: str) -> pa.Array:
         raise _BadRows(bad, f"column {column!r}: text is not valid Unicode (lone surrogate)") from None
 
 
-class _ArrowArray:
-    """A table's columns built in C, offered to pyarrow by the Arrow PyCapsule interface
-    (https://arrow.apache.org/docs/format/CDataInterface/PyCapsuleInterface.html)."""
-
-    def __init__(self, schema: pa.Schema, array: Any) -> None:
-        self.schema, self.array = schema, array
-
-    def __arrow_c_array__(self, requested_schema: Any = None) -> tuple[Any, Any]:
-        return self.schema.__arrow_c_schema__(), self.array
-
-
 _FIELDS: dict[tuple[str, str], pa.Field] = {}
 
 
@@ -277,8 +266,11 @@ def _whole_table(batch: _Batch, n: int) -> tuple[pa.Table, dict[str, int]] | Non
     built = build(specs, n)
     if built is None:
         return None
-    array, longest = built
-    table = pa.Table.from_batches([pa.record_batch(_ArrowArray(pa.schema(fields), array))])
+    capsule, longest, address = built
+    # Imported from its address with the schema built here: pyarrow then reads no schema from C. The capsule
+    # stays referenced until the import has moved the array out of it.
+    table = pa.Table.from_batches([pa.RecordBatch._import_from_c(address, pa.schema(fields))])
+    del capsule
     supers = {
         f.name: size for f, spec, size in zip(fields, specs, longest, strict=True) if spec[1] == _A_SUPER
     }
