@@ -93,7 +93,7 @@ def with_lake_metadata(
 ) -> pa.Table:
     """``table`` carrying the ``thermocline`` metadata of ``schema``'s table (``kind``: see
     :func:`lake_metadata`; ``super_sizes``: see :func:`super_bytes`)."""
-    meta = lake_metadata(schema, table.column_names, kind)
+    meta = lake_metadata(schema, table.schema.names, kind)
     meta["super_bytes"] = super_bytes(table, meta["columns"], super_sizes)
     # ensure_ascii keeps the metadata valid UTF-8 even for attribute names no encoder would accept.
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, ensure_ascii=True).encode()})

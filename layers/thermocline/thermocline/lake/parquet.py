@@ -95,7 +95,7 @@ def _dictionary_columns(table: pa.Table) -> list[str]:
         return []  # no column of a small table has the values to pay for one: no pass over its columns
     return [
         name
-        for name, column in zip(table.column_names, table.columns, strict=True)
+        for name, column in zip(table.schema.names, table.columns, strict=True)
         if name not in _PLAIN_COLUMNS and rows - column.null_count >= _DICTIONARY_MIN_VALUES
     ]
 
