@@ -2,9 +2,10 @@
 hands back to the Python path.
 
 C decodes every record it can decide, in order; each other record goes to ``_Decoder.add`` (the reference),
-after which the state is refreshed for that record's source and warehouse table: the record that created
-a table's batch, recorded a column or routed a source table for the first time makes the records after it
-decidable in C. The state, as ``_speedups.c`` reads it:
+after which the state is refreshed for that record's source and warehouse table. The first record of a
+source table or of a warehouse table is opened by the Python path (``_Decoder.open``: routed, its table's
+batch made) and then decided in C; a record that recorded a column or widened one in the Python path
+makes the records after it decidable in C too. The state, as ``_speedups.c`` reads it:
 
 * by ``eventSourceARN``: ``(source text, fixed target, contract routes, fallback)``
   (``envelope.refresh_arn_entry``);
