@@ -14,8 +14,6 @@ on. At the end each batch becomes Arrow (``batch``) carrying the lake metadata.
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,7 +45,7 @@ from thermocline.sources.dynamodb_streams.envelope import (
 )
 from thermocline.sources.dynamodb_streams.errors import RecordDecodeError
 from thermocline.sources.dynamodb_streams.staging import _apply_contract, stage_record
-from thermocline.sources.dynamodb_streams.super_json import _encode_str
+from thermocline.sources.dynamodb_streams.super_json import overflow_object
 from thermocline.sources.dynamodb_streams.values import _plan_entry
 
 __all__ = ["DecodeResult", "Reject", "TableBatch", "decode_batch", "decode_stream_records"]
@@ -238,7 +236,13 @@ class _Decoder:
             if staged.overflow:
                 self.result.overflow_values += len(staged.overflow) - staged.truncated
                 self.result.truncated_values += staged.truncated
-                overflow = self._overflow_text(batch.schema.table, staged.overflow)
+                overflow = overflow_object(
+                    staged.overflow,
+                    self.spill_over,
+                    batch.schema.table,
+                    self.oversize_key,
+                    self.result.oversize,
+                )
             added, widened = staged.added, staged.widened
         except (RecordDecodeError, AttributeError, TypeError, ValueError, RecursionError) as exc:
             self._reject(index, record, exc, table, seq_text, event_us)
@@ -280,36 +284,6 @@ class _Decoder:
         reject = Reject(index, record, reason, table, seq_text, when)
         self.result.rejects.append(reject)
         return reject
-
-    def _overflow_text(self, table: str, entries: list[tuple[str, str]]) -> str:
-        """The ``_overflow`` JSON of one row.
-
-        With a spill limit (the service uses Redshift's 65,535-byte VARCHAR, which is how the loader stages
-        SUPER), the largest values are moved out until the object fits: each is stored whole as its own
-        lake object, named by its SHA-256, and replaced by ``{"$oversize": {"key", "bytes", "sha256"}}``.
-        """
-        text = "{" + ",".join(_encode_str(a) + ":" + j for a, j in entries) + "}"
-        limit = self.spill_over
-        if limit is None or len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
-            return text
-        sized = sorted(range(len(entries)), key=lambda i: len(entries[i][1]), reverse=True)
-        entries = list(entries)
-        for i in sized:
-            attribute, value_json = entries[i]
-            data = value_json.encode("utf-8")
-            digest = hashlib.sha256(data).hexdigest()
-            key = self.oversize_key(table, digest)  # type: ignore[misc]
-            self.result.oversize[key] = data
-            entries[i] = (
-                attribute,
-                json.dumps(
-                    {"$oversize": {"key": key, "bytes": len(data), "sha256": digest}}, separators=(",", ":")
-                ),
-            )
-            text = "{" + ",".join(_encode_str(a) + ":" + j for a, j in entries) + "}"
-            if len(text.encode("utf-8")) <= limit:
-                break
-        return text
 
     # -- build ---------------------------------------------------------------------------------------
 

@@ -200,7 +200,7 @@ def stage_record(batch: _Batch, image: Mapping[str, Any], spill: int | None) -> 
                 and len(converted) * 4 > spill
                 and len(converted.encode("utf-8")) > spill
             ):
-                # A SUPER value larger than a warehouse can stage: it is spilled (see _overflow_text).
+                # A SUPER value larger than a warehouse can stage: it is spilled (see super_json.overflow_object).
                 if overflow is None:
                     overflow = []
                 overflow.append((attribute, converted))

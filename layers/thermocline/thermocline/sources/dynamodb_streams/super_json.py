@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +20,7 @@ from thermocline.lake.types import number_shape
 from thermocline.sources.dynamodb_streams import fastpath
 from thermocline.sources.dynamodb_streams.errors import RecordDecodeError
 
-__all__ = ["av_to_json"]
+__all__ = ["av_to_json", "overflow_object"]
 
 _encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C encoder, no ASCII escaping
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?", re.ASCII)
@@ -221,3 +223,40 @@ def _utf8_length(text: str) -> int:
 def _truncate_utf8(text: str, limit: int) -> str:
     """The longest prefix of at most ``limit`` UTF-8 bytes that ends on a character boundary."""
     return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
+def overflow_object(
+    entries: list[tuple[str, str]],
+    limit: int | None,
+    table: str,
+    oversize_key: Callable[[str, str], str] | None,
+    oversize: dict[str, bytes],
+) -> str:
+    """The ``_overflow`` JSON of one row from its ``(attribute, value JSON)`` entries.
+
+    With a spill ``limit`` (bytes; the service uses Redshift's 65,535-byte VARCHAR, which is how the loader
+    stages SUPER), the largest values are moved out until the object fits: each is stored whole as its own
+    lake object (into ``oversize``, under ``oversize_key(table, sha256)``), and replaced by
+    ``{"$oversize": {"key", "bytes", "sha256"}}``.
+    """
+    text = "{" + ",".join(_encode_str(a) + ":" + j for a, j in entries) + "}"
+    if limit is None or len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
+        return text
+    sized = sorted(range(len(entries)), key=lambda i: len(entries[i][1]), reverse=True)
+    entries = list(entries)
+    for i in sized:
+        attribute, value_json = entries[i]
+        data = value_json.encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        key = oversize_key(table, digest)  # type: ignore[misc]
+        oversize[key] = data
+        entries[i] = (
+            attribute,
+            json.dumps(
+                {"$oversize": {"key": key, "bytes": len(data), "sha256": digest}}, separators=(",", ":")
+            ),
+        )
+        text = "{" + ",".join(_encode_str(a) + ":" + j for a, j in entries) + "}"
+        if len(text.encode("utf-8")) <= limit:
+            break
+    return text
