@@ -88,14 +88,14 @@ def _needs_arrow_schema(schema: pa.Schema) -> bool:
     return any(f.metadata for f in schema)
 
 
-def _dictionary_columns(table: pa.Table) -> list[str]:
+def _dictionary_columns(table: pa.Table, names: list[str]) -> list[str]:
     """The columns worth a dictionary (``_DICTIONARY_MIN_VALUES`` values or more, and not plain by rule)."""
     rows = table.num_rows
     if rows < _DICTIONARY_MIN_VALUES:
         return []  # no column of a small table has the values to pay for one: no pass over its columns
     return [
         name
-        for name, column in zip(table.schema.names, table.columns, strict=True)
+        for name, column in zip(names, table.columns, strict=True)
         if name not in _PLAIN_COLUMNS and rows - column.null_count >= _DICTIONARY_MIN_VALUES
     ]
 
@@ -104,11 +104,8 @@ def to_parquet_bytes(table: pa.Table) -> bytes:
     """Parquet bytes of a lake table (its schema metadata preserved, as the file's key-value metadata)."""
     schema = table.schema
     metadata: Mapping[bytes, bytes] | None = schema.metadata
+    # Without the Arrow schema pyarrow writes no schema metadata itself; it goes in once, below.
     store_schema = _needs_arrow_schema(schema)
-    if not store_schema and metadata:
-        # Without the Arrow schema pyarrow writes no schema metadata itself; it goes in once, below.
-        table = table.replace_schema_metadata(None)
-        schema = table.schema
     names = schema.names
     # A native sink: pyarrow writes each page into it without a call back into Python.
     sink = pa.BufferOutputStream()
@@ -116,7 +113,7 @@ def to_parquet_bytes(table: pa.Table) -> bytes:
         sink,
         schema,
         compression=COMPRESSION,
-        use_dictionary=_dictionary_columns(table),
+        use_dictionary=_dictionary_columns(table, names),
         write_statistics=[n for n in _STATISTICS_COLUMNS if n in names],
         # Redshift and Athena read microsecond timestamps; never let a writer default to nanoseconds.
         coerce_timestamps="us",

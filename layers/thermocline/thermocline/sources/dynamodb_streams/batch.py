@@ -271,8 +271,9 @@ def _whole_table(batch: _Batch, n: int) -> tuple[pa.Table, dict[str, int]] | Non
     # stays referenced until the import has moved the array out of it.
     table = pa.Table.from_batches([pa.RecordBatch._import_from_c(address, pa.schema(fields))])
     del capsule
+    names = table.schema.names
     supers = {
-        f.name: size for f, spec, size in zip(fields, specs, longest, strict=True) if spec[1] == _A_SUPER
+        name: size for name, spec, size in zip(names, specs, longest, strict=True) if spec[1] == _A_SUPER
     }
     return table, supers
 
