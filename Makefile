@@ -23,9 +23,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-## bench: the benchmarks (they print their figures); the cold-start one measures the built layer
+## bench: the benchmarks (they print their figures); the cold-start one and decode's --layer run measure the
+## built layer under the runtime's CPython
 bench: $(STAMP) build
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@$(PY) benchmarks/bench_decode.py --layer
 
 ## schedules: write one EventBridge schedule per report definition into template.yaml
 schedules: $(STAMP)

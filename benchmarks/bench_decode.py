@@ -13,7 +13,9 @@ not polluted by the other path, on one core (Arrow's thread pools set to 1, as a
 1,769 MB has one vCPU), warm (``WARM_RUNS`` untimed runs of the batch first, as a function that has decoded
 batches before); records/s are per CPU-second of that process, the best of ``--repeat`` runs. Run:
 ``make bench`` or ``python benchmarks/bench_decode.py [--sizes 1000,10000] [--repeat 5] [--strict]``
-(``--strict`` exits 1 when a target is missed).
+(``--strict`` exits 1 when a target is missed). With ``--layer`` it measures the built layer (``make build``)
+instead of the development install: a CPython 3.12 with only the layer and the runtime's boto3 on its path,
+the extension as the layer build compiled it (``make bench`` runs both).
 """
 
 from __future__ import annotations
@@ -277,11 +279,20 @@ def main(argv: list[str] | None = None) -> int:
         "--workloads", default=",".join(WORKLOADS), help="comma-separated, of: " + ", ".join(WORKLOADS)
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--layer",
+        action="store_true",
+        help="measure the built layer (make build) under the Lambda runtime's CPython 3.12, as it ships",
+    )
     args = parser.parse_args(argv)
+    if args.layer:
+        return _on_layer([a for a in (sys.argv[1:] if argv is None else argv) if a != "--layer"])
     ok = True
+    import thermocline
     from thermocline.sources.dynamodb_streams import fastpath
 
     # A stale or missing extension makes every figure the pure-Python path's; say so before the table.
+    print(f"Python {sys.version.split()[0]}, thermocline from {Path(thermocline.__file__).parent}")
     if fastpath.FAST_PATH_UNAVAILABLE:
         print(
             f"WARNING: C fast path not loaded ({fastpath.FAST_PATH_UNAVAILABLE}): thermocline figures are pure Python"
@@ -306,6 +317,33 @@ def main(argv: list[str] | None = None) -> int:
             )
             ok = ok and verdict == "ok"
     return 0 if ok or not args.strict else 1
+
+
+def _on_layer(argv: list[str]) -> int:
+    """This benchmark again, in a CPython 3.12 with only the built layer and the runtime's boto3 on its path
+    (as ``bench_coldstart`` runs the handlers): the extension, pyarrow and the code exactly as they ship for
+    the template's default platform (x86_64, python3.12)."""
+    import os
+    import subprocess
+
+    import bench_coldstart
+
+    found = bench_coldstart.target_python(bench_coldstart.Target.of("x86_64", "python3.12"))
+    if found is None:
+        print("decode on the layer: no CPython 3.12 on this host (pyenv install 3.12, or TARGET_PYTHON=path)")
+        return 1
+    if not (bench_coldstart.LAYER / "thermocline").is_dir():
+        print(f"decode on the layer: no built layer at {bench_coldstart.LAYER}; run `make build` first")
+        return 1
+    python = found[0]
+    runtime = bench_coldstart.runtime_standin(python)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(bench_coldstart.LAYER), str(runtime)])}
+    print(
+        f"== decode on the built layer ({bench_coldstart.LAYER.relative_to(bench_coldstart.ROOT)}), {python}"
+    )
+    # -I would drop PYTHONPATH; -s keeps the interpreter's own site-packages (a venv's, an editable install)
+    # off the path, so only the layer provides thermocline and pyarrow.
+    return subprocess.run([python, "-B", "-s", __file__, *argv], env=env, check=False).returncode
 
 
 if __name__ == "__main__":
