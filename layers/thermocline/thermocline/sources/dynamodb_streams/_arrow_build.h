@@ -66,10 +66,10 @@ static int decimal_value(const char *p, Py_ssize_t n, long precision, long scale
         if (v == 0 && c == '0') {
             continue; /* leading zeros */
         }
-        v = v * 10 + (c - '0');
         if (++significant > 38) {
-            return 0;
+            return 0; /* before the digit goes in: a 39th can overflow __int128, which C leaves undefined */
         }
+        v = v * 10 + (c - '0');
     }
     if (!seen_digit || (seen_dot && frac == 0)) {
         return 0;
