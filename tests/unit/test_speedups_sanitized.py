@@ -66,7 +66,9 @@ print("clean")
 @pytest.fixture(scope="module")
 def sanitized_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """_speedups.c compiled and linked as the interpreter builds extensions, with -fsanitize=undefined and
-    no recovery: the first undefined behaviour aborts the process."""
+    no recovery: the first undefined behaviour aborts the process. -fno-wrapv last: CPython's build flags
+    (Debian's LDSHARED among them) and the layer build pass -fwrapv, which defines signed overflow as
+    wrapping and so turns the sanitizer's overflow check off; this build holds the code to C's own rules."""
     target = tmp_path_factory.mktemp("ubsan") / "_speedups.so"
     link = shlex.split(sysconfig.get_config_var("LDSHARED") or "cc -shared")
     command = [
@@ -76,6 +78,7 @@ def sanitized_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "-g",
         "-fsanitize=undefined",
         "-fno-sanitize-recover=all",
+        "-fno-wrapv",
         "-I" + sysconfig.get_paths()["include"],
         str(SOURCE),
         "-o",
