@@ -33,6 +33,7 @@ __all__ = [
     "TableSpec",
     "UnreadableLakeFileError",
     "lake_metadata",
+    "lake_metadata_bytes",
     "read_file_spec",
     "read_lake_metadata",
     "read_super_bytes",
@@ -84,37 +85,41 @@ def lake_metadata(
     return meta
 
 
-def with_lake_metadata(
-    table: pa.Table,
-    schema: TableSchema,
-    kind: str | None = None,
-    *,
-    super_sizes: Mapping[str, int] | None = None,
-) -> pa.Table:
+def with_lake_metadata(table: pa.Table, schema: TableSchema, kind: str | None = None) -> pa.Table:
     """``table`` carrying the ``thermocline`` metadata of ``schema``'s table (``kind``: see
-    :func:`lake_metadata`; ``super_sizes``: see :func:`super_bytes`)."""
+    :func:`lake_metadata`)."""
     meta = lake_metadata(schema, table.schema.names, kind)
-    meta["super_bytes"] = super_bytes(table, meta["columns"], super_sizes)
+    meta["super_bytes"] = super_bytes(table, meta["columns"])
+    return table.replace_schema_metadata({METADATA_KEY: _encoded(meta)})
+
+
+def lake_metadata_bytes(
+    schema: TableSchema, file_columns: list[str], super_sizes: Mapping[str, int]
+) -> bytes:
+    """The ``thermocline`` metadata of a change file with columns ``file_columns``, as stored, for a writer
+    that measured its SUPER columns as it built them: ``super_sizes`` holds each one's longest JSON text in
+    bytes (every SUPER column of the file, ``_overflow`` included). The same bytes as
+    :func:`with_lake_metadata` gives the built table (the stream decoder attaches them to the schema it
+    builds the table with)."""
+    meta = lake_metadata(schema, file_columns)
+    meta["super_bytes"] = {name: super_sizes[name] for name in meta["columns"] if name in super_sizes}
+    return _encoded(meta)
+
+
+def _encoded(meta: Mapping[str, Any]) -> bytes:
     # ensure_ascii keeps the metadata valid UTF-8 even for attribute names no encoder would accept.
-    return table.replace_schema_metadata({METADATA_KEY: json.dumps(meta, ensure_ascii=True).encode()})
+    return json.dumps(meta, ensure_ascii=True).encode()
 
 
-def super_bytes(
-    table: pa.Table, columns: Mapping[str, str], measured: Mapping[str, int] | None = None
-) -> dict[str, int]:
+def super_bytes(table: pa.Table, columns: Mapping[str, str]) -> dict[str, int]:
     """The ``super_bytes`` metadata: for each SUPER column of ``table`` held as JSON text (``columns``: the
     metadata's declared types), the UTF-8 byte length of its longest text. The loader stages SUPER as
     VARCHAR of at least that many bytes (``load.sql.staging``), the same steps as inferred strings; a
-    SUPER column not held as text is left out, and the loader stages it at the largest VARCHAR.
-    ``measured``: the lengths of SUPER columns held as text that whoever built ``table`` already measured
-    (the stream decoder's C build); the others are measured here."""
+    SUPER column not held as text is left out, and the loader stages it at the largest VARCHAR."""
     out: dict[str, int] = {}
     present = set(table.schema.names)
     for name, sql_type in columns.items():
         if name not in present or str(sql_type).strip().upper() != "SUPER":
-            continue
-        if measured is not None and name in measured:
-            out[name] = measured[name]
             continue
         column = table.column(name)
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from thermocline.contracts import Route
 from thermocline.lake.columns import CDC_COLUMNS, OVERFLOW
+from thermocline.lake.metadata import METADATA_KEY, lake_metadata_bytes, with_lake_metadata
 from thermocline.lake.table_schema import TableSchema
 from thermocline.sources.dynamodb_streams import fastpath
 from thermocline.sources.dynamodb_streams.super_json import _encode_str
@@ -240,42 +241,45 @@ def _field(name: str, column_type: Any) -> pa.Field:
     return found
 
 
-def _whole_table(batch: _Batch, n: int) -> tuple[pa.Table, dict[str, int]] | None:
+def _whole_table(batch: _Batch, n: int) -> pa.Table | None:
     """The table built in C in one call when every column can be (``fastpath.arrow_table``): the same
-    columns as the per-column build below, without a Python call per column, and the longest JSON text of
-    each SUPER column in bytes (``_overflow`` included), as C measured it while building. None otherwise."""
+    columns as the per-column build below, without a Python call per column, and its lake metadata, with
+    each SUPER column's longest JSON text as C measured it while building. None otherwise."""
     build = fastpath.arrow_table
     if build is None:
         return None
     specs: list[tuple[Any, ...]] = []
     fields: list[pa.Field] = []
+    names: list[str] = []
+    values, buffers = batch.values, batch.buffers
     for name, column in batch.schema.columns.items():
-        fast = _FAST_KIND.get(column.type.kind)
+        column_type = column.type
+        fast = _FAST_KIND.get(column_type.kind)
         if fast is None:
             return None
-        values = batch.values.setdefault(name, [])
-        specs.append((values, fast, column.type.precision, column.type.scale, batch.buffers.get(name)))
-        fields.append(_field(name, column.type))
+        specs.append(
+            (values.setdefault(name, []), fast, column_type.precision, column_type.scale, buffers.get(name))
+        )
+        fields.append(_field(name, column_type))
+        names.append(name)
     bookkeeping = batch.bookkeeping()
-    for lake_column in _LAKE_COLUMNS:
-        fast = _bookkeeping_kind(lake_column)
-        if fast is None:
-            return None
-        specs.append((bookkeeping[lake_column.name], fast, 0, 0, batch.buffers.get(lake_column.name)))
-        fields.append(lake_column.arrow_field)
+    for name, fast, arrow_field in _LAKE_SPECS:
+        specs.append((bookkeeping[name], fast, 0, 0, buffers.get(name)))
+        fields.append(arrow_field)
+        names.append(name)
     built = build(specs, n)
     if built is None:
         return None
     capsule, longest, address = built
-    # Imported from its address with the schema built here: pyarrow then reads no schema from C. The capsule
-    # stays referenced until the import has moved the array out of it.
-    table = pa.Table.from_batches([pa.RecordBatch._import_from_c(address, pa.schema(fields))])
-    del capsule
-    names = table.schema.names
     supers = {
         name: size for name, spec, size in zip(names, specs, longest, strict=True) if spec[1] == _A_SUPER
     }
-    return table, supers
+    schema = pa.schema(fields, metadata={METADATA_KEY: lake_metadata_bytes(batch.schema, names, supers)})
+    # Imported from its address with the schema built here: pyarrow then reads no schema from C. The capsule
+    # stays referenced until the import has moved the array out of it.
+    table = pa.Table.from_batches([pa.RecordBatch._import_from_c(address, schema)])
+    del capsule
+    return table
 
 
 def _bookkeeping_kind(column: Any) -> int | None:
@@ -283,10 +287,13 @@ def _bookkeeping_kind(column: Any) -> int | None:
     return _A_STRING if fast == _A_VARCHAR else fast
 
 
-def _arrow_table(batch: _Batch) -> tuple[pa.Table, dict[str, int] | None]:
-    """The batch as lake rows: the attribute columns in recorded order, then ``_overflow`` and the CDC
-    columns (``lake.columns``), and the longest JSON text of each SUPER column when the build measured it
-    (None: the metadata measures the built table). Raises :class:`_BadRows` for rows Arrow refuses and
+# The bookkeeping columns as the whole-table build takes them: (name, build kind, Arrow field).
+_LAKE_SPECS = tuple((column.name, _bookkeeping_kind(column), column.arrow_field) for column in _LAKE_COLUMNS)
+
+
+def _arrow_table(batch: _Batch) -> pa.Table:
+    """The batch as lake rows, with its lake metadata: the attribute columns in recorded order, then
+    ``_overflow`` and the CDC columns (``lake.columns``). Raises :class:`_BadRows` for rows Arrow refuses and
     :class:`_Unholdable` for values no warehouse column holds."""
     n = batch.rows
     whole = _whole_table(batch, n)
@@ -336,4 +343,4 @@ def _arrow_table(batch: _Batch) -> tuple[pa.Table, dict[str, int] | None]:
                 array = pa.array(values, arrow_field.type)
         arrays.append(array)
         fields.append(arrow_field)
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), None
+    return with_lake_metadata(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), batch.schema)

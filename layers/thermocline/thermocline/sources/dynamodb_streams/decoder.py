@@ -23,7 +23,6 @@ import pyarrow as pa
 
 from thermocline.contracts import Contracts, DeadRoute, Route, Router, load_contracts
 from thermocline.lake.columns import SEQ_WIDTH
-from thermocline.lake.metadata import with_lake_metadata
 from thermocline.lake.table_schema import TableSchema
 from thermocline.sources.dynamodb_streams import fast_loop, fastpath
 from thermocline.sources.dynamodb_streams.batch import (
@@ -291,12 +290,12 @@ class _Decoder:
         for table, batch in self.batches.items():
             if batch.rows == 0:
                 continue
-            arrow, super_sizes = self._build(batch)
+            arrow = self._build(batch)
             if arrow.num_rows == 0:
                 continue
             self.result.tables[table] = TableBatch(
                 table=table,
-                arrow=with_lake_metadata(arrow, batch.schema, super_sizes=super_sizes),
+                arrow=arrow,
                 schema=batch.schema,
                 sequence_numbers=list(batch.seq_original),
             )
@@ -305,7 +304,7 @@ class _Decoder:
         self.result.rejects.sort(key=lambda r: r.index)
         return self.result
 
-    def _build(self, batch: _Batch) -> tuple[pa.Table, dict[str, int] | None]:
+    def _build(self, batch: _Batch) -> pa.Table:
         while True:
             try:
                 return _arrow_table(batch)
